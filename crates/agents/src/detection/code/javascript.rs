@@ -1,0 +1,231 @@
+//! JavaScript and TypeScript: `process.env.X`, `process.env["X"]`, `const { X } = process.env`,
+//! `import.meta.env.X`, `Bun.env.X`, `Deno.env.get("X")`; ports from `.listen(…)` calls,
+//! following one level of `const port = process.env.PORT || 3000`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use tree_sitter::{Node, Query, Tree};
+
+use super::{CodeFacts, Scanner, compile, for_each_match, is_env_name, line, port_number, text, unquote};
+
+pub struct JavaScript;
+
+const QUERIES: &str = r#"
+(member_expression
+  object: (member_expression object: (identifier) @obj property: (property_identifier) @env)
+  property: (property_identifier) @name) @read
+
+(subscript_expression
+  object: (member_expression object: (identifier) @obj property: (property_identifier) @env)
+  index: (string (string_fragment) @name)) @read
+
+(member_expression
+  object: (member_expression object: (meta_property) @obj property: (property_identifier) @env)
+  property: (property_identifier) @name) @read
+
+(variable_declarator
+  name: (object_pattern (shorthand_property_identifier_pattern) @name)
+  value: (member_expression object: (identifier) @obj property: (property_identifier) @env)) @destructure
+
+(call_expression
+  function: (member_expression
+    object: (member_expression object: (identifier) @obj property: (property_identifier) @env)
+    property: (property_identifier) @get)
+  arguments: (arguments . (string (string_fragment) @name))) @read
+
+(variable_declarator name: (identifier) @var value: (_) @value) @decl
+
+(call_expression
+  function: (member_expression property: (property_identifier) @listen)
+  arguments: (arguments . (_) @port)) @call
+"#;
+
+struct Compiled {
+    js: Query,
+    ts: Query,
+    tsx: Query,
+}
+
+fn queries() -> &'static Compiled {
+    static Q: OnceLock<Compiled> = OnceLock::new();
+    Q.get_or_init(|| Compiled {
+        js: compile(&tree_sitter_javascript::LANGUAGE.into(), QUERIES),
+        ts: compile(&tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(), QUERIES),
+        tsx: compile(&tree_sitter_typescript::LANGUAGE_TSX.into(), QUERIES),
+    })
+}
+
+impl Scanner for JavaScript {
+    fn id(&self) -> &'static str {
+        "code.javascript"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx"]
+    }
+
+    fn grammar(&self, ext: &str) -> tree_sitter::Language {
+        match ext {
+            "ts" | "mts" | "cts" => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            "tsx" => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            _ => tree_sitter_javascript::LANGUAGE.into(),
+        }
+    }
+
+    fn scan(&self, ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts) {
+        let q = queries();
+        let query = match ext {
+            "ts" | "mts" | "cts" => &q.ts,
+            "tsx" => &q.tsx,
+            _ => &q.js,
+        };
+        let mut vars: HashMap<&str, Node<'_>> = HashMap::new();
+        let mut listens = Vec::new();
+        for_each_match(query, tree, source, |caps| {
+            let get = |n: &str| caps.iter().find(|(c, _)| *c == n).map(|(_, node)| *node);
+            if let (Some(var), Some(value)) = (get("var"), get("value")) {
+                vars.entry(text(var, source)).or_insert(value);
+                return;
+            }
+            if let (Some(listen), Some(port)) = (get("listen"), get("port")) {
+                if text(listen, source) == "listen" {
+                    listens.push(port);
+                }
+                return;
+            }
+            let (Some(obj), Some(env), Some(name)) = (get("obj"), get("env"), get("name")) else { return };
+            let ok = match (text(obj, source), text(env, source), get("get").map(|g| text(g, source))) {
+                ("process", "env", None) | ("Bun", "env", None) | ("import.meta", "env", None) => true,
+                ("Deno", "env", Some("get")) => true,
+                _ => false,
+            };
+            let name = text(name, source);
+            if !ok || !is_env_name(name) {
+                return;
+            }
+            let default = get("read").and_then(|read| fallback_of(read, source));
+            out.env_vars.push((name.to_owned(), default, line(name_node(caps))));
+        });
+        for arg in listens {
+            if let Some((port, env)) = port_of(arg, source, &vars, 0) {
+                out.ports.push((port, env, line(arg)));
+                out.entry.get_or_insert(line(arg));
+            }
+        }
+    }
+}
+
+fn name_node<'t>(caps: &[(&str, Node<'t>)]) -> Node<'t> {
+    caps.iter().find(|(c, _)| *c == "name").map(|(_, n)| *n).expect("query captures @name")
+}
+
+/// `process.env.X || "fallback"` / `?? 3000`: the literal on the right of the read.
+fn fallback_of(read: Node<'_>, source: &str) -> Option<String> {
+    let parent = read.parent()?;
+    if parent.kind() != "binary_expression" || parent.child_by_field_name("left")? != read {
+        return None;
+    }
+    let op = text(parent.child_by_field_name("operator")?, source);
+    if op != "||" && op != "??" {
+        return None;
+    }
+    let right = parent.child_by_field_name("right")?;
+    match right.kind() {
+        "number" => Some(text(right, source).to_owned()),
+        "string" | "template_string" => Some(unquote(text(right, source)).to_owned()),
+        _ => None,
+    }
+}
+
+/// The env var read in an expression (`process.env.PORT`), if it is one.
+fn env_read(node: Node<'_>, source: &str) -> Option<String> {
+    let t = text(node, source);
+    let name = t.strip_prefix("process.env.").or_else(|| t.strip_prefix("Bun.env."))?;
+    is_env_name(name).then(|| name.to_owned())
+}
+
+/// Resolve a `listen` argument to a port: a literal, `env || literal`, `parseInt(…)`, a
+/// `{ port }` object, or a variable declared in the same file (followed a few levels).
+fn port_of(node: Node<'_>, source: &str, vars: &HashMap<&str, Node<'_>>, depth: u8) -> Option<(u16, Option<String>)> {
+    if depth > 3 {
+        return None;
+    }
+    match node.kind() {
+        "number" | "string" => port_number(text(node, source)).map(|p| (p, None)),
+        "parenthesized_expression" => port_of(node.named_child(0)?, source, vars, depth + 1),
+        "binary_expression" => {
+            let left = node.child_by_field_name("left")?;
+            let right = node.child_by_field_name("right")?;
+            let (port, env) = port_of(right, source, vars, depth + 1)?;
+            Some((port, env.or_else(|| env_read(left, source))))
+        }
+        "call_expression" => {
+            // parseInt(x, 10), Number(x)
+            let args = node.child_by_field_name("arguments")?;
+            port_of(args.named_child(0)?, source, vars, depth + 1)
+        }
+        "identifier" => port_of(*vars.get(text(node, source))?, source, vars, depth + 1),
+        "object" => {
+            let mut cursor = node.walk();
+            for pair in node.named_children(&mut cursor) {
+                if pair.kind() == "pair"
+                    && pair.child_by_field_name("key").is_some_and(|k| unquote(text(k, source)) == "port")
+                {
+                    return port_of(pair.child_by_field_name("value")?, source, vars, depth + 1);
+                }
+                if pair.kind() == "shorthand_property_identifier" && text(pair, source) == "port" {
+                    return port_of(*vars.get("port")?, source, vars, depth + 1);
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detection::code::parse;
+
+    fn scan(ext: &'static str, src: &str) -> CodeFacts {
+        let tree = parse(&JavaScript, ext, src).unwrap();
+        let mut facts = CodeFacts::default();
+        JavaScript.scan(ext, &tree, src, &mut facts);
+        facts
+    }
+
+    #[test]
+    fn env_reads_and_defaults() {
+        let f = scan(
+            "js",
+            "const db = process.env.DATABASE_URL;\nconst s = process.env['SECRET'] || 'dev';\nconst { A, B } = process.env;\nconst v = import.meta.env.VITE_API;\n",
+        );
+        let names: Vec<_> = f.env_vars.iter().map(|(n, d, l)| (n.as_str(), d.as_deref(), *l)).collect();
+        assert_eq!(
+            names,
+            [("DATABASE_URL", None, 1), ("SECRET", Some("dev"), 2), ("A", None, 3), ("B", None, 3), ("VITE_API", None, 4)]
+        );
+    }
+
+    #[test]
+    fn ports_through_a_variable() {
+        let f = scan("js", "const port = parseInt(process.env.PORT || '3000', 10);\napp.listen(port, () => {});\n");
+        assert_eq!(f.ports, [(3000, Some("PORT".to_owned()), 2)]);
+        assert_eq!(f.entry, Some(2));
+    }
+
+    #[test]
+    fn typescript_object_listen() {
+        let f = scan("ts", "await app.listen({ port: 8080, host: '0.0.0.0' });\nconst x: string = process.env.NODE_ENV ?? 'development';\n");
+        assert_eq!(f.ports, [(8080, None, 1)]);
+        assert_eq!(f.env_vars, [("NODE_ENV".to_owned(), Some("development".to_owned()), 2)]);
+    }
+
+    #[test]
+    fn not_a_port() {
+        let f = scan("js", "server.listen(socketPath);\nemitter.listen(99999);\n");
+        assert!(f.ports.is_empty());
+    }
+}

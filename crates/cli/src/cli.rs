@@ -1,0 +1,44 @@
+//! Command definitions, apart from what they do.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "repo-run", version, about = "Bring any repository up, end to end, with one command")]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug); REPO_RUN_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what `up` would do for a repository, and why; nothing is executed.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A project directory, or a git URL to clone into the cache first.
+    #[arg(default_value = ".")]
+    pub source: String,
+    /// Print the plan as JSON (stable, see docs/plan-schema.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Where clones of git URLs are kept (default: the user cache directory).
+    #[arg(long, env = crate::env_vars::REPO_RUN_CACHE_DIR)]
+    pub cache_dir: Option<PathBuf>,
+}

@@ -1,0 +1,6 @@
+//! Every environment variable repo-run reads, in one place.
+
+/// Log filter for repo-run's own diagnostics (tracing `EnvFilter` syntax).
+pub const REPO_RUN_LOG: &str = "REPO_RUN_LOG";
+/// Directory for clones of git URLs and other caches.
+pub const REPO_RUN_CACHE_DIR: &str = "REPO_RUN_CACHE_DIR";

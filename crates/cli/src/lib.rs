@@ -1,0 +1,50 @@
+//! The command-line interface: argument parsing, rendering, exit codes. Every decision about a
+//! repository is made in `repo-run-agents`; this crate turns its data into text and JSON.
+
+mod cli;
+mod env_vars;
+mod error;
+mod plan_cmd;
+mod render;
+mod source;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::{Cli, Command};
+
+/// Parse the command line, run the command, print errors with their hints.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    anstream::ColorChoice::write_global(match cli.color {
+        cli::ColorChoice::Auto => anstream::ColorChoice::Auto,
+        cli::ColorChoice::Always => anstream::ColorChoice::Always,
+        cli::ColorChoice::Never => anstream::ColorChoice::Never,
+    });
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            error::report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Plan(args) => plan_cmd::run(args),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env(env_vars::REPO_RUN_LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
