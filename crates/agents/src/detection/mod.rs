@@ -9,6 +9,8 @@ pub mod code;
 mod findings;
 pub mod manifest;
 mod projects;
+#[cfg(test)]
+pub mod testing;
 pub mod providers;
 
 use rayon::prelude::*;
