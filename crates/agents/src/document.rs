@@ -142,7 +142,9 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                     format!("MISMATCH: {} {want} is required but the host has {have}", rt.runtime)
                 }
                 RuntimeStatus::Missing => format!("MISSING: {} {want} is required and not installed", rt.runtime),
-                RuntimeStatus::Unknown => format!("{} constraint `{want}` not understood; the host has {have}", rt.runtime),
+                RuntimeStatus::Unknown => {
+                    format!("{} constraint `{want}` not understood; the host has {have}", rt.runtime)
+                }
             };
             steps.push(Step {
                 kind: StepKind::CheckRuntime,
@@ -175,12 +177,8 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                 why: install.reason.clone(),
             });
         }
-        let generated: Vec<_> = req
-            .env
-            .iter()
-            .filter(|e| !matches!(e.source, EnvSource::User))
-            .map(|e| e.name.as_str())
-            .collect();
+        let generated: Vec<_> =
+            req.env.iter().filter(|e| !matches!(e.source, EnvSource::User)).map(|e| e.name.as_str()).collect();
         if !generated.is_empty() {
             steps.push(Step {
                 kind: StepKind::WriteEnv,

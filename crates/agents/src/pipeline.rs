@@ -85,9 +85,14 @@ impl Goal {
 pub enum State {
     Run(Stage),
     /// The Fixer is working on a failure of `failed`; `attempt` counts from 1.
-    Fix { failed: Stage, attempt: u32 },
+    Fix {
+        failed: Stage,
+        attempt: u32,
+    },
     Done,
-    Failed { stage: Stage },
+    Failed {
+        stage: Stage,
+    },
 }
 
 /// What happened in the current state.

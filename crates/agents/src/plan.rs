@@ -223,6 +223,24 @@ pub struct Project {
     /// Database migration tools in use (prisma, alembic, django, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationFinding>,
+    /// Declared dependencies, for the Requirements agent (system packages). Not part of the
+    /// JSON plan: a lock file already lists them, and they would drown the plan.
+    #[serde(skip)]
+    pub dependencies: Vec<Dependency>,
+}
+
+/// A dependency declared in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dependency {
+    /// Provider id of the ecosystem (`node`, `python`, `ruby`, `php`, `java`, `go`, `rust`).
+    pub ecosystem: &'static str,
+    /// The name as the ecosystem spells it (`psycopg2`, `@nestjs/core`, `org.postgresql:postgresql`).
+    pub name: String,
+    /// The version requirement as written, if any.
+    pub version: Option<String>,
+    /// Only needed for development or tests.
+    pub dev: bool,
+    pub evidence: Evidence,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

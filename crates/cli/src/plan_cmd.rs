@@ -4,10 +4,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use repo_run_agents::RepoView;
 use repo_run_agents::document::PlanDocument;
 use repo_run_agents::pipeline::{Blackboard, Goal, Pipeline, Registry, State};
 use repo_run_agents::requirements::Host;
-use repo_run_agents::RepoView;
 
 use crate::cli::PlanArgs;
 use crate::error::hinted;

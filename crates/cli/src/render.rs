@@ -40,7 +40,11 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
         let fws: Vec<_> = project.frameworks.iter().map(|f| f.value.to_string()).collect();
         field(out, "frameworks", &fws.join(", "))?;
         if let Some(start) = &project.start {
-            field(out, "start", &format!("{CYAN}{}{CYAN:#}  {DIM}({}){DIM:#}", start.display, location(&start.evidence)))?;
+            field(
+                out,
+                "start",
+                &format!("{CYAN}{}{CYAN:#}  {DIM}({}){DIM:#}", start.display, location(&start.evidence)),
+            )?;
         }
         let ports: Vec<_> = project
             .ports

@@ -61,7 +61,8 @@ fn clone_dir_name(url: &str) -> String {
 
 fn clone_or_fetch(url: &str, dir: &Path) -> anyhow::Result<String> {
     let repo = if dir.join(".git").exists() {
-        let repo = git2::Repository::open(dir).with_context(|| format!("{}: cached clone is unreadable", dir.display()))?;
+        let repo =
+            git2::Repository::open(dir).with_context(|| format!("{}: cached clone is unreadable", dir.display()))?;
         {
             let mut remote = repo.find_remote("origin").context("cached clone has no `origin` remote")?;
             remote.fetch(&["HEAD"], None, None).map_err(|e| git_error(url, e))?;

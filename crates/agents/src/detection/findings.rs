@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::plan::{
-    Command, EntryPoint, EnvVarFinding, Evidence, Finding, Framework, Language, LanguageFinding,
-    MigrationFinding, PackageManager, PortFinding, Project, ProjectRole, ServiceFinding,
-    ServiceKind, Warning,
+    Command, Dependency, EntryPoint, EnvVarFinding, Evidence, Finding, Framework, Language, LanguageFinding,
+    MigrationFinding, PackageManager, PortFinding, Project, ProjectRole, ServiceFinding, ServiceKind, Warning,
 };
 use crate::repo::{FileEntry, RepoView, Text};
 
@@ -23,11 +22,7 @@ pub struct ProjectContext<'a> {
 
 impl<'a> ProjectContext<'a> {
     pub fn new(repo: &'a RepoView, dir: &'a str, all_dirs: &[String]) -> Self {
-        let own = repo
-            .files_under(dir)
-            .iter()
-            .filter(|f| projects::owner(&f.path, all_dirs) == Some(dir))
-            .collect();
+        let own = repo.files_under(dir).iter().filter(|f| projects::owner(&f.path, all_dirs) == Some(dir)).collect();
         ProjectContext { repo, dir, own }
     }
 
@@ -38,7 +33,11 @@ impl<'a> ProjectContext<'a> {
 
     /// Path of a repository file relative to this project (for commands run in its directory).
     pub fn relative<'p>(&self, repo_path: &'p str) -> &'p str {
-        if self.dir == "." { repo_path } else { repo_path.strip_prefix(self.dir).map_or(repo_path, |p| p.trim_start_matches('/')) }
+        if self.dir == "." {
+            repo_path
+        } else {
+            repo_path.strip_prefix(self.dir).map_or(repo_path, |p| p.trim_start_matches('/'))
+        }
     }
 
     /// Whether `name` (relative to the project) exists.
@@ -98,6 +97,7 @@ pub struct Findings {
     env_vars: BTreeMap<String, (Option<String>, Vec<Evidence>)>,
     services: BTreeMap<ServiceKind, (Option<String>, Vec<Evidence>)>,
     migrations: BTreeMap<String, Command>,
+    dependencies: Vec<Dependency>,
 }
 
 /// How sure a start command is, from most to least: higher wins.
@@ -187,6 +187,18 @@ impl Findings {
         self.migrations.entry(tool.to_owned()).or_insert(command);
     }
 
+    /// Record a declared dependency (for the Requirements agent).
+    pub fn add_dependency(&mut self, dependency: Dependency) {
+        if !self.dependencies.contains(&dependency) {
+            self.dependencies.push(dependency);
+        }
+    }
+
+    /// Whether the code or a provider already named a port.
+    pub fn has_ports(&self) -> bool {
+        !self.ports.is_empty()
+    }
+
     /// Env var names found so far (code, example files), for providers that map them.
     pub fn env_var_names(&self) -> impl Iterator<Item = &str> {
         self.env_vars.keys().map(String::as_str)
@@ -238,11 +250,7 @@ impl Findings {
             start,
             start_alternatives,
             build,
-            entry_points: self
-                .entry_points
-                .into_iter()
-                .map(|(file, evidence)| EntryPoint { file, evidence })
-                .collect(),
+            entry_points: self.entry_points.into_iter().map(|(file, evidence)| EntryPoint { file, evidence }).collect(),
             ports: self
                 .ports
                 .into_iter()
@@ -258,11 +266,12 @@ impl Findings {
                 .into_iter()
                 .map(|(service, (env_var, evidence))| ServiceFinding { service, env_var, evidence: sorted(evidence) })
                 .collect(),
-            migrations: self
-                .migrations
-                .into_iter()
-                .map(|(tool, command)| MigrationFinding { tool, command })
-                .collect(),
+            migrations: self.migrations.into_iter().map(|(tool, command)| MigrationFinding { tool, command }).collect(),
+            dependencies: {
+                let mut d = self.dependencies;
+                d.sort();
+                d
+            },
         }
     }
 }
@@ -328,11 +337,7 @@ pub fn command(argv: &[&str], evidence: Evidence) -> Command {
 /// A command given as shell text in a manifest (`"start": "node server.js"`, a Procfile line):
 /// run through `sh -c`, displayed as written. The text is the repository's own, never a model's.
 pub fn shell_command(text: &str, evidence: Evidence) -> Command {
-    Command {
-        display: text.trim().to_owned(),
-        argv: vec!["sh".into(), "-c".into(), text.trim().to_owned()],
-        evidence,
-    }
+    Command { display: text.trim().to_owned(), argv: vec!["sh".into(), "-c".into(), text.trim().to_owned()], evidence }
 }
 
 fn shell_quote(word: &str) -> String {

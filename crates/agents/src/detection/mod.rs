@@ -9,15 +9,15 @@ pub mod code;
 mod findings;
 pub mod manifest;
 mod projects;
+pub mod providers;
 #[cfg(test)]
 pub mod testing;
-pub mod providers;
 
 use rayon::prelude::*;
 
 pub use findings::{Findings, ProjectContext, command, language_of_extension, priority, shell_command};
 
-use crate::plan::{Detection, Warning, WalkStats};
+use crate::plan::{Detection, WalkStats, Warning};
 use crate::repo::RepoView;
 
 /// One ecosystem's detection rules. Implementations live one per file in `providers/` and are
@@ -38,10 +38,12 @@ pub fn detect(repo: &RepoView) -> Detection {
         .map(|dir| {
             let cx = ProjectContext::new(repo, dir, &dirs);
             let mut out = Findings::default();
+            // Code first, so providers can tell whether the code names a port before they add
+            // a framework's default one.
+            let parsed = code::scan(&cx, &mut out);
             for provider in providers::ALL {
                 provider.detect(&cx, &mut out);
             }
-            let parsed = code::scan(&cx, &mut out);
             (out.finish(&cx), parsed)
         })
         .collect();

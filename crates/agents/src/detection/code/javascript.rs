@@ -205,7 +205,13 @@ mod tests {
         let names: Vec<_> = f.env_vars.iter().map(|(n, d, l)| (n.as_str(), d.as_deref(), *l)).collect();
         assert_eq!(
             names,
-            [("DATABASE_URL", None, 1), ("SECRET", Some("dev"), 2), ("A", None, 3), ("B", None, 3), ("VITE_API", None, 4)]
+            [
+                ("DATABASE_URL", None, 1),
+                ("SECRET", Some("dev"), 2),
+                ("A", None, 3),
+                ("B", None, 3),
+                ("VITE_API", None, 4)
+            ]
         );
     }
 
@@ -218,7 +224,10 @@ mod tests {
 
     #[test]
     fn typescript_object_listen() {
-        let f = scan("ts", "await app.listen({ port: 8080, host: '0.0.0.0' });\nconst x: string = process.env.NODE_ENV ?? 'development';\n");
+        let f = scan(
+            "ts",
+            "await app.listen({ port: 8080, host: '0.0.0.0' });\nconst x: string = process.env.NODE_ENV ?? 'development';\n",
+        );
         assert_eq!(f.ports, [(8080, None, 1)]);
         assert_eq!(f.env_vars, [("NODE_ENV".to_owned(), Some("development".to_owned()), 2)]);
     }

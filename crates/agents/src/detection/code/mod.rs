@@ -43,8 +43,7 @@ pub trait Scanner: Sync {
     fn scan(&self, ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts);
 }
 
-pub static SCANNERS: &[&dyn Scanner] =
-    &[&javascript::JavaScript, &python::Python, &rust::Rust, &go::Go];
+pub static SCANNERS: &[&dyn Scanner] = &[&javascript::JavaScript, &python::Python, &rust::Rust, &go::Go];
 
 fn scanner_for(ext: &str) -> Option<&'static dyn Scanner> {
     SCANNERS.iter().copied().find(|s| s.extensions().contains(&ext))

@@ -38,12 +38,32 @@ pub fn service_for_dependency(ecosystem: &str, name: &str) -> Option<ServiceKind
         ("java", "org.postgresql:postgresql") => Postgres,
         ("java", "com.mysql:mysql-connector-j" | "mysql:mysql-connector-java") => Mysql,
         ("java", "org.mariadb.jdbc:mariadb-java-client") => Mariadb,
-        ("java", "org.springframework.boot:spring-boot-starter-data-redis" | "redis.clients:jedis" | "io.lettuce:lettuce-core") => Redis,
-        ("java", "org.springframework.boot:spring-boot-starter-data-mongodb" | "org.mongodb:mongodb-driver-sync") => Mongodb,
+        (
+            "java",
+            "org.springframework.boot:spring-boot-starter-data-redis"
+            | "redis.clients:jedis"
+            | "io.lettuce:lettuce-core",
+        ) => Redis,
+        ("java", "org.springframework.boot:spring-boot-starter-data-mongodb" | "org.mongodb:mongodb-driver-sync") => {
+            Mongodb
+        }
         ("java", "org.springframework.boot:spring-boot-starter-amqp" | "com.rabbitmq:amqp-client") => Rabbitmq,
-        ("go", "github.com/lib/pq" | "github.com/jackc/pgx" | "github.com/jackc/pgx/v4" | "github.com/jackc/pgx/v5" | "gorm.io/driver/postgres") => Postgres,
+        (
+            "go",
+            "github.com/lib/pq"
+            | "github.com/jackc/pgx"
+            | "github.com/jackc/pgx/v4"
+            | "github.com/jackc/pgx/v5"
+            | "gorm.io/driver/postgres",
+        ) => Postgres,
         ("go", "github.com/go-sql-driver/mysql" | "gorm.io/driver/mysql") => Mysql,
-        ("go", "github.com/redis/go-redis/v9" | "github.com/go-redis/redis/v8" | "github.com/go-redis/redis" | "github.com/gomodule/redigo") => Redis,
+        (
+            "go",
+            "github.com/redis/go-redis/v9"
+            | "github.com/go-redis/redis/v8"
+            | "github.com/go-redis/redis"
+            | "github.com/gomodule/redigo",
+        ) => Redis,
         ("go", "go.mongodb.org/mongo-driver" | "go.mongodb.org/mongo-driver/v2") => Mongodb,
         ("go", "github.com/rabbitmq/amqp091-go" | "github.com/streadway/amqp") => Rabbitmq,
         ("rust", "tokio-postgres" | "postgres" | "deadpool-postgres" | "bb8-postgres") => Postgres,
@@ -98,23 +118,27 @@ pub fn service_for_env_name(name: &str) -> Option<ServiceKind> {
     use ServiceKind::*;
     let n = name.to_ascii_uppercase();
     let has = |p: &str| n.starts_with(p) || n.contains(&format!("_{p}"));
-    Some(if has("POSTGRES") || has("PG") && (n.starts_with("PGHOST") || n.starts_with("PGDATABASE") || n.starts_with("PGUSER")) {
-        Postgres
-    } else if has("MYSQL") {
-        Mysql
-    } else if has("MARIADB") {
-        Mariadb
-    } else if has("REDIS") {
-        Redis
-    } else if has("MONGO") {
-        Mongodb
-    } else if has("RABBITMQ") || has("AMQP") {
-        Rabbitmq
-    } else if has("MEMCACHE") {
-        Memcached
-    } else {
-        return None;
-    })
+    Some(
+        if has("POSTGRES")
+            || has("PG") && (n.starts_with("PGHOST") || n.starts_with("PGDATABASE") || n.starts_with("PGUSER"))
+        {
+            Postgres
+        } else if has("MYSQL") {
+            Mysql
+        } else if has("MARIADB") {
+            Mariadb
+        } else if has("REDIS") {
+            Redis
+        } else if has("MONGO") {
+            Mongodb
+        } else if has("RABBITMQ") || has("AMQP") {
+            Rabbitmq
+        } else if has("MEMCACHE") {
+            Memcached
+        } else {
+            return None;
+        },
+    )
 }
 
 #[cfg(test)]
