@@ -1,11 +1,46 @@
 //! `cargo xtask <task>`: development tasks, written in Rust so they need nothing but cargo.
+//! Few dependencies on purpose: this builds before anything else.
 
-fn main() -> anyhow::Result<()> {
-    let task = std::env::args().nth(1);
-    match task.as_deref() {
+mod bench_plan;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  setup        install what the build and the tests need (apt packages, models), once
+  test         setup, then run every test and print a summary line
+  bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["setup"] => setup::run(),
+        ["test", rest @ ..] => test::run(rest),
+        ["bench", "plan", rest @ ..] => bench_plan::run(rest),
         _ => {
-            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  bench plan   benchmark `repo-run plan`");
-            std::process::exit(2)
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_owned()
+}
+
+/// `cargo`, as the one that runs us (works under rustup and plain installs).
+pub fn cargo() -> std::process::Command {
+    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
