@@ -28,11 +28,13 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
     let bin = target.join("release/repo-run");
 
     let scratch = std::env::temp_dir().join(format!("repo-run-bench-{files}"));
-    if !scratch.join(".complete").exists() {
+    // The marker sits beside the tree, not in it, so it is not walked.
+    let marker = scratch.with_extension("complete");
+    if !marker.exists() {
         eprintln!("bench: generating {files} files in {}", scratch.display());
         let _ = fs::remove_dir_all(&scratch);
         generate(&scratch, files)?;
-        fs::write(scratch.join(".complete"), "")?;
+        fs::write(&marker, "")?;
     }
 
     println!("repo-run plan benchmark ({RUNS} runs each, median)");
