@@ -981,4 +981,428 @@ mod tests {
         assert_eq!(rule(p.start.as_ref().unwrap()), ("server.js", None, "node.start.convention"));
         assert_eq!(ports(p), [(8080, None, "code.javascript.port")]);
     }
+
+    // ---- bad input ---------------------------------------------------------------------
+
+    fn warnings(d: &Detection) -> Vec<(&str, Option<u32>, &str)> {
+        d.warnings.iter().map(|w: &Warning| (w.file.as_str(), w.line, w.message.as_str())).collect()
+    }
+
+    #[test]
+    fn start_script_that_is_not_a_string_is_reported() {
+        let d = one("{\n  \"name\": \"x\",\n  \"scripts\": {\n    \"start\": [\"node\", \"a.js\"]\n  }\n}\n");
+        assert_eq!(
+            warnings(&d),
+            [("package.json", Some(4), "`scripts.start` should be a string, found an array: ignored")]
+        );
+        let p = root(&d);
+        assert_eq!(start(p), None);
+        assert_eq!(p.name, "x");
+    }
+
+    #[test]
+    fn scripts_that_are_not_an_object_are_reported() {
+        let d = one("{\n  \"scripts\": \"node a.js\"\n}\n");
+        assert_eq!(warnings(&d), [("package.json", Some(2), "`scripts` should be an object, found a string: ignored")]);
+        assert_eq!(start(root(&d)), None);
+    }
+
+    #[test]
+    fn dependencies_that_are_not_an_object_are_reported() {
+        let d = one(
+            "{\n  \"name\": \"x\",\n  \"dependencies\": [\"express\"],\n  \"devDependencies\": { \"vitest\": \"^1\" }\n}\n",
+        );
+        assert_eq!(
+            warnings(&d),
+            [("package.json", Some(3), "`dependencies` should be an object, found an array: ignored")]
+        );
+        let p = root(&d);
+        assert!(p.frameworks.is_empty());
+        let names: Vec<_> = p.dependencies.iter().map(|d| (d.name.as_str(), d.dev)).collect();
+        assert_eq!(names, [("vitest", true)]);
+    }
+
+    #[test]
+    fn a_package_json_that_is_an_array_is_reported() {
+        let d = detect_files(&[("package.json", "[1, 2]\n"), ("yarn.lock", "")]);
+        assert_eq!(warnings(&d), [("package.json", Some(1), "expected a JSON object, found an array: ignored")]);
+        let p = root(&d);
+        assert_eq!(pms(p), [PackageManager::Yarn]);
+        assert_eq!(p.role, ProjectRole::Library);
+    }
+
+    #[test]
+    fn an_empty_package_json_is_reported() {
+        let d = detect_files(&[("package.json", ""), ("server.js", "require('http').createServer().listen(5000);\n")]);
+        assert_eq!(warnings(&d), [("package.json", None, "empty file: read as `{}`")]);
+        let p = root(&d);
+        assert_eq!(pms(p), [PackageManager::Npm]);
+        assert_eq!(start(p), Some("node server.js"));
+        assert_eq!(ports(p), [(5000, None, "code.javascript.port")]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let d = one("\u{feff}{ \"name\": \"bom\" }\n");
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        assert_eq!(root(&d).name, "bom");
+    }
+
+    #[test]
+    fn a_binary_bun_lockb_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("package.json"), r#"{ "scripts": { "start": "bun index.ts" } }"#).unwrap();
+        std::fs::write(dir.path().join("bun.lockb"), b"\x00\xff\xfe#!bun-lockfile\x00\x01\x02").unwrap();
+        let d = crate::detection::detect(&crate::repo::RepoView::open(dir.path()).unwrap());
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let p = root(&d);
+        assert_eq!(pms(p), [PackageManager::Bun]);
+        assert_eq!(start(p), Some("bun run start"));
+    }
+
+    #[test]
+    fn an_unknown_package_manager_field_is_reported() {
+        let d = one("{\n  \"packageManager\": \"deno@2.0.0\"\n}\n");
+        assert_eq!(warnings(&d), [("package.json", Some(2), "unknown packageManager `deno@2.0.0`: ignored")]);
+        assert_eq!(root(&d).package_managers[0].evidence[0].rule, "node.pm.default");
+    }
+
+    // ---- package managers --------------------------------------------------------------
+
+    #[test]
+    fn lock_files_name_the_package_manager() {
+        for (lock, pm, cmd) in [
+            ("package-lock.json", PackageManager::Npm, "npm start"),
+            ("npm-shrinkwrap.json", PackageManager::Npm, "npm start"),
+            ("yarn.lock", PackageManager::Yarn, "yarn start"),
+            ("pnpm-lock.yaml", PackageManager::Pnpm, "pnpm start"),
+            ("bun.lock", PackageManager::Bun, "bun run start"),
+        ] {
+            let d = detect_files(&[("package.json", r#"{"scripts": {"start": "node a.js"}}"#), (lock, "{}")]);
+            let p = root(&d);
+            assert_eq!(pms(p), [pm], "{lock}");
+            assert_eq!(p.package_managers[0].evidence[0].rule, "node.pm.lockfile");
+            assert_eq!(start(p), Some(cmd), "{lock}");
+        }
+    }
+
+    #[test]
+    fn the_package_manager_field_wins_over_lock_files() {
+        let d = detect_files(&[
+            (
+                "package.json",
+                "{\n  \"packageManager\": \"yarn@4.1.0+sha512.abc\",\n  \"scripts\": {\"dev\": \"vite\"}\n}",
+            ),
+            ("package-lock.json", "{}"),
+        ]);
+        let p = root(&d);
+        assert_eq!(pms(p), [PackageManager::Npm, PackageManager::Yarn]);
+        assert_eq!(start(p), Some("yarn dev"));
+        let field = &p.package_managers[1].evidence[0];
+        assert_eq!((field.line, field.rule.as_str()), (Some(2), "node.pm.package_manager_field"));
+    }
+
+    #[test]
+    fn without_lock_or_field_npm_is_the_default() {
+        let d = one(r#"{"scripts": {"start": "node a.js"}}"#);
+        let p = root(&d);
+        assert_eq!(pms(p), [PackageManager::Npm]);
+        let e = &p.package_managers[0].evidence[0];
+        assert_eq!((e.file.as_str(), e.line, e.rule.as_str()), ("package.json", None, "node.pm.default"));
+    }
+
+    #[test]
+    fn workspace_members_use_the_root_lock_file() {
+        let d = detect_files(&[
+            ("package.json", r#"{"name": "root", "workspaces": ["packages/*"]}"#),
+            ("yarn.lock", ""),
+            ("packages/a/package.json", r#"{"name": "a", "scripts": {"start": "node a.js"}}"#),
+        ]);
+        assert!(root(&d).name == "root" && root(&d).role == ProjectRole::WorkspaceRoot);
+        let a = project(&d, "packages/a");
+        assert_eq!(pms(a), [PackageManager::Yarn]);
+        assert_eq!(a.package_managers[0].evidence[0].file, "yarn.lock");
+        assert_eq!(start(a), Some("yarn start"));
+    }
+
+    #[test]
+    fn pnpm_workspace_yaml_makes_a_workspace_root() {
+        let d = detect_files(&[("package.json", r#"{"name": "root"}"#), ("pnpm-workspace.yaml", "packages: []\n")]);
+        assert_eq!(root(&d).role, ProjectRole::WorkspaceRoot);
+        let d = one(r#"{"name": "plain"}"#);
+        assert_eq!(root(&d).role, ProjectRole::Library);
+    }
+
+    // ---- frameworks and languages ------------------------------------------------------
+
+    fn framework_of(deps: &str, extra: &[(&str, &str)]) -> Vec<Framework> {
+        let manifest = format!(r#"{{"dependencies": {{{deps}}}}}"#);
+        let mut files = vec![("package.json", manifest.as_str())];
+        files.extend_from_slice(extra);
+        frameworks(root(&detect_files(&files)))
+    }
+
+    #[test]
+    fn frameworks_from_dependencies() {
+        for (dep, framework) in [
+            ("express", Framework::Express),
+            ("fastify", Framework::Fastify),
+            ("koa", Framework::Koa),
+            ("@hapi/hapi", Framework::Hapi),
+            ("@nestjs/core", Framework::NestJs),
+            ("next", Framework::NextJs),
+            ("nuxt", Framework::Nuxt),
+            ("@remix-run/node", Framework::Remix),
+            ("astro", Framework::Astro),
+            ("@sveltejs/kit", Framework::SvelteKit),
+            ("react-scripts", Framework::CreateReactApp),
+            ("@angular/core", Framework::Angular),
+        ] {
+            assert_eq!(framework_of(&format!(r#""{dep}": "*""#), &[]), [framework], "{dep}");
+        }
+        assert!(framework_of(r#""@remix-run/router": "*", "lodash": "*""#, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_server_framework_in_dev_dependencies_is_not_a_server() {
+        let d = one(r#"{"main": "index.js", "devDependencies": {"express": "^4", "supertest": "^6"}}"#);
+        let p = root(&d);
+        assert!(p.frameworks.is_empty());
+        assert_eq!(p.role, ProjectRole::Library);
+        let d = one(r#"{"devDependencies": {"next": "14"}}"#);
+        assert_eq!(frameworks(root(&d)), [Framework::NextJs]);
+    }
+
+    #[test]
+    fn vite_is_an_app_only_with_index_html_and_no_other_framework() {
+        assert!(framework_of(r#""vite": "^5""#, &[]).is_empty());
+        assert_eq!(framework_of(r#""vite": "^5""#, &[("index.html", "<html></html>")]), [Framework::Vite]);
+        let with_kit = framework_of(r#""@sveltejs/kit": "^2", "vite": "^5""#, &[("index.html", "")]);
+        assert_eq!(with_kit, [Framework::SvelteKit]);
+    }
+
+    #[test]
+    fn typescript_from_a_dependency_alone() {
+        let d = one(r#"{"devDependencies": {"typescript": "^5"}}"#);
+        let p = root(&d);
+        assert!(has_language(p, Language::TypeScript));
+        assert!(!has_language(p, Language::JavaScript));
+        assert_eq!(p.languages[0].evidence[0].rule, "node.lang.typescript");
+        assert!(has_language(root(&one("{}")), Language::JavaScript));
+    }
+
+    // ---- start, build, ports -----------------------------------------------------------
+
+    #[test]
+    fn a_framework_without_start_script_serves_itself() {
+        let d = one(r#"{"dependencies": {"next": "14"}}"#);
+        let p = root(&d);
+        assert_eq!(start(p), Some("npx next start"));
+        assert_eq!(rule(p.start.as_ref().unwrap()).2, "node.start.nextjs");
+        assert_eq!(build(p), Some("npx next build"));
+        assert_eq!(ports(p), [(3000, Some("PORT"), "node.port.default")]);
+
+        let d = one(r#"{"scripts": {"build": "astro build"}, "dependencies": {"astro": "4"}}"#);
+        let p = root(&d);
+        assert_eq!(start(p), Some("npx astro preview"));
+        assert_eq!(build(p), Some("npm run build"));
+        assert_eq!(ports(p), [(4321, None, "node.port.default")]);
+
+        let d = one(r#"{"dependencies": {"@nestjs/core": "10"}}"#);
+        assert_eq!((start(root(&d)), build(root(&d))), (Some("npx nest start"), None));
+    }
+
+    #[test]
+    fn remix_serves_its_build() {
+        let d = detect_files(&[
+            ("package.json", r#"{"dependencies": {"@remix-run/node": "2", "@remix-run/serve": "2"}}"#),
+            ("vite.config.ts", "export default {};\n"),
+        ]);
+        let p = root(&d);
+        assert_eq!(start(p), Some("npx remix-serve build/server/index.js"));
+        assert_eq!(build(p), Some("npx remix vite:build"));
+        assert_eq!(ports(p), [(3000, Some("PORT"), "node.port.default")]);
+    }
+
+    #[test]
+    fn default_ports_by_framework() {
+        let cases = [
+            (r#""@angular/core": "17""#, r#""start": "ng serve""#, 4200),
+            (r#""react-scripts": "5""#, r#""start": "react-scripts start""#, 3000),
+            // Without a start script SvelteKit is served by `npx vite preview`, not the dev script.
+            (r#""@sveltejs/kit": "2""#, r#""dev": "vite dev""#, 4173),
+            (r#""@sveltejs/kit": "2""#, r#""start": "vite dev""#, 5173),
+            (r#""@sveltejs/kit": "2""#, r#""start": "vite preview""#, 4173),
+            (r#""express": "4""#, r#""start": "node ./bin/www""#, 3000),
+        ];
+        for (deps, scripts, port) in cases {
+            let d = one(&format!(r#"{{"scripts": {{{scripts}}}, "dependencies": {{{deps}}}}}"#));
+            assert_eq!(root(&d).ports.iter().map(|p| p.port).collect::<Vec<_>>(), [port], "{deps} {scripts}");
+        }
+        // Express on its own has no default: the code says where it listens, or nothing does.
+        let d = one(r#"{"scripts": {"start": "node a.js"}, "dependencies": {"express": "4"}}"#);
+        assert!(root(&d).ports.is_empty());
+    }
+
+    #[test]
+    fn a_port_in_code_or_script_replaces_the_default() {
+        let d = detect_files(&[
+            ("package.json", r#"{"scripts": {"start": "next start -p 8000"}, "dependencies": {"next": "14"}}"#),
+            ("pages/index.js", "export default () => null;\n"),
+        ]);
+        assert_eq!(ports(root(&d)), [(8000, None, "node.port.script")]);
+        let d = detect_files(&[
+            ("package.json", r#"{"scripts": {"start": "nest start"}, "dependencies": {"@nestjs/core": "10"}}"#),
+            ("src/main.ts", "await app.listen(4500);\n"),
+        ]);
+        assert_eq!(ports(root(&d)), [(4500, None, "code.javascript.port")]);
+        for script in ["vite --port=5000", "PORT=5000 node a.js", "serve --port 5000"] {
+            let d = one(&format!(r#"{{"scripts": {{"start": "{script}"}}}}"#));
+            assert_eq!(ports(root(&d)), [(5000, None, "node.port.script")], "{script}");
+        }
+    }
+
+    #[test]
+    fn main_starts_a_server_but_not_a_library() {
+        let server = detect_files(&[
+            ("package.json", "{\n  \"main\": \"lib/app\",\n  \"dependencies\": {\"koa\": \"2\"}\n}"),
+            ("lib/app.js", "module.exports = 1;\n"),
+        ]);
+        let p = root(&server);
+        assert_eq!(start(p), Some("node lib/app.js"));
+        assert_eq!(rule(p.start.as_ref().unwrap()), ("package.json", Some(2), "node.start.main"));
+        assert_eq!(p.entry_points[0].file, "lib/app.js");
+
+        let library = detect_files(&[
+            ("package.json", r#"{"name": "left-pad", "main": "index.js"}"#),
+            ("index.js", "module.exports = (s) => s;\n"),
+        ]);
+        let p = root(&library);
+        assert_eq!((start(p), p.role), (None, ProjectRole::Library));
+    }
+
+    #[test]
+    fn conventional_server_files_start_without_a_script() {
+        let d = detect_files(&[("package.json", "{}"), ("app.js", "console.log('hi');\n")]);
+        assert_eq!(start(root(&d)), Some("node app.js"));
+        let d = detect_files(&[("package.json", "{}"), ("index.js", "console.log('hi');\n")]);
+        assert_eq!(start(root(&d)), None);
+    }
+
+    #[test]
+    fn typescript_entries_need_a_runner() {
+        let files = |deps: &'static str| {
+            detect_files(&[
+                ("package.json", deps),
+                ("src/index.ts", "import http from 'http';\nhttp.createServer().listen(3000);\n"),
+            ])
+        };
+        assert_eq!(start(root(&files(r#"{"devDependencies": {"tsx": "4"}}"#))), Some("npx tsx src/index.ts"));
+        assert_eq!(start(root(&files(r#"{"devDependencies": {"ts-node": "10"}}"#))), Some("npx ts-node src/index.ts"));
+        assert_eq!(start(root(&files("{}"))), None);
+    }
+
+    #[test]
+    fn a_start_script_on_build_output_needs_the_build() {
+        let d = one(r#"{"scripts": {"build": "tsc", "start": "node dist/index.js"}}"#);
+        assert_eq!((start(root(&d)), build(root(&d))), (Some("npm start"), Some("npm run build")));
+        let d = detect_files(&[
+            ("package.json", r#"{"scripts": {"build": "tsc", "start": "node server.js"}}"#),
+            ("server.js", ""),
+        ]);
+        assert_eq!(build(root(&d)), None);
+    }
+
+    #[test]
+    fn the_dev_script_is_a_last_resort() {
+        let d = one(r#"{"scripts": {"dev": "nodemon a.js", "start": "node a.js"}}"#);
+        let p = root(&d);
+        assert_eq!(start(p), Some("npm start"));
+        assert_eq!(alternatives(p), ["npm run dev"]);
+    }
+
+    // ---- databases ---------------------------------------------------------------------
+
+    #[test]
+    fn services_from_dependencies() {
+        let d = one(r#"{"dependencies": {"mysql2": "3", "amqplib": "0.10", "lodash": "4"}}"#);
+        assert_eq!(services(root(&d)), [(ServiceKind::Mysql, None), (ServiceKind::Rabbitmq, None)]);
+    }
+
+    #[test]
+    fn prisma_schema_path_from_package_json_and_db_push_without_migrations() {
+        let d = detect_files(&[
+            ("package.json", r#"{"prisma": {"schema": "db/schema.prisma"}}"#),
+            ("db/schema.prisma", "datasource main {\n  provider = \"mysql\" // mysql 8\n  url = env(\"DB_URL\")\n}\n"),
+        ]);
+        let p = root(&d);
+        assert_eq!(services(p), [(ServiceKind::Mysql, Some("DB_URL"))]);
+        assert_eq!(migrations(p), [("prisma", "npx prisma db push")]);
+    }
+
+    #[test]
+    fn prisma_sqlite_needs_no_service_and_a_schema_without_datasource_is_reported() {
+        let d = detect_files(&[
+            ("package.json", "{}"),
+            ("prisma/schema.prisma", "datasource db {\n  provider = \"sqlite\"\n  url = \"file:./dev.db\"\n}\n"),
+        ]);
+        assert!(root(&d).services.is_empty());
+        assert_eq!(migrations(root(&d)), [("prisma", "npx prisma db push")]);
+        let d = detect_files(&[("package.json", "{}"), ("schema.prisma", "model A { id Int @id }\n")]);
+        assert_eq!(d.warnings.len(), 1);
+        assert_eq!(d.warnings[0].file, "schema.prisma");
+        assert!(root(&d).migrations.is_empty());
+    }
+
+    #[test]
+    fn knex_client_names_the_database() {
+        let d = detect_files(&[
+            ("package.json", "{}"),
+            ("knexfile.ts", "export default {\n  client: \"mysql2\",\n  connection: process.env.MYSQL_URL,\n};\n"),
+        ]);
+        let p = root(&d);
+        assert_eq!(services(p), [(ServiceKind::Mysql, Some("MYSQL_URL"))]);
+        assert_eq!(p.services[0].evidence[0].line, Some(2));
+        assert_eq!(migrations(p), [("knex", "npx knex migrate:latest")]);
+    }
+
+    #[test]
+    fn sequelize_config_and_cli() {
+        let config = r#"{
+  "development": { "dialect": "postgres", "use_env_variable": "DATABASE_URL" },
+  "test": { "dialect": "sqlite" }
+}"#;
+        let d = detect_files(&[
+            ("package.json", r#"{"dependencies": {"sequelize": "6"}, "devDependencies": {"sequelize-cli": "6"}}"#),
+            ("config/config.json", config),
+        ]);
+        let p = root(&d);
+        assert_eq!(services(p), [(ServiceKind::Postgres, Some("DATABASE_URL"))]);
+        assert_eq!(p.services[0].evidence[0].line, Some(2));
+        assert_eq!(migrations(p), [("sequelize", "npx sequelize-cli db:migrate")]);
+        // sequelize alone, without the CLI or .sequelizerc, runs no migrations.
+        let d = one(r#"{"dependencies": {"sequelize": "6"}}"#);
+        assert!(root(&d).migrations.is_empty());
+    }
+
+    #[test]
+    fn drizzle_config() {
+        let d = detect_files(&[
+            ("package.json", "{}"),
+            (
+                "drizzle.config.ts",
+                "export default defineConfig({\n  dialect: 'postgresql',\n  dbCredentials: { url: process.env.PG_URL! },\n});\n",
+            ),
+        ]);
+        let p = root(&d);
+        assert_eq!(services(p), [(ServiceKind::Postgres, Some("PG_URL"))]);
+        assert_eq!(migrations(p), [("drizzle", "npx drizzle-kit migrate")]);
+    }
+
+    #[test]
+    fn no_package_json_no_node_findings() {
+        let d = detect_files(&[("server.js", "require('http').createServer().listen(3000);\n")]);
+        let p = root(&d);
+        assert!(p.package_managers.is_empty() && p.start.is_none());
+    }
 }
