@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::services::{service_for_dependency, service_for_url};
 use crate::detection::manifest::{line_at, line_of, read_json};
-use crate::detection::{Findings, ProjectContext, Provider, command, priority};
+use crate::detection::{Findings, ProjectContext, Provider, command, priority, projects};
 use crate::plan::{Command, Dependency, Evidence, Framework, Language, PackageManager, ServiceKind};
 
 pub struct Node;
@@ -76,6 +76,9 @@ impl Provider for Node {
 
     fn detect(&self, cx: &ProjectContext<'_>, out: &mut Findings) {
         if !cx.has(MANIFEST) {
+            if !projects::MANIFESTS.iter().any(|m| cx.has(m)) {
+                static_site(cx, out);
+            }
             return;
         }
         let pkg = PackageJson::read(cx);
@@ -673,6 +676,27 @@ fn starts(
     }
     if let Some(best) = best {
         default_port(cx, frameworks, &best, out);
+    } else if frameworks.is_empty()
+        && !["main", "exports", "bin", "dependencies"].iter().any(|k| pkg.root.contains_key(*k))
+    {
+        // A package.json that only holds tooling (linters, formatters) beside an index.html.
+        static_site(cx, out);
+    }
+}
+
+/// A plain static site: an `index.html` with nothing to build or start, served by `serve`
+/// (which reads `PORT`, 3000 by default).
+fn static_site(cx: &ProjectContext<'_>, out: &mut Findings) {
+    if !cx.has("index.html") {
+        return;
+    }
+    out.add_framework(Framework::StaticSite, cx.evidence("index.html", None, "node.framework.static"));
+    out.add_start(
+        priority::CONVENTION,
+        command(&["npx", "serve", "."], cx.evidence("index.html", None, "node.start.static")),
+    );
+    if !out.has_ports() {
+        out.add_port(3000, Some("PORT".into()), cx.evidence("index.html", None, "node.port.default"));
     }
 }
 
@@ -1404,5 +1428,30 @@ mod tests {
         let d = detect_files(&[("server.js", "require('http').createServer().listen(3000);\n")]);
         let p = root(&d);
         assert!(p.package_managers.is_empty() && p.start.is_none());
+    }
+
+    #[test]
+    fn a_plain_static_site_is_served() {
+        let d = detect_files(&[("index.html", "<html></html>\n"), ("style.css", "body {}\n")]);
+        let p = root(&d);
+        assert_eq!(frameworks(p), [Framework::StaticSite]);
+        assert_eq!(start(p), Some("npx serve ."));
+        assert_eq!(ports(p), [(3000, Some("PORT"), "node.port.default")]);
+        assert_eq!(p.role, ProjectRole::App);
+
+        let tooling = r#"{"devDependencies": {"prettier": "3"}}"#;
+        let d = detect_files(&[("package.json", tooling), ("index.html", "<html></html>\n")]);
+        assert_eq!(frameworks(root(&d)), [Framework::StaticSite]);
+    }
+
+    #[test]
+    fn index_html_beside_something_else_is_not_a_static_site() {
+        // A library with a demo page, and a Python app with an index.html.
+        let d = detect_files(&[("package.json", r#"{"main": "lib.js"}"#), ("lib.js", ""), ("index.html", "")]);
+        assert!(root(&d).frameworks.is_empty());
+        let d = detect_files(&[("requirements.txt", "flask\n"), ("index.html", "")]);
+        assert!(!root(&d).frameworks.iter().any(|f| f.value == Framework::StaticSite));
+        let d = detect_files(&[("package.json", r#"{"scripts": {"start": "node s.js"}}"#), ("index.html", "")]);
+        assert!(root(&d).frameworks.is_empty());
     }
 }
