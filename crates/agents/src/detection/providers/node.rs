@@ -253,17 +253,16 @@ fn package_manager(cx: &ProjectContext<'_>, pkg: &PackageJson, out: &mut Finding
     let mut dir = Some(cx.dir);
     while let Some(d) = dir {
         let field = if d == cx.dir {
-            field_package_manager(cx, pkg).map(|pm| (pm, cx.evidence(MANIFEST, pkg.line(&["packageManager"]), "")))
+            field_package_manager(cx, pkg).map(|pm| (pm, cx.path(MANIFEST), pkg.line(&["packageManager"])))
         } else {
             ancestor_package_manager(cx, d)
         };
-        let locks: Vec<_> = LOCK_FILES.iter().filter(|(file, _)| cx.repo.exists(&join(d, file))).collect();
         let mut chosen = None;
-        if let Some((pm, mut evidence)) = field {
-            evidence.rule = "node.pm.package_manager_field".into();
-            out.add_package_manager(pm, evidence);
+        if let Some((pm, file, line)) = field {
+            out.add_package_manager(pm, Evidence::new(file, line, "node.pm.package_manager_field"));
             chosen = Some(pm);
         }
+        let locks = LOCK_FILES.iter().filter(|(file, _)| cx.repo.exists(&join(d, file)));
         for (file, pm) in locks {
             out.add_package_manager(*pm, Evidence::new(join(d, file), None, "node.pm.lockfile"));
             chosen.get_or_insert(*pm);
@@ -288,7 +287,7 @@ fn field_package_manager(cx: &ProjectContext<'_>, pkg: &PackageJson) -> Option<P
 
 /// The `packageManager` field of an ancestor's package.json. Its problems are reported by
 /// the ancestor's own project, so a malformed one is silently skipped here.
-fn ancestor_package_manager(cx: &ProjectContext<'_>, dir: &str) -> Option<(PackageManager, Evidence)> {
+fn ancestor_package_manager(cx: &ProjectContext<'_>, dir: &str) -> Option<(PackageManager, String, Option<u32>)> {
     let path = join(dir, MANIFEST);
     if !cx.repo.exists(&path) {
         return None;
@@ -296,7 +295,8 @@ fn ancestor_package_manager(cx: &ProjectContext<'_>, dir: &str) -> Option<(Packa
     let text = cx.repo.read_text(&path)?;
     let value: Value = serde_json::from_str(text.content.trim_start_matches('\u{feff}')).ok()?;
     let pm = parse_package_manager(value.get("packageManager")?.as_str()?)?;
-    Some((pm, Evidence::new(path, line_of(&text.content, "\"packageManager\""), "")))
+    let line = line_of(&text.content, "\"packageManager\"");
+    Some((pm, path, line))
 }
 
 /// `pnpm@9.1.0+sha512.…` → pnpm.
@@ -630,7 +630,9 @@ fn starts(
 
     if let Some(script) = pkg.script(cx, "start") {
         out.add_start(priority::MANIFEST_SCRIPT, run_script(pm, &script, "node.start.script", cx));
-        build_first = frameworks.iter().any(|(f, _)| needs_build(*f)) || runs_missing_file(cx, &script.text);
+        // A start script that runs a dev server (`next dev`, `nest start --watch`) builds itself.
+        let dev = script.text.split_whitespace().any(|w| matches!(w, "dev" | "--watch" | "vite:dev"));
+        build_first = (!dev && frameworks.iter().any(|(f, _)| needs_build(*f))) || runs_missing_file(cx, &script.text);
         script_port(cx, &script, out);
         best = Some(script.text);
     } else if let Some((framework, line, (run, build))) =
@@ -1335,6 +1337,12 @@ mod tests {
             ("server.js", ""),
         ]);
         assert_eq!(build(root(&d)), None);
+    }
+
+    #[test]
+    fn a_dev_server_as_start_script_needs_no_build() {
+        let d = one(r#"{"scripts": {"start": "next dev", "build": "next build"}, "dependencies": {"next": "14"}}"#);
+        assert_eq!((start(root(&d)), build(root(&d))), (Some("npm start"), None));
     }
 
     #[test]
