@@ -1,6 +1,7 @@
 //! JavaScript and TypeScript: `process.env.X`, `process.env["X"]`, `const { X } = process.env`,
-//! `import.meta.env.X`, `Bun.env.X`, `Deno.env.get("X")`; ports from `.listen(…)` calls,
-//! following one level of `const port = process.env.PORT || 3000`.
+//! `const { X = "default" } = process.env`, `import.meta.env.X`, `Bun.env.X`,
+//! `Deno.env.get("X")`; ports from `.listen(…)` calls, following a few levels of
+//! `const port = Number(process.env.PORT) || 3000`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -26,6 +27,11 @@ const QUERIES: &str = r#"
 
 (variable_declarator
   name: (object_pattern (shorthand_property_identifier_pattern) @name)
+  value: (member_expression object: (identifier) @obj property: (property_identifier) @env)) @destructure
+
+(variable_declarator
+  name: (object_pattern
+    (object_assignment_pattern left: (shorthand_property_identifier_pattern) @name right: (_) @default) @pattern)
   value: (member_expression object: (identifier) @obj property: (property_identifier) @env)) @destructure
 
 (call_expression
@@ -95,16 +101,23 @@ impl Scanner for JavaScript {
                 return;
             }
             let (Some(obj), Some(env), Some(name)) = (get("obj"), get("env"), get("name")) else { return };
-            let ok = match (text(obj, source), text(env, source), get("get").map(|g| text(g, source))) {
-                ("process", "env", None) | ("Bun", "env", None) | ("import.meta", "env", None) => true,
-                ("Deno", "env", Some("get")) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (text(obj, source), text(env, source), get("get").map(|g| text(g, source))),
+                ("process" | "Bun" | "import.meta", "env", None) | ("Deno", "env", Some("get"))
+            );
             let name = text(name, source);
             if !ok || !is_env_name(name) {
                 return;
             }
-            let default = get("read").and_then(|read| fallback_of(read, source));
+            let default = match (get("read"), get("default")) {
+                (Some(read), _) => fallback_of(read, source),
+                (None, Some(default)) => literal(default, source),
+                (None, None) => None,
+            };
+            // `const { PORT = 3000 } = process.env` binds PORT for a later `listen(PORT)`.
+            if let Some(pattern) = get("pattern") {
+                vars.entry(name).or_insert(pattern);
+            }
             out.env_vars.push((name.to_owned(), default, line(name_node(caps))));
         });
         for arg in listens {
@@ -130,19 +143,32 @@ fn fallback_of(read: Node<'_>, source: &str) -> Option<String> {
     if op != "||" && op != "??" {
         return None;
     }
-    let right = parent.child_by_field_name("right")?;
-    match right.kind() {
-        "number" => Some(text(right, source).to_owned()),
-        "string" | "template_string" => Some(unquote(text(right, source)).to_owned()),
+    literal(parent.child_by_field_name("right")?, source)
+}
+
+/// The value of a number or string literal.
+fn literal(node: Node<'_>, source: &str) -> Option<String> {
+    match node.kind() {
+        "number" => Some(text(node, source).to_owned()),
+        "string" | "template_string" => Some(unquote(text(node, source)).to_owned()),
         _ => None,
     }
 }
 
-/// The env var read in an expression (`process.env.PORT`), if it is one.
+/// The env var read in an expression: `process.env.PORT`, also through a conversion
+/// (`Number(…)`, `parseInt(…, 10)`, `+…`, `…!`).
 fn env_read(node: Node<'_>, source: &str) -> Option<String> {
-    let t = text(node, source);
-    let name = t.strip_prefix("process.env.").or_else(|| t.strip_prefix("Bun.env."))?;
-    is_env_name(name).then(|| name.to_owned())
+    match node.kind() {
+        "call_expression" => env_read(node.child_by_field_name("arguments")?.named_child(0)?, source),
+        "unary_expression" | "parenthesized_expression" | "non_null_expression" => {
+            env_read(node.named_child(0)?, source)
+        }
+        _ => {
+            let t = text(node, source);
+            let name = t.strip_prefix("process.env.").or_else(|| t.strip_prefix("Bun.env."))?;
+            is_env_name(name).then(|| name.to_owned())
+        }
+    }
 }
 
 /// Resolve a `listen` argument to a port: a literal, `env || literal`, `parseInt(…)`, a
@@ -164,6 +190,17 @@ fn port_of(node: Node<'_>, source: &str, vars: &HashMap<&str, Node<'_>>, depth: 
             // parseInt(x, 10), Number(x)
             let args = node.child_by_field_name("arguments")?;
             port_of(args.named_child(0)?, source, vars, depth + 1)
+        }
+        // `process.env.PORT ? Number(process.env.PORT) : 3000`
+        "ternary_expression" => {
+            let condition = node.child_by_field_name("condition")?;
+            let (port, env) = port_of(node.child_by_field_name("alternative")?, source, vars, depth + 1)?;
+            Some((port, env.or_else(|| env_read(condition, source))))
+        }
+        // `{ PORT = 3000 } = process.env`
+        "object_assignment_pattern" => {
+            let (port, _) = port_of(node.child_by_field_name("right")?, source, vars, depth + 1)?;
+            Some((port, Some(text(node.child_by_field_name("left")?, source).to_owned())))
         }
         "identifier" => port_of(*vars.get(text(node, source))?, source, vars, depth + 1),
         "object" => {
@@ -235,6 +272,25 @@ mod tests {
     #[test]
     fn not_a_port() {
         let f = scan("js", "server.listen(socketPath);\nemitter.listen(99999);\n");
+        assert!(f.ports.is_empty());
+    }
+
+    #[test]
+    fn ports_through_conversions_ternaries_and_destructuring() {
+        let f = scan("js", "const port = Number(process.env.PORT) || 3000;\napp.listen(port);\n");
+        assert_eq!(f.ports, [(3000, Some("PORT".to_owned()), 2)]);
+        let f = scan("ts", "app.listen(process.env.PORT ? parseInt(process.env.PORT!, 10) : 8080);\n");
+        assert_eq!(f.ports, [(8080, Some("PORT".to_owned()), 1)]);
+        let f = scan("js", "const { PORT = 4000, HOST } = process.env;\nserver.listen(PORT, HOST);\n");
+        assert_eq!(f.ports, [(4000, Some("PORT".to_owned()), 2)]);
+        let names: Vec<_> = f.env_vars.iter().map(|(n, d, l)| (n.as_str(), d.as_deref(), *l)).collect();
+        assert_eq!(names, [("HOST", None, 1), ("PORT", Some("4000"), 1)]);
+    }
+
+    #[test]
+    fn destructuring_other_objects_is_not_an_env_read() {
+        let f = scan("js", "const { PORT = 4000 } = config.server;\napp.listen(PORT);\n");
+        assert!(f.env_vars.is_empty());
         assert!(f.ports.is_empty());
     }
 }
