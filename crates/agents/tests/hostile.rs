@@ -116,6 +116,7 @@ fn empty_and_manifestless_repositories() {
     let d = detect(dir.path());
     let p = &d.projects[0];
     assert_eq!(p.path, ".");
-    assert!(p.start.is_none());
+    // An index.html with no manifest is served as a static site.
+    assert_eq!(p.start.as_ref().map(|c| c.display.as_str()), Some("npx serve ."));
     assert_eq!(p.languages.len(), 2);
 }

@@ -293,7 +293,7 @@ fn findings<T: Copy>(map: BTreeMap<T, Vec<Evidence>>) -> Vec<Finding<T>> {
 
 /// Best command first (highest priority, then the order providers ran), duplicates dropped.
 fn rank(mut candidates: Vec<(u8, Command)>) -> (Option<Command>, Vec<Command>) {
-    candidates.sort_by(|a, b| b.0.cmp(&a.0)); // stable: equal priorities keep provider order
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0)); // stable: equal priorities keep provider order
     let mut seen = Vec::<String>::new();
     let mut out = Vec::new();
     for (_, cmd) in candidates {
