@@ -1,7 +1,8 @@
 //! Python: `os.environ["X"]`, `os.environ.get("X", default)`, `os.getenv("X", default)`, the
-//! same through `from os import environ, getenv` (aliases included) and python-decouple's
-//! `config("X", default=…)`; ports from the `port=` keyword of `app.run(…)`, `uvicorn.run(…)`,
-//! `web.run_app(…)`, `serve(…)`, following a variable such as
+//! same through `from os import environ, getenv` (aliases included), python-decouple's
+//! `config("X", default=…)`, django-environ's `env("X")`/`env.int("X", default=…)`/`env.db()`
+//! and the fields of a pydantic `BaseSettings` class; ports from the `port=` keyword of
+//! `app.run(…)`, `uvicorn.run(…)`, `web.run_app(…)`, `serve(…)`, following a variable such as
 //! `port = int(os.environ.get("PORT", 8000))`; the entry point from a module-level
 //! `if __name__ == "__main__":`.
 
@@ -26,7 +27,31 @@ const QUERIES: &str = r#"
 (import_from_statement module_name: (dotted_name) @module) @from
 
 (import_statement) @import
+
+(class_definition superclasses: (argument_list) @bases body: (block) @body)
 "#;
+
+/// django-environ's typed readers (`env.int("X")`); the URL readers (`env.db()`) read a
+/// conventional variable when given none.
+const ENV_READERS: &[(&str, Option<&str>)] = &[
+    ("str", None),
+    ("bool", None),
+    ("int", None),
+    ("float", None),
+    ("list", None),
+    ("tuple", None),
+    ("dict", None),
+    ("json", None),
+    ("url", None),
+    ("path", None),
+    ("db", Some("DATABASE_URL")),
+    ("db_url", Some("DATABASE_URL")),
+    ("cache", Some("CACHE_URL")),
+    ("cache_url", Some("CACHE_URL")),
+    ("email", Some("EMAIL_URL")),
+    ("email_url", Some("EMAIL_URL")),
+    ("search_url", Some("SEARCH_URL")),
+];
 
 /// Calls whose `port=` keyword is the port a server listens on.
 const SERVE_CALLS: &[&str] = &["run", "run_app", "run_server", "serve"];
@@ -54,6 +79,7 @@ impl Scanner for Python {
         let mut indexes = Vec::new();
         let mut imports = Imports::default();
         let mut vars: HashMap<&str, Node<'_>> = HashMap::new();
+        let mut settings = Vec::new();
         for_each_match(query(), tree, source, |caps| {
             let get = |n: &str| caps.iter().find(|(c, _)| *c == n).map(|(_, node)| *node);
             if let (Some(f), Some(args)) = (get("fn"), get("args")) {
@@ -72,9 +98,27 @@ impl Scanner for Python {
                 imports.add_from(text(module, source), from, source);
             } else if let Some(import) = get("import") {
                 imports.add_import(import, source);
+            } else if let (Some(bases), Some(body)) = (get("bases"), get("body")) {
+                if text(bases, source).contains("BaseSettings") {
+                    settings.push(body);
+                }
             }
         });
-        let cx = Cx { source, imports: &imports, vars: &vars };
+        let env_objects = vars
+            .iter()
+            .filter(|(_, value)| value.kind() == "call")
+            .filter(|(_, value)| {
+                let f = value.child_by_field_name("function").map_or("", |f| text(f, source));
+                f.rsplit_once('.').map_or(imports.is(f, "environ.Env"), |(m, c)| {
+                    c == "Env" && imports.modules.get(m).is_some_and(|m| m == "environ")
+                })
+            })
+            .map(|(var, _)| *var)
+            .collect();
+        let cx = Cx { source, imports: &imports, vars: &vars, env_objects };
+        for body in settings {
+            settings_fields(body, source, &mut out.env_vars);
+        }
         for (obj, key, index) in indexes {
             let written = index
                 .parent()
@@ -88,7 +132,8 @@ impl Scanner for Python {
         }
         for (f, args) in calls {
             if let Some((name, default)) = cx.env_call(f, args) {
-                out.env_vars.push((name.to_owned(), default.and_then(|d| literal(d, source)), line(args)));
+                let default = default.or_else(|| or_fallback(f.parent()?)).and_then(|d| literal(d, source));
+                out.env_vars.push((name.to_owned(), default, line(args)));
             }
             if SERVE_CALLS.contains(&last_name(f, source)) {
                 let Some(value) = keyword(args, "port", source) else { continue };
@@ -101,12 +146,12 @@ impl Scanner for Python {
     }
 }
 
-/// What the file imported from `os` (and python-decouple), by local name.
+/// What the file imported that reads the environment, by local name.
 #[derive(Default)]
 struct Imports {
-    /// Local names bound to the `os` module (`os`, or `o` after `import os as o`).
-    os: HashSet<String>,
-    /// Local name → the imported name: `environ`, `getenv` or `decouple.config`.
+    /// Local name → module (`o` → `os` after `import os as o`; `environ` is django-environ).
+    modules: HashMap<String, String>,
+    /// Local name → the imported name: `environ`, `getenv`, `decouple.config`, `environ.Env`.
     names: HashMap<String, String>,
 }
 
@@ -115,8 +160,8 @@ impl Imports {
         let mut cursor = node.walk();
         for name in node.children_by_field_name("name", &mut cursor) {
             let (module, local) = aliased(name, source);
-            if module == "os" {
-                self.os.insert(local.to_owned());
+            if matches!(module, "os" | "environ") {
+                self.modules.insert(local.to_owned(), module.to_owned());
             }
         }
     }
@@ -128,6 +173,7 @@ impl Imports {
             let known = match (module, imported) {
                 ("os", "environ" | "getenv") => imported.to_owned(),
                 ("decouple", "config") => "decouple.config".to_owned(),
+                ("environ", "Env") => "environ.Env".to_owned(),
                 _ => continue,
             };
             self.names.insert(local.to_owned(), known);
@@ -151,56 +197,67 @@ struct Cx<'a, 't> {
     source: &'a str,
     imports: &'a Imports,
     vars: &'a HashMap<&'a str, Node<'t>>,
+    /// Variables holding a django-environ `Env()`.
+    env_objects: HashSet<&'a str>,
 }
 
 impl<'t> Cx<'_, 't> {
     fn is_os(&self, node: Node<'_>) -> bool {
         node.kind() == "identifier" && {
             let t = text(node, self.source);
-            t == "os" || self.imports.os.contains(t)
+            t == "os" || self.imports.modules.get(t).is_some_and(|m| m == "os")
         }
     }
 
-    /// `os.environ`, or a name for it. A plain `environ` is accepted even without the import:
-    /// a dict of that name read with a string key is an environment in all but name.
+    /// `os.environ`, or a name imported for it. A bare `environ` without the import is not
+    /// one: in WSGI code it is the request (`environ["PATH_INFO"]`).
     fn is_environ(&self, node: Node<'_>) -> bool {
         match node.kind() {
             "attribute" => {
                 node.child_by_field_name("object").is_some_and(|o| self.is_os(o))
                     && node.child_by_field_name("attribute").is_some_and(|a| text(a, self.source) == "environ")
             }
-            "identifier" => {
-                let t = text(node, self.source);
-                t == "environ" || self.imports.is(t, "environ")
-            }
+            "identifier" => self.imports.is(text(node, self.source), "environ"),
             _ => false,
         }
     }
 
     /// An environment read through a call: the variable name and the default argument.
     fn env_call(&self, f: Node<'t>, args: Node<'t>) -> Option<(&str, Option<Node<'t>>)> {
-        let reads = match f.kind() {
+        let mut cursor = args.walk();
+        let positional: Vec<_> = args.named_children(&mut cursor).filter(|a| a.kind() != "keyword_argument").collect();
+        let name = || positional.first().and_then(|n| string_value(*n, self.source)).filter(|n| is_env_name(n));
+        let keyword_default = || keyword(args, "default", self.source);
+        let (name, default) = match f.kind() {
             "attribute" => {
                 let object = f.child_by_field_name("object")?;
-                match text(f.child_by_field_name("attribute")?, self.source) {
-                    "getenv" => self.is_os(object),
-                    "get" => self.is_environ(object),
-                    _ => false,
+                let method = text(f.child_by_field_name("attribute")?, self.source);
+                let env_object = object.kind() == "identifier" && self.env_objects.contains(text(object, self.source));
+                match method {
+                    "getenv" if self.is_os(object) => (name()?, positional.get(1).copied().or_else(keyword_default)),
+                    "get" if self.is_environ(object) => (name()?, positional.get(1).copied().or_else(keyword_default)),
+                    m if env_object => {
+                        let (_, conventional) = ENV_READERS.iter().find(|(r, _)| *r == m)?;
+                        let default =
+                            if name().is_some() { positional.get(1).copied() } else { positional.first().copied() };
+                        (name().or(*conventional)?, default.or_else(keyword_default))
+                    }
+                    _ => return None,
                 }
             }
             "identifier" => {
                 let t = text(f, self.source);
-                self.imports.is(t, "getenv") || self.imports.is(t, "decouple.config")
+                if self.imports.is(t, "getenv") || self.imports.is(t, "decouple.config") {
+                    (name()?, positional.get(1).copied().or_else(keyword_default))
+                } else if self.env_objects.contains(t) {
+                    // `env("X", cast, default)`: the second positional argument is a cast.
+                    (name()?, positional.get(2).copied().or_else(keyword_default))
+                } else {
+                    return None;
+                }
             }
-            _ => false,
+            _ => return None,
         };
-        if !reads {
-            return None;
-        }
-        let mut cursor = args.walk();
-        let positional: Vec<_> = args.named_children(&mut cursor).filter(|a| a.kind() != "keyword_argument").collect();
-        let name = string_value(*positional.first()?, self.source).filter(|n| is_env_name(n))?;
-        let default = positional.get(1).copied().or_else(|| keyword(args, "default", self.source));
         Some((name, default))
     }
 
@@ -247,6 +304,63 @@ impl<'t> Cx<'_, 't> {
             _ => None,
         }
     }
+}
+
+/// `os.getenv("X") or "fallback"`: the right side of an `or` whose left side is the call.
+fn or_fallback(call: Node<'_>) -> Option<Node<'_>> {
+    let parent = call.parent()?;
+    let is_or = parent.child_by_field_name("operator").is_some_and(|o| o.kind() == "or");
+    (parent.kind() == "boolean_operator" && is_or && parent.child_by_field_name("left")? == call)
+        .then(|| parent.child_by_field_name("right"))
+        .flatten()
+}
+
+/// The fields of a pydantic `BaseSettings` class: `database_url: str = "…"` reads
+/// `DATABASE_URL` (with the class's `env_prefix`), `Field(alias="X")` reads `X`.
+fn settings_fields(body: Node<'_>, source: &str, out: &mut Vec<(String, Option<String>, u32)>) {
+    let prefix = env_prefix(body, source).unwrap_or("").to_ascii_uppercase();
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        let Some(assignment) = statement.named_child(0).filter(|a| a.kind() == "assignment") else { continue };
+        let Some(field) = assignment.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+        let field = text(field, source);
+        if assignment.child_by_field_name("type").is_none() || field.starts_with('_') || field == "model_config" {
+            continue;
+        }
+        let value = assignment.child_by_field_name("right");
+        let call_args = value.filter(|v| v.kind() == "call").and_then(|v| v.child_by_field_name("arguments"));
+        let (name, default) = match call_args {
+            Some(args) => {
+                let alias = ["validation_alias", "alias", "env"]
+                    .iter()
+                    .find_map(|k| keyword(args, k, source).and_then(|v| string_value(v, source)));
+                let default = keyword(args, "default", source).or_else(|| args.named_child(0));
+                (alias.map_or_else(|| format!("{prefix}{}", field.to_ascii_uppercase()), str::to_owned), default)
+            }
+            None => (format!("{prefix}{}", field.to_ascii_uppercase()), value),
+        };
+        if is_env_name(&name) {
+            out.push((name, default.and_then(|d| literal(d, source)), line(assignment)));
+        }
+    }
+}
+
+/// `env_prefix="APP_"` in `model_config = SettingsConfigDict(…)` or a nested `class Config`.
+fn env_prefix<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
+    let value = match node.kind() {
+        "keyword_argument" | "assignment" => {
+            let key = node.child_by_field_name(if node.kind() == "assignment" { "left" } else { "name" })?;
+            let value = node.child_by_field_name(if node.kind() == "assignment" { "right" } else { "value" });
+            if text(key, source) == "env_prefix" { value } else { None }
+        }
+        _ => None,
+    };
+    if let Some(prefix) = value.and_then(|v| string_value(v, source)) {
+        return Some(prefix);
+    }
+    let mut cursor = node.walk();
+    let children: Vec<_> = node.named_children(&mut cursor).collect();
+    children.into_iter().find_map(|c| env_prefix(c, source))
 }
 
 /// The value of the keyword argument `name` in an argument list.
@@ -343,6 +457,58 @@ mod tests {
     }
 
     #[test]
+    fn or_fallback_is_the_default() {
+        let f = scan("import os\nhost = os.getenv(\"HOST\") or \"0.0.0.0\"\nx = os.getenv(\"X\") or other\n");
+        assert_eq!(envs(&f), [("HOST", Some("0.0.0.0"), 2), ("X", None, 3)]);
+    }
+
+    #[test]
+    fn django_environ() {
+        let f = scan(concat!(
+            "import environ\n",
+            "env = environ.Env(DEBUG=(bool, False))\n",
+            "SECRET_KEY = env(\"DJANGO_SECRET_KEY\")\n",
+            "DEBUG = env.bool(\"DEBUG\", False)\n",
+            "PORT = env.int(\"PORT\", default=8000)\n",
+            "DATABASES = {\"default\": env.db()}\n",
+            "CACHES = {\"default\": env.cache(\"REDIS_URL\")}\n",
+            "env.read_env(\"NOT_A_VAR\")\n",
+        ));
+        assert_eq!(
+            envs(&f),
+            [
+                ("DJANGO_SECRET_KEY", None, 3),
+                ("DEBUG", Some("False"), 4),
+                ("PORT", Some("8000"), 5),
+                ("DATABASE_URL", None, 6),
+                ("REDIS_URL", None, 7),
+            ]
+        );
+    }
+
+    #[test]
+    fn pydantic_settings_fields() {
+        let f = scan(concat!(
+            "from pydantic import Field\n",
+            "from pydantic_settings import BaseSettings, SettingsConfigDict\n",
+            "class Settings(BaseSettings):\n",
+            "    model_config = SettingsConfigDict(env_prefix=\"app_\")\n",
+            "    database_url: str\n",
+            "    port: int = 8000\n",
+            "    redis: str = Field(\"redis://localhost\", alias=\"REDIS_URL\")\n",
+            "    _private: int = 1\n",
+            "    def url(self) -> str:\n",
+            "        return self.database_url\n",
+            "class Plain:\n",
+            "    name: str = \"not settings\"\n",
+        ));
+        assert_eq!(
+            envs(&f),
+            [("APP_DATABASE_URL", None, 5), ("APP_PORT", Some("8000"), 6), ("REDIS_URL", Some("redis://localhost"), 7)]
+        );
+    }
+
+    #[test]
     fn not_env_reads() {
         let f = scan(concat!(
             "foo.get(\"X\")\n",
@@ -354,6 +520,8 @@ mod tests {
             "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"mysite.settings\")\n",
             "settings[\"KEY\"]\n",
             "os.environ.get(\"not an env name\")\n",
+            "def wsgi(environ, start_response):\n    return environ[\"PATH_INFO\"], environ.get(\"HTTP_HOST\")\n",
+            "env = Env()\nenv(\"NOT_DJANGO_ENVIRON\")\n",
         ));
         assert!(f.env_vars.is_empty(), "{:?}", f.env_vars);
     }
