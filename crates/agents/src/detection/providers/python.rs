@@ -56,18 +56,20 @@ impl Provider for Python {
 
     fn detect(&self, cx: &ProjectContext<'_>, out: &mut Findings) {
         let requirement_files = requirement_files(cx);
-        let present: Vec<&str> = MANIFESTS.iter().copied().filter(|m| cx.has(m)).collect();
+        let pyproject = if cx.has("pyproject.toml") { manifest::read_toml(cx, "pyproject.toml") } else { None };
+        let pyproject = pyproject.as_ref().map(|(text, table)| (text.content.as_str(), table));
+        // A malformed pyproject.toml still says "Python"; one with only tool settings does not.
+        let present: Vec<&str> = MANIFESTS
+            .iter()
+            .copied()
+            .filter(|m| cx.has(m))
+            .filter(|m| *m != "pyproject.toml" || pyproject.is_none_or(|(_, t)| is_python_pyproject(t)))
+            .collect();
         if present.is_empty() && requirement_files.is_empty() {
             return;
         }
-        let pyproject = if cx.has("pyproject.toml") { manifest::read_toml(cx, "pyproject.toml") } else { None };
-        let pyproject = pyproject.as_ref().map(|(text, table)| (text.content.as_str(), table));
-
         for name in &present {
-            let python_manifest = *name != "pyproject.toml" || pyproject.is_none_or(|(_, t)| is_python_pyproject(t));
-            if python_manifest {
-                out.add_language(Language::Python, cx.evidence(name, None, "python.manifest"));
-            }
+            out.add_language(Language::Python, cx.evidence(name, None, "python.manifest"));
         }
         for file in &requirement_files {
             out.add_language(Language::Python, Evidence::new(file.clone(), None, "python.manifest"));
@@ -122,7 +124,11 @@ fn is_python_pyproject(t: &Table) -> bool {
 // ---- package managers ------------------------------------------------------------------------
 
 fn package_managers(cx: &ProjectContext<'_>, pyproject: Option<(&str, &Table)>, reqs: &[String], out: &mut Findings) {
-    let header = |name: &str| pyproject.and_then(|(text, _)| header_line(text, name));
+    let header = |name: &str| {
+        pyproject.and_then(|(text, _)| {
+            header_line(text, name).or_else(|| manifest::line_starting(text, &format!("[{name}.")))
+        })
+    };
     let has_tool = |name: &str| pyproject.is_some_and(|(_, t)| table_at(t, &["tool", name]).is_some());
     let mut found = false;
     let mut add = |out: &mut Findings, pm: PackageManager, file: &str, line: Option<u32>, rule: &str| {
@@ -258,19 +264,11 @@ fn read_requirements(cx: &ProjectContext<'_>, file: &str, seen: &mut BTreeSet<St
                         message: format!("includes `{value}`, which is not in the repository"),
                     }),
                 },
+                // `-e .` and local paths are the project itself; a VCS URL names its egg.
                 "e" | "-editable" => {
-                    // `-e .` and local paths are the project itself; a VCS URL names its egg.
-                    if let Some(egg) = value.split("#egg=").nth(1) {
-                        let egg = egg.split('&').next().unwrap_or(egg);
-                        if let Some((name, _)) = parse_requirement(egg) {
-                            deps.push(Dep {
-                                name,
-                                version: None,
-                                dev,
-                                optional: false,
-                                evidence: Evidence::new(file, Some(line_no), "python.dependency.requirements"),
-                            });
-                        }
+                    if let Some(name) = egg(value) {
+                        let evidence = Evidence::new(file, Some(line_no), "python.dependency.requirements");
+                        deps.push(Dep { name, version: None, dev, optional: false, evidence });
                     }
                 }
                 _ => {} // index URLs, constraints, pip options
@@ -279,7 +277,8 @@ fn read_requirements(cx: &ProjectContext<'_>, file: &str, seen: &mut BTreeSet<St
         }
         // Per-requirement options (`--hash=…`) follow the specifier.
         let spec = line.split(" --").next().unwrap_or(line).split("\t--").next().unwrap_or(line);
-        if let Some((name, version)) = parse_requirement(spec) {
+        let parsed = parse_requirement(spec).or_else(|| egg(spec).map(|name| (name, None)));
+        if let Some((name, version)) = parsed {
             deps.push(Dep {
                 name,
                 version,
@@ -289,6 +288,12 @@ fn read_requirements(cx: &ProjectContext<'_>, file: &str, seen: &mut BTreeSet<St
             });
         }
     }
+}
+
+/// The package a URL names with `#egg=name` (`git+https://…/tool.git@v1#egg=tool`).
+fn egg(url: &str) -> Option<String> {
+    let egg = url.split("#egg=").nth(1)?;
+    parse_requirement(egg.split('&').next().unwrap_or(egg)).map(|(name, _)| name)
 }
 
 /// Lines joined across trailing backslashes, each with the 1-based line it starts on.
@@ -499,8 +504,12 @@ fn migrations(cx: &ProjectContext<'_>, out: &mut Findings) {
             (key.trim() == "script_location").then(|| (i as u32 + 1, value.trim().trim_start_matches("%(here)s/")))
         });
         let (line, dir) = configured.map_or((None, "alembic"), |(line, dir)| (Some(line), dir));
+        // `pkg:migrations` names a directory inside a package.
+        let dir = dir.replace(':', "/");
         let dir = dir.trim_end_matches('/');
-        if !cx.repo.files_under(&cx.path(dir)).is_empty() {
+        if !cx.repo.files_under(&cx.path(dir)).is_empty()
+            || !cx.repo.files_under(&cx.path(&format!("src/{dir}"))).is_empty()
+        {
             let evidence = cx.evidence("alembic.ini", line, "python.migration.alembic");
             out.add_migration("alembic", command(&["alembic", "upgrade", "head"], evidence));
         }
@@ -688,7 +697,7 @@ fn find_app(cx: &ProjectContext<'_>, constructors: &[&str]) -> Option<App> {
                 && is_identifier(var)
                 && creates(rhs)
             {
-                let main_runs = main_runs(text);
+                let main_runs = main_runs(text, var);
                 return Some(App { file: rel, target: var.to_owned(), factory: false, line: i as u32 + 1, main_runs });
             }
             let def = l.strip_prefix("def ").and_then(|d| d.split_once('(')).map(|(name, _)| name.trim());
@@ -696,7 +705,7 @@ fn find_app(cx: &ProjectContext<'_>, constructors: &[&str]) -> Option<App> {
                 && let Some(name) = def.filter(|n| matches!(*n, "create_app" | "make_app"))
                 && constructors.iter().any(|c| text.contains(&format!("{c}(")))
             {
-                let main_runs = main_runs(text);
+                let main_runs = main_runs(text, name);
                 factory = Some(App {
                     file: rel.clone(),
                     target: name.to_owned(),
@@ -725,9 +734,12 @@ fn main_block(text: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// Whether the `__main__` block runs a server (`app.run(`, `uvicorn.run(`).
-fn main_runs(text: &str) -> bool {
-    main_block(text).is_some_and(|line| text.lines().skip(line as usize).any(|l| l.contains(".run(")))
+/// Whether the `__main__` block runs the app `target` (`app.run(`, `create_app().run(`,
+/// `uvicorn.run(`, `socketio.run(`), not some other `run` (`asyncio.run(main())`).
+fn main_runs(text: &str, target: &str) -> bool {
+    let needles = [format!("{target}.run("), format!("{target}().run("), "uvicorn.run(".into(), "socketio.run(".into()];
+    main_block(text)
+        .is_some_and(|line| text.lines().skip(line as usize).any(|l| needles.iter().any(|n| l.contains(n.as_str()))))
 }
 
 /// The Streamlit script: a conventional name at the project root that imports streamlit, else
@@ -1036,7 +1048,7 @@ mod tests {
                 "# base\n-r ../shared.txt\nuvicorn==0.30.0 \\\n    --hash=sha256:abc \\\n    --hash=sha256:def\nhttpx  # client\n",
             ),
             ("requirements/dev.txt", "--requirement=base.txt\nruff\n"),
-            ("shared.txt", "pydantic>=2\n"),
+            ("shared.txt", "pydantic>=2\ngit+https://example.com/org/kit.git@v2#egg=Kit_Lib\n"),
             ("constraints.txt", "never-a-dependency==1\n"),
         ]);
         no_warnings(&d);
@@ -1050,6 +1062,7 @@ mod tests {
             got,
             [
                 ("httpx", false, "requirements/base.txt", Some(6)),
+                ("kit-lib", false, "shared.txt", Some(2)),
                 ("pydantic", false, "shared.txt", Some(1)),
                 ("ruff", true, "requirements/dev.txt", Some(2)),
                 ("uvicorn", false, "requirements/base.txt", Some(3)),
@@ -1220,6 +1233,14 @@ mod tests {
         assert_eq!(alternatives(&p), ["uvicorn main:app --host 0.0.0.0 --port 8000"]);
         // The code names its port: no framework default beside it.
         assert_eq!(ports(&p), [(9000, None)]);
+        let p = root(&[
+            ("requirements.txt", "flask\n"),
+            (
+                "app.py",
+                "import asyncio\nfrom flask import Flask\napp = Flask(__name__)\nif __name__ == '__main__':\n    asyncio.run(warm())\n",
+            ),
+        ]);
+        assert_eq!(start(&p), Some("flask --app app run --host 0.0.0.0 --port 5000"));
     }
 
     #[test]
@@ -1295,5 +1316,11 @@ mod tests {
             ("db/migrations/env.py", "\n"),
         ]);
         assert_eq!(migrations(&p), [("alembic", "alembic upgrade head")]);
+        let p = root(&[
+            ("requirements.txt", "alembic\n"),
+            ("alembic.ini", "[alembic]\nscript_location = shop:migrations\n"),
+            ("src/shop/migrations/env.py", "\n"),
+        ]);
+        assert_eq!(p.migrations[0].command.evidence.line, Some(2));
     }
 }
