@@ -91,6 +91,12 @@ impl Provider for Python {
         if let Some((text, t)) = pyproject {
             pyproject_dependencies(cx, text, t, &mut deps);
         }
+        if let Some(text) = cx.has("setup.cfg").then(|| cx.read("setup.cfg")).flatten() {
+            setup_cfg_dependencies(cx, &text.content, &mut deps);
+        }
+        if let Some(text) = cx.has("setup.py").then(|| cx.read("setup.py")).flatten() {
+            setup_py_dependencies(cx, &text.content, &mut deps);
+        }
         if cx.has("Pipfile")
             && let Some((text, t)) = manifest::read_toml(cx, "Pipfile")
         {
@@ -401,6 +407,59 @@ fn pipfile_dependencies(cx: &ProjectContext<'_>, text: &str, t: &Table, deps: &m
             let line = line_in_section(text, section, |l| starts_with_key(l, key));
             deps.push(table_dependency(key, spec, dev, cx.evidence("Pipfile", line, "python.dependency.pipfile")));
         }
+    }
+}
+
+/// `[options] install_requires =` in setup.cfg: one requirement per indented line.
+fn setup_cfg_dependencies(cx: &ProjectContext<'_>, text: &str, deps: &mut Vec<Dep>) {
+    let mut section = "";
+    let mut in_key = false;
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with('[') {
+            section = l;
+            in_key = false;
+            continue;
+        }
+        let continuation = raw.starts_with(char::is_whitespace);
+        let value = if section == "[options]" && !continuation {
+            let (key, value) = l.split_once('=').unwrap_or((l, ""));
+            in_key = key.trim() == "install_requires";
+            value
+        } else if in_key && continuation {
+            l
+        } else {
+            in_key = false;
+            continue;
+        };
+        if !in_key || value.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some((name, version)) = parse_requirement(value) {
+            let evidence = cx.evidence("setup.cfg", Some(i as u32 + 1), "python.dependency.setup");
+            deps.push(Dep { name, version, dev: false, optional: false, evidence });
+        }
+    }
+}
+
+/// `install_requires=["flask>=3", …]` in setup.py, when written as a list literal.
+fn setup_py_dependencies(cx: &ProjectContext<'_>, text: &str, deps: &mut Vec<Dep>) {
+    let Some(start) = text.find("install_requires") else { return };
+    let rest = text[start + "install_requires".len()..].trim_start();
+    let Some(list) = rest.strip_prefix('=').map(str::trim_start).and_then(|r| r.strip_prefix('[')) else { return };
+    let list_start = text.len() - list.len();
+    let list = &list[..list.find(']').unwrap_or(list.len())];
+    let mut offset = 0;
+    while let Some(open) = list[offset..].find(['"', '\'']).map(|i| i + offset) {
+        let quote = &list[open..open + 1];
+        let Some(len) = list[open + 1..].find(quote) else { break };
+        let spec = &list[open + 1..open + 1 + len];
+        if let Some((name, version)) = parse_requirement(spec) {
+            let line = manifest::line_at(text, list_start + open);
+            let evidence = cx.evidence("setup.py", Some(line), "python.dependency.setup");
+            deps.push(Dep { name, version, dev: false, optional: false, evidence });
+        }
+        offset = open + len + 2;
     }
 }
 
@@ -1110,7 +1169,22 @@ mod tests {
         assert!(pms(&p).is_empty() && p.dependencies.is_empty() && p.start.is_none());
     }
 
-    // ---- pyproject and Pipfile dependencies --------------------------------------------------
+    // ---- pyproject, setup.py, setup.cfg and Pipfile dependencies ------------------------------
+
+    #[test]
+    fn setup_py_and_setup_cfg() {
+        let p = root(&[(
+            "setup.py",
+            "from setuptools import setup\n\nsetup(\n    name=\"svc\",\n    install_requires=[\n        \"Flask>=3\",\n        'redis',\n    ],\n    extras_require={\"pg\": [\"psycopg\"]},\n)\n",
+        )]);
+        assert_eq!(deps(&p), [("flask", Some(">=3"), false, Some(6)), ("redis", None, false, Some(7))]);
+        let p = root(&[(
+            "setup.cfg",
+            "[metadata]\nname = svc\n\n[options]\npackages = find:\ninstall_requires =\n    fastapi>=0.100\n    # comment\n    asyncpg\npython_requires = >=3.10\n\n[options.extras_require]\ntest = pytest\n",
+        )]);
+        assert_eq!(deps(&p), [("asyncpg", None, false, Some(9)), ("fastapi", Some(">=0.100"), false, Some(7))]);
+        assert_eq!(services(&p), [(ServiceKind::Postgres, None)]);
+    }
 
     #[test]
     fn extras_and_dev_groups_need_no_services() {
