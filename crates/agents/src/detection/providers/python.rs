@@ -702,17 +702,18 @@ fn scripts(cx: &ProjectContext<'_>, text: &str, t: &Table, out: &mut Findings) {
 }
 
 /// A script named like a server (`serve`, `start`, `web`) or pointing into a server module
-/// (`app.server:main`, `project.asgi:run`), and not into a CLI module.
+/// (`app.server:main`, `project.asgi:run`), and not into a CLI module. The callable's name is
+/// not a hint: Typer's convention is `pkg.main:app` for a command-line tool.
 fn looks_like_server(name: &str, target: &str) -> bool {
     const NAMES: &[&str] = &["serve", "server", "start", "run", "runserver", "web", "api", "app", "dev"];
-    const MODULES: &[&str] = &["server", "serve", "wsgi", "asgi", "web", "api", "app"];
+    const MODULES: &[&str] = &["server", "serve", "wsgi", "asgi", "web", "api"];
     const CLI: &[&str] = &["cli", "cmd", "command", "commands", "console", "tool", "tools", "manage"];
-    let words = |s: &str| s.split(['-', '_', '.', ':']).map(str::to_ascii_lowercase).collect::<Vec<_>>();
-    let (name, target) = (words(name), words(target));
-    if name.iter().chain(&target).any(|w| CLI.contains(&w.as_str())) {
+    let words = |s: &str| s.split(['-', '_', '.']).map(str::to_ascii_lowercase).collect::<Vec<_>>();
+    let (name, module) = (words(name), words(target.split(':').next().unwrap_or(target)));
+    if name.iter().chain(&module).any(|w| CLI.contains(&w.as_str())) {
         return false;
     }
-    name.iter().any(|w| NAMES.contains(&w.as_str())) || target.iter().any(|w| MODULES.contains(&w.as_str()))
+    name.iter().any(|w| NAMES.contains(&w.as_str())) || module.iter().any(|w| MODULES.contains(&w.as_str()))
 }
 
 /// The project's Python modules, shallowest first, tests left out.
@@ -1256,6 +1257,7 @@ mod tests {
         assert!(!looks_like_server("myproj", "myproj.main:main"));
         assert!(!looks_like_server("start-cli", "myproj.cli:main"));
         assert!(!looks_like_server("black", "black:patched_main"));
+        assert!(!looks_like_server("mytool", "mytool.main:app"));
         let p = root(&[(
             "pyproject.toml",
             "[project]\nname = \"tool\"\n[project.scripts]\ntool = \"tool.__main__:main\"\n",
