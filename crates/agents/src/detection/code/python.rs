@@ -24,7 +24,7 @@ const QUERIES: &str = r#"
 
 (module (if_statement condition: (comparison_operator) @main))
 
-(import_from_statement module_name: (dotted_name) @module) @from
+(import_from_statement module_name: (_) @module) @from
 
 (import_statement) @import
 
@@ -114,6 +114,7 @@ impl Scanner for Python {
                 })
             })
             .map(|(var, _)| *var)
+            .chain(imports.names.iter().filter(|(_, n)| *n == "environ.Env()").map(|(local, _)| local.as_str()))
             .collect();
         let cx = Cx { source, imports: &imports, vars: &vars, env_objects };
         for body in settings {
@@ -151,7 +152,8 @@ impl Scanner for Python {
 struct Imports {
     /// Local name → module (`o` → `os` after `import os as o`; `environ` is django-environ).
     modules: HashMap<String, String>,
-    /// Local name → the imported name: `environ`, `getenv`, `decouple.config`, `environ.Env`.
+    /// Local name → the imported name: `environ`, `getenv`, `decouple.config`, `environ.Env`,
+    /// or `environ.Env()` for an `Env` instance imported from the settings.
     names: HashMap<String, String>,
 }
 
@@ -174,6 +176,8 @@ impl Imports {
                 ("os", "environ" | "getenv") => imported.to_owned(),
                 ("decouple", "config") => "decouple.config".to_owned(),
                 ("environ", "Env") => "environ.Env".to_owned(),
+                // cookiecutter-django's `from .base import env`: the settings' shared `Env()`.
+                (m, "env") if m.starts_with('.') || m.contains("settings") => "environ.Env()".to_owned(),
                 _ => continue,
             };
             self.names.insert(local.to_owned(), known);
@@ -484,6 +488,16 @@ mod tests {
                 ("REDIS_URL", None, 7),
             ]
         );
+    }
+
+    #[test]
+    fn django_environ_imported_from_base_settings() {
+        let f = scan("from .base import env\nREDIS_URL = env(\"REDIS_URL\", default=\"redis://redis:6379/0\")\n");
+        assert_eq!(envs(&f), [("REDIS_URL", Some("redis://redis:6379/0"), 2)]);
+        let f = scan(
+            "from .helpers import environment\nenvironment(\"NOT_ENV\")\nfrom utils import env\nenv(\"NOT_SETTINGS\")\n",
+        );
+        assert!(f.env_vars.is_empty(), "{:?}", f.env_vars);
     }
 
     #[test]

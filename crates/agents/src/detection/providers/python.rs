@@ -114,8 +114,9 @@ impl Provider for Python {
 
         frameworks(cx, &deps, out);
         services(cx, &deps, out);
-        migrations(cx, out);
-        let served = starts(cx, pyproject, out);
+        let flask = out.has_framework(Framework::Flask).then(|| find_app(cx, &["Flask"])).flatten();
+        migrations(cx, &deps, flask.as_ref(), out);
+        let served = starts(cx, pyproject, flask.as_ref(), out);
         default_ports(served, out);
     }
 }
@@ -158,6 +159,11 @@ fn package_managers(cx: &ProjectContext<'_>, pyproject: Option<(&str, &Table)>, 
     if has_tool("uv") {
         add(out, PackageManager::Uv, "pyproject.toml", header("tool.uv"), "python.pm.uv");
     }
+    // A member of a uv workspace is locked by the workspace root's uv.lock.
+    if !found && let Some(lock) = ancestors(cx.dir).map(|d| join_name(d, "uv.lock")).find(|l| cx.repo.exists(l)) {
+        out.add_package_manager(PackageManager::Uv, Evidence::new(lock, None, "python.pm.uv"));
+        found = true;
+    }
     if found {
         return;
     }
@@ -173,6 +179,21 @@ fn package_managers(cx: &ProjectContext<'_>, pyproject: Option<(&str, &Table)>, 
     if pyproject.is_some_and(|(_, t)| t.contains_key("project")) {
         out.add_package_manager(PackageManager::Pip, cx.evidence("pyproject.toml", header("project"), "python.pm.pip"));
     }
+}
+
+/// The directories above `dir` (a repository path), nearest first, ending with the root `.`.
+fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
+    let mut next = (dir != ".").then_some(dir);
+    std::iter::from_fn(move || {
+        let current = next?;
+        let parent = current.rfind('/').map_or(".", |i| &current[..i]);
+        next = (parent != ".").then_some(parent);
+        Some(parent)
+    })
+}
+
+fn join_name(dir: &str, name: &str) -> String {
+    if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
 }
 
 // ---- dependencies ----------------------------------------------------------------------------
@@ -503,9 +524,11 @@ fn services(cx: &ProjectContext<'_>, deps: &[Dep], out: &mut Findings) {
         out.add_env_var("DATABASE_URL", None, evidence);
     }
     let names: Vec<String> = out.env_var_names().map(str::to_owned).collect();
+    // The shortest URL-like name of the service's kind: `REDIS_URL` before `REDIS_TLS_URL`.
     let env_for = |service: ServiceKind| {
         let url = |n: &&String| ["_URL", "_URI", "_DSN"].iter().any(|s| n.ends_with(s));
-        names.iter().filter(url).find(|n| service_for_env_name(n) == Some(service)).cloned().or_else(|| {
+        let named = names.iter().filter(url).filter(|n| service_for_env_name(n) == Some(service));
+        named.min_by_key(|n| (n.len(), n.as_str())).cloned().or_else(|| {
             let sql = matches!(service, ServiceKind::Postgres | ServiceKind::Mysql | ServiceKind::Mariadb);
             (sql && (dj_database_url.is_some() || names.iter().any(|n| n == "DATABASE_URL")))
                 .then(|| "DATABASE_URL".to_owned())
@@ -549,7 +572,7 @@ fn is_settings(cx: &ProjectContext<'_>, f: &FileEntry) -> bool {
         && (f.file_name() == "settings.py" || rel.split('/').rev().skip(1).any(|d| d == "settings"))
 }
 
-fn migrations(cx: &ProjectContext<'_>, out: &mut Findings) {
+fn migrations(cx: &ProjectContext<'_>, deps: &[Dep], flask: Option<&App>, out: &mut Findings) {
     if out.has_framework(Framework::Django) && cx.has("manage.py") {
         let evidence = cx.evidence("manage.py", None, "python.migration.django");
         out.add_migration("django", command(&["python", "manage.py", "migrate"], evidence));
@@ -573,6 +596,16 @@ fn migrations(cx: &ProjectContext<'_>, out: &mut Findings) {
             out.add_migration("alembic", command(&["alembic", "upgrade", "head"], evidence));
         }
     }
+    // Flask-Migrate keeps Alembic's scripts in `migrations/` and runs them through `flask db`.
+    if let (Some(d), Some(app)) = (runtime_dep(deps, "flask-migrate"), flask)
+        && cx.has("migrations/env.py")
+    {
+        let evidence = Evidence::new(d.evidence.file.clone(), d.evidence.line, "python.migration.flask-migrate");
+        out.add_migration(
+            "flask-migrate",
+            command(&["flask", "--app", &app.flask_target(), "db", "upgrade"], evidence),
+        );
+    }
 }
 
 // ---- start commands --------------------------------------------------------------------------
@@ -591,6 +624,17 @@ struct App {
 }
 
 impl App {
+    /// The `--app` value of the `flask` command: `flask --app pkg` finds `app`,
+    /// `application` and `create_app` by itself.
+    fn flask_target(&self) -> String {
+        let (module, _) = self.module();
+        if self.factory || ["app", "application"].contains(&self.target.as_str()) {
+            module
+        } else {
+            format!("{module}:{}", self.target)
+        }
+    }
+
     /// The dotted module, and `src` when the file is in a src layout.
     fn module(&self) -> (String, Option<&'static str>) {
         let path = self.file.trim_end_matches(".py");
@@ -605,6 +649,7 @@ impl App {
 fn starts(
     cx: &ProjectContext<'_>,
     pyproject: Option<(&str, &Table)>,
+    flask: Option<&App>,
     out: &mut Findings,
 ) -> Vec<(Framework, Evidence)> {
     let mut served = Vec::new();
@@ -636,17 +681,9 @@ fn starts(
         out.add_start(priority::FRAMEWORK, command(&argv, cx.evidence(&app.file, Some(app.line), &rule)));
         served.push((framework, cx.evidence(&app.file, Some(app.line), "python.port.default")));
     }
-    if out.has_framework(Framework::Flask)
-        && let Some(app) = find_app(cx, &["Flask"])
-    {
-        run_file(cx, &app, "python.start.flask", out);
-        let (module, _) = app.module();
-        // `flask --app pkg` finds `app`, `application` and `create_app` by itself.
-        let target = if app.factory || ["app", "application"].contains(&app.target.as_str()) {
-            module
-        } else {
-            format!("{module}:{}", app.target)
-        };
+    if let Some(app) = flask {
+        run_file(cx, app, "python.start.flask", out);
+        let target = app.flask_target();
         let argv = ["flask", "--app", &target, "run", "--host", "0.0.0.0", "--port", "5000"];
         out.add_start(
             priority::FRAMEWORK,
@@ -1158,6 +1195,32 @@ mod tests {
     }
 
     #[test]
+    fn uv_workspace_member_uses_the_root_lock() {
+        let d = detect_files(&[
+            ("pyproject.toml", "[project]\nname = \"ws\"\n[tool.uv.workspace]\nmembers = [\"backend\"]\n"),
+            ("uv.lock", "version = 1\n"),
+            ("backend/pyproject.toml", "[project]\nname = \"backend\"\ndependencies = [\"fastapi\"]\n"),
+        ]);
+        let p = project(&d, "backend");
+        assert_eq!(pms(p), [PackageManager::Uv]);
+        assert_eq!(rules(&p.package_managers[0].evidence), [("uv.lock", None, "python.pm.uv")]);
+        let d = detect_files(&[("backend/requirements.txt", "flask\n"), ("package.json", "{}")]);
+        assert_eq!(pms(project(&d, "backend")), [PackageManager::Pip]);
+    }
+
+    #[test]
+    fn service_env_var_prefers_the_plain_name() {
+        let p = root(&[
+            ("requirements.txt", "redis\n"),
+            (
+                "settings.py",
+                "import os\nA = os.getenv(\"REDIS_TLS_URL\")\nB = os.getenv(\"REDIS_URL\")\nC = os.getenv(\"REDIS_PASSWORD\")\n",
+            ),
+        ]);
+        assert_eq!(services(&p), [(ServiceKind::Redis, Some("REDIS_URL"))]);
+    }
+
+    #[test]
     fn tool_settings_alone_are_not_a_python_project() {
         let p = root(&[("package.json", "{}"), ("pyproject.toml", "[tool.black]\nline-length = 100\n")]);
         assert!(p.languages.iter().all(|l| l.language != Language::Python), "{:?}", p.languages);
@@ -1381,6 +1444,24 @@ mod tests {
     }
 
     // ---- migrations --------------------------------------------------------------------------
+
+    #[test]
+    fn flask_migrate() {
+        let files = [
+            ("requirements.txt", "flask\nFlask-Migrate==4.0\n"),
+            ("microblog.py", "from app import create_app\napp = create_app()\n"),
+            ("app/__init__.py", "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n"),
+            ("migrations/env.py", "\n"),
+        ];
+        let p = root(&files);
+        assert_eq!(migrations(&p), [("flask-migrate", "flask --app app db upgrade")]);
+        assert_eq!(
+            rules(&[p.migrations[0].command.evidence.clone()]),
+            [("requirements.txt", Some(2), "python.migration.flask-migrate")]
+        );
+        let p = root(&files[..3]);
+        assert!(p.migrations.is_empty());
+    }
 
     #[test]
     fn alembic_needs_its_script_directory() {
