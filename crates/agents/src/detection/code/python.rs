@@ -74,6 +74,12 @@ impl Scanner for Python {
         tree_sitter_python::LANGUAGE.into()
     }
 
+    fn worth_parsing(&self, source: &str) -> bool {
+        // Every construct the queries look for spells one of these: most modules of a large
+        // Django app (models, views, tests) spell none, and are not parsed at all.
+        ["env", "config", "Settings", "port=", "port =", "__main__"].iter().any(|w| source.contains(w))
+    }
+
     fn scan(&self, _ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts) {
         let mut calls = Vec::new();
         let mut indexes = Vec::new();
@@ -587,6 +593,22 @@ mod tests {
         ));
         assert!(f.ports.is_empty(), "{:?}", f.ports);
         assert_eq!(envs(&f), [("PORT", None, 2)]);
+    }
+
+    #[test]
+    fn plain_modules_are_not_parsed() {
+        assert!(!Python.worth_parsing("from django.db import models\n\nclass Report(models.Model):\n    pass\n"));
+        for src in [
+            "os.environ['A']",
+            "getenv('A')",
+            "config('A')",
+            "class S(BaseSettings): pass",
+            "app.run(port=1)",
+            "run(port = 1)",
+            "if __name__ == '__main__': pass",
+        ] {
+            assert!(Python.worth_parsing(src), "{src}");
+        }
     }
 
     #[test]
