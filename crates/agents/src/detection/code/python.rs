@@ -105,7 +105,7 @@ impl Scanner for Python {
             } else if let Some(import) = get("import") {
                 imports.add_import(import, source);
             } else if let (Some(bases), Some(body)) = (get("bases"), get("body")) {
-                if text(bases, source).contains("BaseSettings") {
+                if is_settings_class(bases, source) {
                     settings.push(body);
                 }
             }
@@ -325,6 +325,18 @@ fn or_fallback(call: Node<'_>) -> Option<Node<'_>> {
         .flatten()
 }
 
+/// A pydantic settings class: `BaseSettings` among its bases, or a base named `…Settings`
+/// (`class AppSettings(BaseAppSettings)`) in a module that uses pydantic.
+fn is_settings_class(bases: Node<'_>, source: &str) -> bool {
+    let mut cursor = bases.walk();
+    let names: Vec<&str> = bases
+        .named_children(&mut cursor)
+        .filter(|b| matches!(b.kind(), "identifier" | "attribute"))
+        .map(|b| text(b, source).rsplit('.').next().unwrap_or(""))
+        .collect();
+    names.contains(&"BaseSettings") || (names.iter().any(|n| n.ends_with("Settings")) && source.contains("pydantic"))
+}
+
 /// The fields of a pydantic `BaseSettings` class: `database_url: str = "…"` reads
 /// `DATABASE_URL` (with the class's `env_prefix`), `Field(alias="X")` reads `X`.
 fn settings_fields(body: Node<'_>, source: &str, out: &mut Vec<(String, Option<String>, u32)>) {
@@ -521,11 +533,21 @@ mod tests {
             "        return self.database_url\n",
             "class Plain:\n",
             "    name: str = \"not settings\"\n",
+            "class AppSettings(Settings):\n",
+            "    secret_key: str\n",
         ));
         assert_eq!(
             envs(&f),
-            [("APP_DATABASE_URL", None, 5), ("APP_PORT", Some("8000"), 6), ("REDIS_URL", Some("redis://localhost"), 7)]
+            [
+                ("APP_DATABASE_URL", None, 5),
+                ("APP_PORT", Some("8000"), 6),
+                ("REDIS_URL", Some("redis://localhost"), 7),
+                ("SECRET_KEY", None, 14)
+            ]
         );
+        // A `…Settings` base without pydantic in sight is someone else's class.
+        let f = scan("from conf import Settings\nclass Local(Settings):\n    debug: bool = True\n");
+        assert!(f.env_vars.is_empty(), "{:?}", f.env_vars);
     }
 
     #[test]

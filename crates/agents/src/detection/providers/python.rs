@@ -588,10 +588,8 @@ fn migrations(cx: &ProjectContext<'_>, deps: &[Dep], flask: Option<&App>, out: &
         let (line, dir) = configured.map_or((None, "alembic"), |(line, dir)| (Some(line), dir));
         // `pkg:migrations` names a directory inside a package.
         let dir = dir.replace(':', "/");
-        let dir = dir.trim_end_matches('/');
-        if !cx.repo.files_under(&cx.path(dir)).is_empty()
-            || !cx.repo.files_under(&cx.path(&format!("src/{dir}"))).is_empty()
-        {
+        let has_files = |d: &str| join(cx.dir, d).is_some_and(|d| !cx.repo.files_under(&d).is_empty());
+        if has_files(&dir) || has_files(&format!("src/{dir}")) {
             let evidence = cx.evidence("alembic.ini", line, "python.migration.alembic");
             out.add_migration("alembic", command(&["alembic", "upgrade", "head"], evidence));
         }
@@ -770,21 +768,25 @@ fn modules<'a>(cx: &'a ProjectContext<'_>) -> Vec<&'a FileEntry> {
     files
 }
 
-/// The first module that creates the app with one of `constructors` at top level
-/// (`app = FastAPI(…)`), else one that defines a factory (`def create_app(`).
+/// The app, by a text search of the project's modules (shallowest first), best evidence first:
+/// a top-level `app = FastAPI(…)`; else a top-level `app = get_application()` in a module that
+/// names the framework; else a factory (`def create_app(`) in a module that calls the
+/// constructor.
 fn find_app(cx: &ProjectContext<'_>, constructors: &[&str]) -> Option<App> {
-    let mut factory = None;
+    const FACTORIES: &[&str] = &["create_app", "make_app", "get_app", "create_application", "get_application"];
+    let (mut assigned, mut factory) = (None, None);
     for file in modules(cx) {
         let Some(text) = cx.repo.read_text(&file.path) else { continue };
         let text = &text.content;
-        let rel = cx.relative(&file.path).to_owned();
-        let creates = |rhs: &str| {
-            constructors.iter().any(|c| {
-                let rhs = rhs.trim_start();
-                let rhs = rhs.rsplit_once('.').filter(|(m, _)| !m.contains('(')).map_or(rhs, |(_, r)| r);
-                rhs.strip_prefix(c).is_some_and(|r| r.starts_with('('))
-            })
+        let app = |target: &str, factory: bool, i: usize| App {
+            file: cx.relative(&file.path).to_owned(),
+            target: target.to_owned(),
+            factory,
+            line: i as u32 + 1,
+            main_runs: main_runs(text, target),
         };
+        let names_framework = constructors.iter().any(|c| text.contains(c));
+        let calls_constructor = constructors.iter().any(|c| text.contains(&format!("{c}(")));
         for (i, l) in text.lines().enumerate() {
             if l.starts_with(char::is_whitespace) {
                 continue;
@@ -792,28 +794,30 @@ fn find_app(cx: &ProjectContext<'_>, constructors: &[&str]) -> Option<App> {
             if let Some((lhs, rhs)) = l.split_once('=')
                 && let var = lhs.split(':').next().unwrap_or("").trim()
                 && is_identifier(var)
-                && creates(rhs)
+                && let Some(callee) = rhs.trim().split_once('(').map(|(c, _)| c.trim())
             {
-                let main_runs = main_runs(text, var);
-                return Some(App { file: rel, target: var.to_owned(), factory: false, line: i as u32 + 1, main_runs });
+                let last = callee.rsplit('.').next().unwrap_or(callee);
+                if constructors.contains(&last) {
+                    return Some(app(var, false, i));
+                }
+                if assigned.is_none()
+                    && names_framework
+                    && matches!(var, "app" | "application")
+                    && callee.split('.').all(is_identifier)
+                {
+                    assigned = Some(app(var, false, i));
+                }
             }
             let def = l.strip_prefix("def ").and_then(|d| d.split_once('(')).map(|(name, _)| name.trim());
             if factory.is_none()
-                && let Some(name) = def.filter(|n| matches!(*n, "create_app" | "make_app"))
-                && constructors.iter().any(|c| text.contains(&format!("{c}(")))
+                && calls_constructor
+                && let Some(name) = def.filter(|n| FACTORIES.contains(n))
             {
-                let main_runs = main_runs(text, name);
-                factory = Some(App {
-                    file: rel.clone(),
-                    target: name.to_owned(),
-                    factory: true,
-                    line: i as u32 + 1,
-                    main_runs,
-                });
+                factory = Some(app(name, true, i));
             }
         }
     }
-    factory
+    assigned.or(factory)
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -1357,6 +1361,16 @@ mod tests {
             ("service.py", "from fastapi import FastAPI\n\ndef create_app():\n    return FastAPI()\n"),
         ]);
         assert_eq!(start(&p), Some("uvicorn service:create_app --factory --host 0.0.0.0 --port 8000"));
+        // A factory called at top level gives the app variable.
+        let p = root(&[
+            ("requirements.txt", "fastapi\n"),
+            (
+                "app/main.py",
+                "from fastapi import FastAPI\n\ndef get_application() -> FastAPI:\n    application = FastAPI()\n    return application\n\napp = get_application()\n",
+            ),
+        ]);
+        assert_eq!(start(&p), Some("uvicorn app.main:app --host 0.0.0.0 --port 8000"));
+        assert_eq!(p.start.as_ref().unwrap().evidence.line, Some(7));
     }
 
     #[test]
@@ -1469,7 +1483,7 @@ mod tests {
         assert!(p.migrations.is_empty());
         let p = root(&[
             ("requirements.txt", "alembic\n"),
-            ("alembic.ini", "[alembic]\nscript_location = db/migrations\n"),
+            ("alembic.ini", "[alembic]\nscript_location = ./db/migrations/\n"),
             ("db/migrations/env.py", "\n"),
         ]);
         assert_eq!(migrations(&p), [("alembic", "alembic upgrade head")]);
