@@ -15,7 +15,7 @@ use crate::detection::{Findings, ProjectContext, Provider, command, priority};
 use crate::plan::{Dependency, Evidence, Framework, Language, PackageManager, ServiceKind, Warning};
 use crate::repo::FileEntry;
 
-use super::services::{service_for_dependency, service_for_env_name};
+use super::services::{service_for_dependency, service_for_env_name, service_for_url};
 
 pub struct Python;
 
@@ -586,6 +586,20 @@ fn migrations(cx: &ProjectContext<'_>, deps: &[Dep], flask: Option<&App>, out: &
             (key.trim() == "script_location").then(|| (i as u32 + 1, value.trim().trim_start_matches("%(here)s/")))
         });
         let (line, dir) = configured.map_or((None, "alembic"), |(line, dir)| (Some(line), dir));
+        // `sqlalchemy.url = postgresql+psycopg://…` names the database (the template's
+        // `driver://…` names none).
+        for (i, l) in text.content.lines().enumerate() {
+            if let Some((key, value)) = l.split_once('=')
+                && key.trim() == "sqlalchemy.url"
+                && let Some(service) = service_for_url(value)
+            {
+                out.add_service(
+                    service,
+                    None,
+                    cx.evidence("alembic.ini", Some(i as u32 + 1), "python.service.alembic-url"),
+                );
+            }
+        }
         // `pkg:migrations` names a directory inside a package.
         let dir = dir.replace(':', "/");
         let has_files = |d: &str| join(cx.dir, d).is_some_and(|d| !cx.repo.files_under(&d).is_empty());
@@ -1013,6 +1027,7 @@ mod tests {
         assert_eq!(services(p), [(ServiceKind::Postgres, Some("DATABASE_URL"))]);
         assert_eq!(migrations(p), [("alembic", "alembic upgrade head")]);
         assert_eq!(p.migrations[0].command.evidence.line, Some(2));
+        assert!(p.services[0].evidence.iter().any(|e| e.rule == "python.service.alembic-url" && e.line == Some(3)));
         let d = deps(p);
         assert!(d.contains(&("asyncpg", Some(">=0.29"), false, Some(8))), "{d:?}");
         assert!(d.contains(&("uvicorn", Some(">=0.30"), false, Some(7))), "{d:?}");
@@ -1479,8 +1494,14 @@ mod tests {
 
     #[test]
     fn alembic_needs_its_script_directory() {
-        let p = root(&[("requirements.txt", "alembic\n"), ("alembic.ini", "[alembic]\nscript_location = alembic\n")]);
-        assert!(p.migrations.is_empty());
+        let p = root(&[
+            ("requirements.txt", "alembic\n"),
+            (
+                "alembic.ini",
+                "[alembic]\nscript_location = alembic\nsqlalchemy.url = driver://user:pass@localhost/dbname\n",
+            ),
+        ]);
+        assert!(p.migrations.is_empty() && p.services.is_empty());
         let p = root(&[
             ("requirements.txt", "alembic\n"),
             ("alembic.ini", "[alembic]\nscript_location = ./db/migrations/\n"),
