@@ -117,6 +117,11 @@ impl Provider for Python {
         let flask = out.has_framework(Framework::Flask).then(|| find_app(cx, &["Flask"])).flatten();
         migrations(cx, &deps, flask.as_ref(), out);
         let served = starts(cx, pyproject, flask.as_ref(), out);
+        // A framework with no app to serve is a library for it (a reusable Django app, a
+        // FastAPI extension); a Procfile or Dockerfile can still make it an app.
+        if served.is_empty() && FRAMEWORKS.iter().any(|(_, f)| out.has_framework(*f)) {
+            out.library_hint = true;
+        }
         default_ports(served, out);
     }
 }
@@ -498,8 +503,9 @@ fn table_dependency(key: &str, spec: &Value, dev: bool, evidence: Evidence) -> D
 
 // ---- frameworks, services, migrations --------------------------------------------------------
 
+/// A dependency installed by default: neither for development nor an extra.
 fn runtime_dep<'d>(deps: &'d [Dep], name: &str) -> Option<&'d Dep> {
-    deps.iter().find(|d| d.name == name && !d.dev)
+    deps.iter().find(|d| d.name == name && !d.dev && !d.optional)
 }
 
 fn frameworks(cx: &ProjectContext<'_>, deps: &[Dep], out: &mut Findings) {
@@ -1438,6 +1444,13 @@ mod tests {
         let p = root(&[("pyproject.toml", "[project]\nname = \"django-widgets\"\ndependencies = [\"Django>=4\"]\n")]);
         assert_eq!(frameworks(&p), [Framework::Django]);
         assert_eq!((p.start.as_ref(), p.ports.len(), p.migrations.len()), (None, 0, 0));
+        assert_eq!(p.role, crate::plan::ProjectRole::Library);
+        // An extra for a framework does not make one.
+        let p = root(&[(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\n[project.optional-dependencies]\nflask = [\"flask\"]\n",
+        )]);
+        assert!(frameworks(&p).is_empty());
     }
 
     #[test]
