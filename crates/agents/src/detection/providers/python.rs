@@ -715,6 +715,7 @@ fn starts(
         let evidence = cx.evidence(&file, Some(line), "python.start.streamlit");
         out.add_start(priority::FRAMEWORK, command(&["streamlit", "run", &file], evidence));
         served.push((Framework::Streamlit, cx.evidence(&file, Some(line), "python.port.default")));
+        streamlit_config_port(cx, out);
     }
     for file in ["main.py", "app.py", "server.py", "run.py"] {
         if let Some(line) = cx.read(file).and_then(|t| main_block(&t.content)) {
@@ -875,6 +876,20 @@ fn find_streamlit(cx: &ProjectContext<'_>) -> Option<(String, u32)> {
             text.content.lines().position(|l| l.starts_with("import streamlit") || l.starts_with("from streamlit"))?;
         Some((cx.relative(&f.path).to_owned(), line as u32 + 1))
     })
+}
+
+/// `[server] port = 8502` in `.streamlit/config.toml`.
+fn streamlit_config_port(cx: &ProjectContext<'_>, out: &mut Findings) {
+    const CONFIG: &str = ".streamlit/config.toml";
+    if !cx.has(CONFIG) {
+        return;
+    }
+    let Some((text, t)) = manifest::read_toml(cx, CONFIG) else { return };
+    let port = value_at(&t, &["server", "port"]).and_then(Value::as_integer).and_then(|p| u16::try_from(p).ok());
+    if let Some(port) = port.filter(|p| *p > 0) {
+        let line = line_in_section(&text.content, "server", |l| starts_with_key(l, "port"));
+        out.add_port(port, None, cx.evidence(CONFIG, line, "python.port.streamlit-config"));
+    }
 }
 
 /// The framework's usual port, only when the code names none.
@@ -1424,6 +1439,17 @@ mod tests {
         let p = root(&[("requirements.txt", "requests\n"), ("server.py", "if __name__ == '__main__':\n    serve()\n")]);
         assert_eq!(start(&p), Some("python server.py"));
         assert_eq!(p.start.as_ref().unwrap().evidence.rule, "python.start.main");
+    }
+
+    #[test]
+    fn streamlit_port_from_its_config() {
+        let p = root(&[
+            ("requirements.txt", "streamlit\n"),
+            ("app.py", "import streamlit as st\n"),
+            (".streamlit/config.toml", "[theme]\nbase = \"dark\"\n\n[server]\nheadless = true\nport = 8502\n"),
+        ]);
+        assert_eq!(ports(&p), [(8502, None)]);
+        assert_eq!(rules(&p.ports[0].evidence), [(".streamlit/config.toml", Some(6), "python.port.streamlit-config")]);
     }
 
     #[test]
