@@ -39,6 +39,11 @@ pub trait Scanner: Sync {
     fn extensions(&self) -> &'static [&'static str];
     /// The grammar for a file with extension `ext`.
     fn grammar(&self, ext: &str) -> tree_sitter::Language;
+    /// A cheap text check before parsing: `false` when the file cannot hold anything
+    /// [`Scanner::scan`] looks for, so it is not parsed at all.
+    fn worth_parsing(&self, _source: &str) -> bool {
+        true
+    }
     /// Collect facts from one parsed file.
     fn scan(&self, ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts);
 }
@@ -85,6 +90,9 @@ pub fn scan(cx: &ProjectContext<'_>, out: &mut Findings) -> u64 {
         .par_iter()
         .filter_map(|(file, scanner, ext)| {
             let text = cx.repo.read_text(&file.path)?;
+            if !scanner.worth_parsing(&text.content) {
+                return None;
+            }
             let tree = parse(*scanner, ext, &text.content)?;
             let mut facts = CodeFacts::default();
             scanner.scan(ext, &tree, &text.content, &mut facts);
