@@ -23,7 +23,7 @@ pub fn service_for_dependency(ecosystem: &str, name: &str) -> Option<ServiceKind
         ("python", "mariadb") => Mariadb,
         ("python", "redis" | "aioredis" | "django-redis" | "rq" | "hiredis") => Redis,
         ("python", "pymongo" | "motor" | "mongoengine" | "beanie") => Mongodb,
-        ("python", "pika" | "aio-pika" | "kombu") => Rabbitmq,
+        ("python", "pika" | "aio-pika") => Rabbitmq,
         ("python", "pymemcache" | "python-memcached" | "pylibmc") => Memcached,
         ("python", "elasticsearch") => Elasticsearch,
         ("ruby", "pg") => Postgres,
