@@ -93,9 +93,9 @@ impl<'t> Vars<'_, 't> {
     /// The value bound to `name` closest before `at` (a `let` shadows earlier ones), else the
     /// first one (a const declared below its use).
     fn lookup(&self, name: &str, at: usize) -> Option<Node<'t>> {
-        let found = self.0.iter().filter(|(n, _)| *n == name);
+        let mut found = self.0.iter().filter(|(n, _)| *n == name);
         let first = found.clone().next().map(|(_, v)| *v);
-        found.filter(|(_, v)| v.start_byte() < at).last().map(|(_, v)| *v).or(first)
+        found.rfind(|(_, v)| v.start_byte() < at).map(|(_, v)| *v).or(first)
     }
 }
 
