@@ -201,8 +201,10 @@ impl<'t> Resolve<'_, '_, 't> {
             return None;
         }
         // `v := os.Getenv("X")` / `var v = os.Getenv("X")`
-        let list = parent.filter_kind("expression_list")?;
-        let decl = list.parent()?;
+        if parent.kind() != "expression_list" {
+            return None;
+        }
+        let decl = parent.parent()?;
         let (names, statement) = match decl.kind() {
             "short_var_declaration" => (decl.child_by_field_name("left")?, decl),
             "var_spec" => (decl, decl.parent()?),
@@ -348,17 +350,6 @@ impl<'t> Resolve<'_, '_, 't> {
 /// `PORT`, `DATABASE_URL`: the shape of env var names passed to helpers.
 fn is_upper(name: &str) -> bool {
     name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// `Option<Node>` filtered by kind.
-trait FilterKind: Sized {
-    fn filter_kind(self, kind: &str) -> Option<Self>;
-}
-
-impl FilterKind for Node<'_> {
-    fn filter_kind(self, kind: &str) -> Option<Self> {
-        (self.kind() == kind).then_some(self)
-    }
 }
 
 #[cfg(test)]

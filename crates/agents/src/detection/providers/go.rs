@@ -4,7 +4,7 @@
 
 use super::services::{env_var_for_service, service_for_dependency};
 use crate::detection::{Findings, ProjectContext, Provider, command, manifest, priority};
-use crate::plan::{Dependency, Framework, Language, PackageManager};
+use crate::plan::{Dependency, Evidence, Framework, Language, PackageManager};
 
 pub struct Go;
 
@@ -158,7 +158,7 @@ fn module_name(path: &str) -> &str {
 /// the one named like the module first.
 fn starts(cx: &ProjectContext<'_>, module: Option<&str>, out: &mut Findings) {
     let mut root = None;
-    let mut cmds: Vec<(String, crate::plan::Evidence)> = Vec::new();
+    let mut cmds: Vec<(String, Evidence)> = Vec::new();
     let cmd_dir = cx.path("cmd");
     for file in cx.own_files() {
         if file.extension() != Some("go") || file.path.ends_with("_test.go") {
@@ -174,10 +174,8 @@ fn starts(cx: &ProjectContext<'_>, module: Option<&str>, out: &mut Findings) {
         }
         let Some(line) = cx.repo.read_text(&file.path).and_then(|t| main_func_line(&t.content)) else { continue };
         match cmd {
-            Some(name) => {
-                cmds.push((name.to_owned(), crate::plan::Evidence::new(file.path.clone(), Some(line), "go.start.cmd")))
-            }
-            None => root = Some(crate::plan::Evidence::new(file.path.clone(), Some(line), "go.start.root")),
+            Some(name) => cmds.push((name.to_owned(), Evidence::new(file.path.clone(), Some(line), "go.start.cmd"))),
+            None => root = Some(Evidence::new(file.path.clone(), Some(line), "go.start.root")),
         }
     }
     if let Some(evidence) = root {
@@ -202,7 +200,7 @@ fn main_func_line(source: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::detection::testing::{detect_files, detect_fixture, project};
-    use crate::plan::{Evidence, ProjectRole, ServiceKind};
+    use crate::plan::{ProjectRole, ServiceKind};
 
     fn names<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> Vec<String> {
         items.into_iter().map(|t| t.to_string()).collect()
