@@ -261,6 +261,7 @@ impl<'t> Resolve<'_, '_, 't> {
                 port_number(port).map(|p| (p, None))
             }
             "parenthesized_expression" => self.addr_port(node.named_child(0)?, depth + 1),
+            "unary_expression" => self.addr_port(deref(node, source)?, depth + 1),
             "binary_expression" => {
                 let left = node.child_by_field_name("left")?;
                 let ok =
@@ -269,11 +270,14 @@ impl<'t> Resolve<'_, '_, 't> {
             }
             "identifier" => self.addr_port(self.lookup(text(node, source), node)?.value, depth + 1),
             "call_expression" => {
-                // fmt.Sprintf(":%d", port), fmt.Sprintf("%s:%s", host, port)
-                if text(node.child_by_field_name("function")?, source) != "fmt.Sprintf" {
-                    return None;
-                }
                 let args = node.child_by_field_name("arguments")?;
+                match text(node.child_by_field_name("function")?, source) {
+                    // addr := flag.String("addr", ":8080", "listen address")
+                    "flag.String" => return self.addr_port(args.named_child(1)?, depth + 1),
+                    // fmt.Sprintf(":%d", port), fmt.Sprintf("%s:%s", host, port)
+                    "fmt.Sprintf" => {}
+                    _ => return None,
+                }
                 let format = string_content(args.named_child(0)?, source)?;
                 let (_, after) = format.rsplit_once(':')?;
                 if let Some(p) = port_number(after) {
@@ -300,6 +304,7 @@ impl<'t> Resolve<'_, '_, 't> {
             "interpreted_string_literal" | "raw_string_literal" | "int_literal" => {
                 port_number(&self.literal(node)?).map(|p| (p, None))
             }
+            "unary_expression" => self.port_value(deref(node, source)?, depth + 1),
             "identifier" => {
                 let binding = self.lookup(text(node, source), node)?;
                 // `port := os.Getenv("PORT")` with its `if port == ""` fallback.
@@ -318,8 +323,11 @@ impl<'t> Resolve<'_, '_, 't> {
                     let last = args.named_child(args.named_child_count().checked_sub(1)?)?;
                     return Some((port_number(&self.literal(last)?)?, env));
                 }
-                if text(function, source) == "strconv.Itoa" {
-                    return self.port_value(args.named_child(0)?, depth + 1);
+                match text(function, source) {
+                    "strconv.Itoa" => return self.port_value(args.named_child(0)?, depth + 1),
+                    // port := flag.Int("port", 8080, "…")
+                    "flag.Int" | "flag.String" => return self.port_value(args.named_child(1)?, depth + 1),
+                    _ => {}
                 }
                 let (env, default) = self.as_env_call(node)?;
                 Some((port_number(&default?)?, Some(env)))
@@ -345,6 +353,11 @@ impl<'t> Resolve<'_, '_, 't> {
         };
         self.env_call(node, recv, name, args)
     }
+}
+
+/// The operand of `*flagValue`.
+fn deref<'t>(node: Node<'t>, source: &str) -> Option<Node<'t>> {
+    (text(node.child_by_field_name("operator")?, source) == "*").then(|| node.child_by_field_name("operand"))?
 }
 
 /// `PORT`, `DATABASE_URL`: the shape of env var names passed to helpers.
@@ -451,6 +464,26 @@ func other() {
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
         // OTHER_PORT has no fallback: no number to report.
         assert_eq!(ports, [(4000, Some("PORT"), 8), (5000, Some("ALT_PORT"), 16)]);
+    }
+
+    #[test]
+    fn ports_from_flags() {
+        let f = scan(
+            r#"package main
+
+var addr = flag.String("addr", ":8081", "listen address")
+
+func main() {
+	port := flag.Int("port", 8082, "port")
+	flag.Parse()
+	go http.ListenAndServe(*addr, nil)
+	http.ListenAndServe(":"+strconv.Itoa(*port), nil)
+	http.ListenAndServe(fmt.Sprintf(":%d", *port), nil)
+}
+"#,
+        );
+        let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.is_some(), *l)).collect();
+        assert_eq!(ports, [(8081, false, 8), (8082, false, 9), (8082, false, 10)]);
     }
 
     #[test]

@@ -21,6 +21,8 @@ const QUERIES: &str = r#"
   function: [(scoped_identifier name: (identifier) @method) (field_expression field: (field_identifier) @method)]
   arguments: (arguments . (_) @addr)) @call
 
+(attribute_item (attribute (identifier) @attr arguments: (token_tree) @options)) @attr_item
+
 (let_declaration pattern: (identifier) @var value: (_) @value)
 (const_item name: (identifier) @var value: (_) @value)
 (static_item name: (identifier) @var value: (_) @value)
@@ -61,6 +63,7 @@ impl Scanner for Rust {
     fn scan(&self, _ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts) {
         let mut vars = Vars::default();
         let mut listens = Vec::new();
+        let mut args = Vec::new();
         for_each_match(query(), tree, source, |caps| {
             let get = |n: &str| caps.iter().find(|(c, _)| *c == n).map(|(_, node)| *node);
             if let (Some(var), Some(value)) = (get("var"), get("value")) {
@@ -68,6 +71,10 @@ impl Scanner for Rust {
             } else if let Some(read) = get("read") {
                 if let Some(name) = env_read(read, source) {
                     out.env_vars.push((name, fallback_of(read, source), line(read)));
+                }
+            } else if let (Some(attr), Some(options), Some(item)) = (get("attr"), get("options"), get("attr_item")) {
+                if matches!(text(attr, source), "arg" | "clap" | "structopt") {
+                    args.push((item, options));
                 }
             } else if let (Some(method), Some(addr)) = (get("method"), get("addr")) {
                 if LISTEN_METHODS.contains(&text(method, source)) {
@@ -81,8 +88,51 @@ impl Scanner for Rust {
                 out.ports.push((port, env, line(addr)));
             }
         }
+        for (item, options) in args {
+            clap_arg(item, options, source, out);
+        }
         out.entry = main_line(tree.root_node(), source);
     }
+}
+
+/// A clap argument read from the environment: `#[arg(long, env = "PORT", default_value_t = 8080)]`
+/// on a field, or a bare `env` (the field name in capitals). A field named `port`, or an
+/// address field (`addr`, `bind`, `listen`…), with a default is the port the app listens on.
+fn clap_arg(item: Node<'_>, options: Node<'_>, source: &str, out: &mut CodeFacts) {
+    let mut field = item.next_named_sibling();
+    while let Some(f) = field.filter(|f| matches!(f.kind(), "attribute_item" | "line_comment" | "block_comment")) {
+        field = f.next_named_sibling();
+    }
+    let Some(field) = field.filter(|f| f.kind() == "field_declaration") else { return };
+    let Some(field_name) = field.child_by_field_name("name").map(|n| text(n, source)) else { return };
+    let mut cursor = options.walk();
+    let tokens: Vec<_> = options.children(&mut cursor).collect();
+    let mut env = None;
+    let mut default = None;
+    for (i, token) in tokens.iter().enumerate() {
+        if token.kind() != "identifier" {
+            continue;
+        }
+        let value = (tokens.get(i + 1).map(|t| t.kind()) == Some("=")).then(|| tokens.get(i + 2)).flatten();
+        match (text(*token, source), value) {
+            ("env", None) => env = Some(field_name.to_ascii_uppercase()),
+            ("env", Some(v)) => env = string_content(*v, source).map(str::to_owned),
+            ("default_value" | "default_value_t", Some(v)) => default = literal_value(*v, source),
+            _ => {}
+        }
+    }
+    let Some(env) = env.filter(|e| is_env_name(e)) else { return };
+    let port = match field_name {
+        "port" => default.as_deref().and_then(port_number),
+        "addr" | "address" | "bind" | "bind_addr" | "listen" | "listen_addr" => {
+            default.as_deref().and_then(|d| port_number(d.rsplit_once(':')?.1))
+        }
+        _ => None,
+    };
+    if let Some(port) = port {
+        out.ports.push((port, Some(env.clone()), line(item)));
+    }
+    out.env_vars.push((env, default, line(item)));
 }
 
 /// `let`s, consts and statics of the file, in source order.
@@ -160,7 +210,11 @@ fn method_call_on<'t>(receiver: Node<'t>, source: &str) -> Option<(&'static str,
     if field.kind() != "field_expression" || field.child_by_field_name("value")? != receiver {
         return None;
     }
-    let call = field.parent()?;
+    let mut call = field.parent()?;
+    if call.kind() == "generic_function" {
+        // `.parse::<u16>()`
+        call = call.parent()?;
+    }
     if call.kind() != "call_expression" {
         return None;
     }
@@ -200,6 +254,12 @@ fn literal_value(node: Node<'_>, source: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The function a call calls, seen through a turbofish (`"…".parse::<SocketAddr>()`).
+fn callee(call: Node<'_>) -> Option<Node<'_>> {
+    let function = call.child_by_field_name("function")?;
+    if function.kind() == "generic_function" { function.child_by_field_name("function") } else { Some(function) }
 }
 
 /// The content of a plain string literal (escapes are rare in addresses and names and are
@@ -242,7 +302,7 @@ impl<'t> Resolve<'_, '_, 't> {
             "tuple_expression" if node.named_child_count() == 2 => self.port_value(node.named_child(1)?, depth + 1),
             "macro_invocation" => self.format_port(node, depth),
             "call_expression" => {
-                let function = node.child_by_field_name("function")?;
+                let function = callee(node)?;
                 let args = node.child_by_field_name("arguments")?;
                 match function.kind() {
                     "field_expression" => {
@@ -314,7 +374,7 @@ impl<'t> Resolve<'_, '_, 't> {
             }
             "type_cast_expression" => self.port_value(node.child_by_field_name("value")?, depth + 1),
             "call_expression" => {
-                let function = node.child_by_field_name("function")?;
+                let function = callee(node)?;
                 if function.kind() != "field_expression" {
                     return None;
                 }
@@ -342,7 +402,7 @@ fn env_root<'t>(mut node: Node<'t>, source: &str) -> Option<(Node<'t>, String)> 
         if let Some(name) = env_read(node, source) {
             return Some((node, name));
         }
-        let function = node.child_by_field_name("function").filter(|f| f.kind() == "field_expression")?;
+        let function = callee(node).filter(|f| f.kind() == "field_expression")?;
         known_method(text(function.child_by_field_name("field")?, source))?;
         node = function.child_by_field_name("value")?;
     }
@@ -457,6 +517,53 @@ async fn main() -> std::io::Result<()> {
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.is_some(), *l)).collect();
         assert_eq!(ports, [(8080, false, 3), (9090, false, 5), (3030, false, 6), (7070, false, 8)]);
         assert_eq!(f.entry, Some(2));
+    }
+
+    #[test]
+    fn clap_env_arguments() {
+        let f = scan(
+            r#"#[derive(Parser)]
+struct Args {
+    /// Where to listen.
+    #[arg(long, env = "APP_PORT", default_value_t = 8080)]
+    port: u16,
+    #[clap(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[arg(long, env, default_value = "0.0.0.0:9000")]
+    listen_addr: String,
+    #[arg(long, env = "DB_PORT", default_value_t = 5432)]
+    db_port: u16,
+    #[serde(rename = "x")]
+    x: String,
+}
+"#,
+        );
+        assert_eq!(
+            env(&f),
+            [
+                ("APP_PORT", Some("8080"), 4),
+                ("DATABASE_URL", None, 6),
+                ("LISTEN_ADDR", Some("0.0.0.0:9000"), 8),
+                ("DB_PORT", Some("5432"), 10),
+            ]
+        );
+        let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
+        assert_eq!(ports, [(8080, Some("APP_PORT"), 4), (9000, Some("LISTEN_ADDR"), 8)]);
+    }
+
+    #[test]
+    fn turbofish_parse() {
+        let f = scan(
+            r#"fn main() {
+    let port = std::env::var("PORT").unwrap_or("8000".into()).parse::<u16>().unwrap();
+    let addr = "0.0.0.0:6000".parse::<SocketAddr>().unwrap();
+    let a = TcpListener::bind(addr);
+    let b = TcpListener::bind(("0.0.0.0", port));
+}
+"#,
+        );
+        let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
+        assert_eq!(ports, [(6000, None, 4), (8000, Some("PORT"), 5)]);
     }
 
     #[test]
