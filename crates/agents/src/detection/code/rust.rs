@@ -1,8 +1,8 @@
 //! Rust: `std::env::var("X")`, `env::var_os("X")`, `dotenvy::var("X")` with the fallback of a
 //! following `.unwrap_or(…)`; ports from the address given to `bind`/`run`/`serve` calls
 //! (`"0.0.0.0:3000"`, `("0.0.0.0", 8080)`, `SocketAddr::from(([0, 0, 0, 0], 3000))`,
-//! `format!("0.0.0.0:{port}")`), following `let`s and consts of the same file. `env!` and
-//! `option_env!` are read at compile time and are not reported.
+//! `format!("0.0.0.0:{port}")`), following `let`s and consts of the same file; clap arguments
+//! with `env = "X"`. `env!` and `option_env!` are read at compile time and are not reported.
 
 use std::sync::OnceLock;
 

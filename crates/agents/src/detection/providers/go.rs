@@ -92,11 +92,13 @@ fn parse_go_mod(cx: &ProjectContext<'_>, text: &str) -> GoMod {
     let mut module = GoMod::default();
     let mut problem: Option<(u32, String)> = None;
     // The directive of the block being read and the line it opened on.
-    let mut block: Option<(&str, u32)> = None;
+    let mut block: Option<(String, u32)> = None;
     for (i, raw) in text.lines().enumerate() {
         let n = i as u32 + 1;
         let (code, comment) = raw.split_once("//").unwrap_or((raw, ""));
         let indirect = comment.trim() == "indirect" || comment.trim().starts_with("indirect;");
+        // `require(` is as valid as `require (`.
+        let code = code.replace('(', " ( ").replace(')', " ) ");
         let words: Vec<&str> = code.split_whitespace().map(|w| w.trim_matches('"')).collect();
         if words.is_empty() {
             continue;
@@ -104,7 +106,7 @@ fn parse_go_mod(cx: &ProjectContext<'_>, text: &str) -> GoMod {
         let mut bad = |message: String| {
             problem.get_or_insert((n, message));
         };
-        if let Some((directive, _)) = block {
+        if let Some((directive, _)) = &block {
             if words == [")"] {
                 block = None;
             } else if directive == "require" {
@@ -121,7 +123,7 @@ fn parse_go_mod(cx: &ProjectContext<'_>, text: &str) -> GoMod {
             continue;
         }
         match words[..] {
-            [directive, "("] => block = Some((directive, n)),
+            [directive, "("] => block = Some((directive.to_owned(), n)),
             ["module", path] => module.path = Some((path.to_owned(), n)),
             ["require", path, version] => {
                 module.requires.push(Require { path: path.into(), version: version.into(), indirect, line: n })
@@ -304,7 +306,7 @@ mod tests {
         let d = detect_files(&[
             (
                 "go.mod",
-                "module example.com/m\n\nrequire (\n\tgithub.com/gin-gonic/gin\n\tgithub.com/labstack/echo/v4 v4.12.0\n",
+                "module example.com/m\n\nrequire(\n\tgithub.com/gin-gonic/gin\n\tgithub.com/labstack/echo/v4 v4.12.0\n",
             ),
             ("main.go", "package main\n\nfunc main() {}\n"),
         ]);
