@@ -276,7 +276,12 @@ impl<'t> Resolve<'_, '_, 't> {
                     "flag.String" => return self.addr_port(args.named_child(1)?, depth + 1),
                     // fmt.Sprintf(":%d", port), fmt.Sprintf("%s:%s", host, port)
                     "fmt.Sprintf" => {}
-                    _ => return None,
+                    // address := os.Getenv("SERVER_ADDRESS") with an `if address == ""` fallback
+                    _ => {
+                        let (env, default) = self.as_env_call(node)?;
+                        let port = port_number(default?.rsplit_once(':')?.1)?;
+                        return Some((port, Some(env)));
+                    }
                 }
                 let format = string_content(args.named_child(0)?, source)?;
                 let (_, after) = format.rsplit_once(':')?;
@@ -453,6 +458,16 @@ func main() {
 	log.Fatal(srv.ListenAndServe())
 }
 
+const defaultAddress = ":9090"
+
+func third() {
+	address := os.Getenv("SERVER_ADDRESS")
+	if address == "" {
+		address = defaultAddress
+	}
+	log.Fatal(e.Start(address))
+}
+
 func other() {
 	port := os.Getenv("OTHER_PORT")
 	http.ListenAndServe(":"+port, nil)
@@ -463,7 +478,7 @@ func other() {
         );
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
         // OTHER_PORT has no fallback: no number to report.
-        assert_eq!(ports, [(4000, Some("PORT"), 8), (5000, Some("ALT_PORT"), 16)]);
+        assert_eq!(ports, [(4000, Some("PORT"), 8), (9090, Some("SERVER_ADDRESS"), 19), (5000, Some("ALT_PORT"), 26)]);
     }
 
     #[test]

@@ -157,35 +157,39 @@ fn module_name(path: &str) -> &str {
 }
 
 /// `go run .` for `package main` at the module root, `go run ./cmd/<name>` for each command,
-/// the one named like the module first.
+/// the one named like the module first. With neither, any other `main.go` of `package main`
+/// (`app/main.go`, `server/main.go`), the one named like the module (else the shallowest) first.
 fn starts(cx: &ProjectContext<'_>, module: Option<&str>, out: &mut Findings) {
-    let mut root = None;
-    let mut cmds: Vec<(String, Evidence)> = Vec::new();
-    let cmd_dir = cx.path("cmd");
+    // Package directory relative to the project → the file with `func main`.
+    let mut mains: Vec<(String, Evidence)> = Vec::new();
     for file in cx.own_files() {
         if file.extension() != Some("go") || file.path.ends_with("_test.go") {
             continue;
         }
-        let in_root = file.dir() == cx.dir;
-        let cmd = file.dir().strip_prefix(&cmd_dir).and_then(|d| d.strip_prefix('/')).filter(|d| !d.contains('/'));
-        if !in_root && cmd.is_none()
-            || in_root && root.is_some()
-            || cmd.is_some_and(|c| cmds.iter().any(|(n, _)| n == c))
-        {
+        let dir = if file.dir() == cx.dir { "." } else { cx.relative(file.dir()) };
+        let conventional = dir == "." || dir.strip_prefix("cmd/").is_some_and(|c| !c.contains('/'));
+        let skipped = dir.split('/').any(|c| {
+            c.starts_with(['_', '.']) || matches!(c, "testdata" | "example" | "examples" | "scripts" | "tools" | "hack")
+        });
+        if mains.iter().any(|(d, _)| d == dir) || !conventional && (file.file_name() != "main.go" || skipped) {
             continue;
         }
         let Some(line) = cx.repo.read_text(&file.path).and_then(|t| main_func_line(&t.content)) else { continue };
-        match cmd {
-            Some(name) => cmds.push((name.to_owned(), Evidence::new(file.path.clone(), Some(line), "go.start.cmd"))),
-            None => root = Some(Evidence::new(file.path.clone(), Some(line), "go.start.root")),
-        }
+        let rule = match dir {
+            "." => "go.start.root",
+            _ if conventional => "go.start.cmd",
+            _ => "go.start.main-package",
+        };
+        mains.push((dir.to_owned(), Evidence::new(file.path.clone(), Some(line), rule)));
     }
-    if let Some(evidence) = root {
-        out.add_start(priority::CONVENTION, command(&["go", "run", "."], evidence));
+    if mains.iter().any(|(_, e)| e.rule != "go.start.main-package") {
+        mains.retain(|(_, e)| e.rule != "go.start.main-package");
     }
-    cmds.sort_by_key(|(name, _)| Some(name.as_str()) != module);
-    for (name, evidence) in cmds {
-        out.add_start(priority::CONVENTION, command(&["go", "run", &format!("./cmd/{name}")], evidence));
+    let last = |d: &str| d.rsplit('/').next().map(str::to_owned);
+    mains.sort_by_key(|(dir, _)| (dir != ".", last(dir).as_deref() != module, dir.matches('/').count(), dir.clone()));
+    for (dir, evidence) in mains {
+        let target = if dir == "." { ".".to_owned() } else { format!("./{dir}") };
+        out.add_start(priority::CONVENTION, command(&["go", "run", &target], evidence));
     }
 }
 
@@ -267,6 +271,28 @@ mod tests {
         assert_eq!(names(p.frameworks.iter().map(|f| f.value)), ["chi"]);
         assert_eq!(p.start.as_ref().unwrap().display, "go run ./cmd/shop");
         assert_eq!(names(p.start_alternatives.iter().map(|c| &c.display)), ["go run ./cmd/migrate"]);
+    }
+
+    #[test]
+    fn main_package_outside_cmd() {
+        let main = "package main\n\nfunc main() {}\n";
+        let d = detect_files(&[
+            ("go.mod", "module github.com/acme/articles\n"),
+            ("app/main.go", main),
+            ("scripts/seed/main.go", main),
+            ("internal/tools/gen/main.go", main),
+            ("tools/lint/main.go", main),
+        ]);
+        let p = project(&d, ".");
+        let start = p.start.as_ref().unwrap();
+        assert_eq!(start.display, "go run ./app");
+        assert_eq!(start.evidence, Evidence::new("app/main.go", Some(3), "go.start.main-package"));
+        assert!(p.start_alternatives.is_empty(), "{:?}", p.start_alternatives);
+        // A conventional place wins over the others.
+        let d = detect_files(&[("go.mod", "module m\n"), ("app/main.go", main), ("cmd/api/main.go", main)]);
+        let p = project(&d, ".");
+        assert_eq!(p.start.as_ref().unwrap().display, "go run ./cmd/api");
+        assert!(p.start_alternatives.is_empty());
     }
 
     #[test]
