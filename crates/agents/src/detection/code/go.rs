@@ -276,11 +276,12 @@ impl<'t> Resolve<'_, '_, 't> {
                     "flag.String" => return self.addr_port(args.named_child(1)?, depth + 1),
                     // fmt.Sprintf(":%d", port), fmt.Sprintf("%s:%s", host, port)
                     "fmt.Sprintf" => {}
-                    // address := os.Getenv("SERVER_ADDRESS") with an `if address == ""` fallback
+                    // address := os.Getenv("SERVER_ADDRESS") with an `if address == ""`
+                    // fallback. The variable holds an address, not a port: setting it to a
+                    // port number would break the app, so it is not given as the override.
                     _ => {
-                        let (env, default) = self.as_env_call(node)?;
-                        let port = port_number(default?.rsplit_once(':')?.1)?;
-                        return Some((port, Some(env)));
+                        let (_, default) = self.as_env_call(node)?;
+                        return port_number(default?.rsplit_once(':')?.1).map(|p| (p, None));
                     }
                 }
                 let format = string_content(args.named_child(0)?, source)?;
@@ -478,7 +479,7 @@ func other() {
         );
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
         // OTHER_PORT has no fallback: no number to report.
-        assert_eq!(ports, [(4000, Some("PORT"), 8), (9090, Some("SERVER_ADDRESS"), 19), (5000, Some("ALT_PORT"), 26)]);
+        assert_eq!(ports, [(4000, Some("PORT"), 8), (9090, None, 19), (5000, Some("ALT_PORT"), 26)]);
     }
 
     #[test]

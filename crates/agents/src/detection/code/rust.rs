@@ -122,15 +122,16 @@ fn clap_arg(item: Node<'_>, options: Node<'_>, source: &str, out: &mut CodeFacts
         }
     }
     let Some(env) = env.filter(|e| is_env_name(e)) else { return };
+    // An address variable is not a port override: setting it to a bare port would break it.
     let port = match field_name {
-        "port" => default.as_deref().and_then(port_number),
+        "port" => default.as_deref().and_then(port_number).map(|p| (p, Some(env.clone()))),
         "addr" | "address" | "bind" | "bind_addr" | "listen" | "listen_addr" => {
-            default.as_deref().and_then(|d| port_number(d.rsplit_once(':')?.1))
+            default.as_deref().and_then(|d| port_number(d.rsplit_once(':')?.1)).map(|p| (p, None))
         }
         _ => None,
     };
-    if let Some(port) = port {
-        out.ports.push((port, Some(env.clone()), line(item)));
+    if let Some((port, env_var)) = port {
+        out.ports.push((port, env_var, line(item)));
     }
     out.env_vars.push((env, default, line(item)));
 }
@@ -305,12 +306,18 @@ impl<'t> Resolve<'_, '_, 't> {
                 let function = callee(node)?;
                 let args = node.child_by_field_name("arguments")?;
                 match function.kind() {
-                    "field_expression" => {
-                        let method = text(function.child_by_field_name("field")?, source);
-                        PASS_THROUGH
-                            .contains(&method)
-                            .then(|| self.addr_port(function.child_by_field_name("value")?, depth + 1))?
-                    }
+                    "field_expression" => match text(function.child_by_field_name("field")?, source) {
+                        // `env::var("ADDR").unwrap_or("0.0.0.0:3000".into())`: the variable holds
+                        // an address, so it is no port override.
+                        "unwrap_or" | "unwrap_or_else" => {
+                            let fallback = literal_value(args.named_child(0)?, source)?;
+                            port_number(fallback.rsplit_once(':')?.1).map(|p| (p, None))
+                        }
+                        m if PASS_THROUGH.contains(&m) => {
+                            self.addr_port(function.child_by_field_name("value")?, depth + 1)
+                        }
+                        _ => None,
+                    },
                     "scoped_identifier" => {
                         let path = function.child_by_field_name("path").map_or("", |p| text(p, source));
                         match text(function.child_by_field_name("name")?, source) {
@@ -548,7 +555,7 @@ struct Args {
             ]
         );
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
-        assert_eq!(ports, [(8080, Some("APP_PORT"), 4), (9000, Some("LISTEN_ADDR"), 8)]);
+        assert_eq!(ports, [(8080, Some("APP_PORT"), 4), (9000, None, 8)]);
     }
 
     #[test]
@@ -559,11 +566,13 @@ struct Args {
     let addr = "0.0.0.0:6000".parse::<SocketAddr>().unwrap();
     let a = TcpListener::bind(addr);
     let b = TcpListener::bind(("0.0.0.0", port));
+    let listen = std::env::var("LISTEN").unwrap_or_else(|_| "0.0.0.0:6500".to_owned());
+    let c = TcpListener::bind(&listen);
 }
 "#,
         );
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.as_deref(), *l)).collect();
-        assert_eq!(ports, [(6000, None, 4), (8000, Some("PORT"), 5)]);
+        assert_eq!(ports, [(6000, None, 4), (8000, Some("PORT"), 5), (6500, None, 7)]);
     }
 
     #[test]
