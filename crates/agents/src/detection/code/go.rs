@@ -232,12 +232,20 @@ impl<'t> Resolve<'_, '_, 't> {
 
     /// A literal value, or a constant naming one.
     fn literal(&self, node: Node<'t>) -> Option<String> {
+        self.literal_at(node, 0)
+    }
+
+    fn literal_at(&self, node: Node<'t>, depth: u8) -> Option<String> {
+        if depth > 6 {
+            // `const a = b; const b = a` does not compile, but must not loop here either.
+            return None;
+        }
         match node.kind() {
             "interpreted_string_literal" | "raw_string_literal" => string_content(node, self.source).map(str::to_owned),
             "int_literal" => Some(text(node, self.source).to_owned()),
             "identifier" => {
                 let b = self.lookup(text(node, self.source), node)?;
-                (b.decl.kind() == "const_spec").then(|| self.literal(b.value))?
+                (b.decl.kind() == "const_spec").then(|| self.literal_at(b.value, depth + 1))?
             }
             _ => None,
         }
@@ -500,6 +508,12 @@ func main() {
         );
         let ports: Vec<_> = f.ports.iter().map(|(p, e, l)| (*p, e.is_some(), *l)).collect();
         assert_eq!(ports, [(8081, false, 8), (8082, false, 9), (8082, false, 10)]);
+    }
+
+    #[test]
+    fn cyclic_constants_end() {
+        let f = scan("package main\n\nconst a = b\nconst b = a\n\nfunc main() {\n\tv := getEnv(\"X\", a)\n}\n");
+        assert_eq!(env(&f), [("X", None, 7)]);
     }
 
     #[test]
