@@ -345,14 +345,19 @@ fn fn_main_line(source: &str) -> Option<u32> {
 }
 
 /// One binary: `cargo run --release`. Several: `--bin` for each, the one named like the
-/// package (else the first) preferred.
+/// package preferred, else one named like a server (`mini-redis-server`), else the first.
 fn starts(package: Option<&str>, mut bins: Vec<Bin>, out: &mut Findings) {
     if bins.len() == 1 {
         let bin = bins.remove(0);
         out.add_start(priority::CONVENTION, command(&["cargo", "run", "--release"], bin.evidence));
         return;
     }
-    let preferred = bins.iter().position(|b| Some(b.name.as_str()) == package).unwrap_or(0);
+    let serves = |b: &Bin| b.name.split(['-', '_']).any(|w| matches!(w, "server" | "serve" | "api" | "web" | "http"));
+    let preferred = bins
+        .iter()
+        .position(|b| Some(b.name.as_str()) == package)
+        .or_else(|| bins.iter().position(serves))
+        .unwrap_or(0);
     if !bins.is_empty() {
         let first = bins.remove(preferred);
         bins.insert(0, first);
@@ -581,6 +586,22 @@ mod tests {
         assert_eq!(start.display, "cargo run --release");
         assert_eq!(start.evidence, Evidence::new("Cargo.toml", Some(5), "rust.start.bin"));
         assert!(p.start_alternatives.is_empty());
+    }
+
+    #[test]
+    fn server_binary_preferred_over_the_first() {
+        let d = detect_files(&[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"kv\"\n\n[[bin]]\nname = \"kv-cli\"\npath = \"src/bin/cli.rs\"\n\n[[bin]]\nname = \"kv-server\"\npath = \"src/bin/server.rs\"\n",
+            ),
+            ("src/bin/cli.rs", "fn main() {}\n"),
+            ("src/bin/server.rs", "fn main() {}\n"),
+            ("src/lib.rs", ""),
+        ]);
+        let p = project(&d, ".");
+        assert_eq!(p.start.as_ref().unwrap().display, "cargo run --release --bin kv-server");
+        assert_eq!(names(p.start_alternatives.iter().map(|c| &c.display)), ["cargo run --release --bin kv-cli"]);
     }
 
     #[test]
