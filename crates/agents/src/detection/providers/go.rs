@@ -157,7 +157,7 @@ fn module_name(path: &str) -> &str {
 }
 
 /// `go run .` for `package main` at the module root, `go run ./cmd/<name>` for each command,
-/// the one named like the module first. With neither, any other `main.go` of `package main`
+/// the one named like the module first, then one named like a server (`cmd/api`). With neither, any other `main.go` of `package main`
 /// (`app/main.go`, `server/main.go`), the one named like the module (else the shallowest) first.
 fn starts(cx: &ProjectContext<'_>, module: Option<&str>, out: &mut Findings) {
     // Package directory relative to the project → the file with `func main`.
@@ -185,8 +185,11 @@ fn starts(cx: &ProjectContext<'_>, module: Option<&str>, out: &mut Findings) {
     if mains.iter().any(|(_, e)| e.rule != "go.start.main-package") {
         mains.retain(|(_, e)| e.rule != "go.start.main-package");
     }
-    let last = |d: &str| d.rsplit('/').next().map(str::to_owned);
-    mains.sort_by_key(|(dir, _)| (dir != ".", last(dir).as_deref() != module, dir.matches('/').count(), dir.clone()));
+    let last = |d: &str| d.rsplit('/').next().unwrap_or(d).to_owned();
+    let serves = |d: &str| last(d).split(['-', '_']).any(|w| matches!(w, "server" | "serve" | "api" | "web" | "http"));
+    mains.sort_by_key(|(dir, _)| {
+        (dir != ".", Some(last(dir).as_str()) != module, !serves(dir), dir.matches('/').count(), dir.clone())
+    });
     for (dir, evidence) in mains {
         let target = if dir == "." { ".".to_owned() } else { format!("./{dir}") };
         out.add_start(priority::CONVENTION, command(&["go", "run", &target], evidence));
@@ -263,6 +266,7 @@ mod tests {
             ("go.mod", "module example.com/shop/v2\n\ngo 1.22\n\nrequire github.com/go-chi/chi/v5 v5.1.0\n"),
             ("cmd/migrate/main.go", main),
             ("cmd/shop/main.go", main),
+            ("cmd/shop-api/main.go", main),
             ("cmd/zz/util.go", "package util\n"),
             ("internal/x.go", "package internal\n"),
         ]);
@@ -270,7 +274,10 @@ mod tests {
         assert_eq!(p.name, "shop");
         assert_eq!(names(p.frameworks.iter().map(|f| f.value)), ["chi"]);
         assert_eq!(p.start.as_ref().unwrap().display, "go run ./cmd/shop");
-        assert_eq!(names(p.start_alternatives.iter().map(|c| &c.display)), ["go run ./cmd/migrate"]);
+        assert_eq!(
+            names(p.start_alternatives.iter().map(|c| &c.display)),
+            ["go run ./cmd/shop-api", "go run ./cmd/migrate"]
+        );
     }
 
     #[test]
