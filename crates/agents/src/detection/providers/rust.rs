@@ -74,7 +74,7 @@ impl WorkspaceRoot {
             let path = join(&dir, "Cargo.toml");
             // Our own manifest's problems are reported by `read_toml`; an ancestor's by its
             // own project's detection: parse quietly here.
-            let text = cx.repo.file(&path).and_then(|_| cx.repo.read_text(&path))?;
+            let text = cx.repo.read_text(&path)?;
             let manifest: Table = text.content.parse().ok()?;
             manifest.contains_key("workspace").then_some(WorkspaceRoot { dir, manifest })
         })
