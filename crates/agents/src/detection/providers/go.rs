@@ -260,6 +260,24 @@ mod tests {
     }
 
     #[test]
+    fn chi_postgres_fixture() {
+        let d = detect_fixture("go-chi-postgres");
+        let p = project(&d, ".");
+        assert_eq!(p.name, "chi-notes");
+        assert_eq!(names(p.frameworks.iter().map(|f| f.value)), ["chi"]);
+        assert_eq!(p.frameworks[0].evidence[0], Evidence::new("go.mod", Some(6), "go.framework.chi"));
+        assert_eq!(names(p.services.iter().map(|s| s.service)), ["postgres"]);
+        assert_eq!(p.services[0].env_var.as_deref(), Some("DATABASE_URL"));
+        assert_eq!(p.start.as_ref().unwrap().display, "go run .");
+        assert_eq!(p.ports.len(), 1);
+        assert_eq!((p.ports[0].port, p.ports[0].env_var.as_deref()), (3000, Some("PORT")));
+        assert_eq!(p.ports[0].evidence[0], Evidence::new("main.go", Some(33), "code.go.port"));
+        let env: Vec<_> = p.env_vars.iter().map(|e| (e.name.as_str(), e.default.as_deref())).collect();
+        assert_eq!(env, [("DATABASE_URL", None), ("PORT", Some("3000"))]);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
     fn several_commands_prefer_the_module_name() {
         let main = "package main\n\nfunc main() {}\n";
         let d = detect_files(&[

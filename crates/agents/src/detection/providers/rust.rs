@@ -492,6 +492,22 @@ mod tests {
     }
 
     #[test]
+    fn rocket_fixture() {
+        let d = detect_fixture("rust-rocket");
+        let p = project(&d, ".");
+        assert_eq!(p.name, "rocket-hello");
+        assert_eq!(p.role, ProjectRole::App);
+        assert_eq!(names(p.frameworks.iter().map(|f| f.value)), ["rocket"]);
+        assert_eq!(p.start.as_ref().unwrap().display, "cargo run --release");
+        // `#[launch]` replaces `fn main`.
+        assert_eq!(p.entry_points[0].evidence, Evidence::new("src/main.rs", Some(10), "code.rust.entry"));
+        assert_eq!(p.ports.len(), 1);
+        assert_eq!((p.ports[0].port, p.ports[0].env_var.as_deref()), (8001, Some("ROCKET_PORT")));
+        assert_eq!(p.ports[0].evidence, [Evidence::new("Rocket.toml", Some(3), "rust.port.rocket-toml")]);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
     fn malformed_manifest_is_one_warning() {
         let d = detect_fixture("rust-malformed");
         assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
