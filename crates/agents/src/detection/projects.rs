@@ -18,6 +18,7 @@ pub const MANIFESTS: &[&str] = &[
     "manage.py",
     "Cargo.toml",
     "go.mod",
+    "go.work",
     "Gemfile",
     "pom.xml",
     "build.gradle",

@@ -46,6 +46,11 @@ pub trait Scanner: Sync {
     }
     /// Collect facts from one parsed file.
     fn scan(&self, ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts);
+    /// Whether a file (path relative to its project) can be an entry point at all: a Rust
+    /// `fn main` in `build.rs` or `examples/` is not what `up` runs.
+    fn entry_file(&self, _path: &str) -> bool {
+        true
+    }
 }
 
 pub static SCANNERS: &[&dyn Scanner] = &[&javascript::JavaScript, &python::Python, &rust::Rust, &go::Go];
@@ -96,18 +101,19 @@ pub fn scan(cx: &ProjectContext<'_>, out: &mut Findings) -> u64 {
             let tree = parse(*scanner, ext, &text.content)?;
             let mut facts = CodeFacts::default();
             scanner.scan(ext, &tree, &text.content, &mut facts);
-            Some((file.path.as_str(), scanner.id(), facts))
+            Some((file.path.as_str(), *scanner, facts))
         })
         .collect();
     let parsed = results.len() as u64;
-    for (path, id, facts) in results {
+    for (path, scanner, facts) in results {
+        let id = scanner.id();
         for (name, default, line) in facts.env_vars {
             out.add_env_var(&name, default, crate::plan::Evidence::new(path, Some(line), format!("{id}.env")));
         }
         for (port, env_var, line) in facts.ports {
             out.add_port(port, env_var, crate::plan::Evidence::new(path, Some(line), format!("{id}.port")));
         }
-        if let Some(line) = facts.entry {
+        if let Some(line) = facts.entry.filter(|_| scanner.entry_file(cx.relative(path))) {
             out.add_entry_point(path.to_owned(), crate::plan::Evidence::new(path, Some(line), format!("{id}.entry")));
         }
     }

@@ -141,6 +141,18 @@ pub fn service_for_env_name(name: &str) -> Option<ServiceKind> {
     )
 }
 
+/// Among the env vars the code reads, the one that carries a service's address: one named for
+/// the service (`REDIS_URL`), else `DATABASE_URL` for the SQL databases that read it by convention.
+pub fn env_var_for_service<'a>(service: ServiceKind, names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let names: Vec<&str> = names.collect();
+    let sql = matches!(service, ServiceKind::Postgres | ServiceKind::Mysql | ServiceKind::Mariadb);
+    let named = names.iter().find(|n| service_for_env_name(n) == Some(service) && n.ends_with("_URL"));
+    named
+        .or_else(|| names.iter().find(|n| sql && **n == "DATABASE_URL"))
+        .or_else(|| names.iter().find(|n| service_for_env_name(n) == Some(service)))
+        .map(|n| (*n).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +175,14 @@ mod tests {
         assert_eq!(service_for_env_name("PGHOST"), Some(ServiceKind::Postgres));
         assert_eq!(service_for_env_name("PAGE_SIZE"), None);
         assert_eq!(service_for_env_name("DATABASE_URL"), None);
+    }
+
+    #[test]
+    fn env_var_of_a_service() {
+        let names = ["PORT", "REDIS_HOST", "REDIS_URL", "DATABASE_URL"];
+        assert_eq!(env_var_for_service(ServiceKind::Redis, names.into_iter()).as_deref(), Some("REDIS_URL"));
+        assert_eq!(env_var_for_service(ServiceKind::Postgres, names.into_iter()).as_deref(), Some("DATABASE_URL"));
+        assert_eq!(env_var_for_service(ServiceKind::Mongodb, names.into_iter()), None);
+        assert_eq!(env_var_for_service(ServiceKind::Redis, ["REDIS_HOST"].into_iter()).as_deref(), Some("REDIS_HOST"));
     }
 }
