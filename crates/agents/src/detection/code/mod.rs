@@ -83,7 +83,7 @@ pub fn scan(cx: &ProjectContext<'_>, out: &mut Findings) -> u64 {
     let files: Vec<_> = cx
         .own_files()
         .iter()
-        .filter(|f| f.size <= MAX_PARSE_BYTES)
+        .filter(|f| f.size <= MAX_PARSE_BYTES && !is_test_or_example(cx.relative(&f.path)))
         .filter_map(|f| {
             let ext = f.extension()?;
             let scanner = scanner_for(ext)?;
@@ -118,6 +118,45 @@ pub fn scan(cx: &ProjectContext<'_>, out: &mut Findings) -> u64 {
         }
     }
     parsed
+}
+
+/// Directories whose code configures tests, examples or docs, not the app being run.
+const NOT_APP_DIRS: &[&str] = &[
+    "test",
+    "tests",
+    "__tests__",
+    "spec",
+    "specs",
+    "e2e",
+    "fixtures",
+    "__fixtures__",
+    "testdata",
+    "examples",
+    "_examples",
+    "example",
+    "docs",
+    "benches",
+    "bench",
+    "__mocks__",
+    "cypress",
+    "playwright",
+];
+
+/// Whether a project-relative path is test, example or doc code: the env vars and ports it
+/// names belong to test harnesses and samples, so they would mislead the plan.
+fn is_test_or_example(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let name = parts.next_back().unwrap_or(path);
+    if parts.any(|dir| NOT_APP_DIRS.contains(&dir)) {
+        return true;
+    }
+    let stem = name.split('.').next().unwrap_or(name);
+    name.ends_with("_test.go")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || name == "conftest.py"
 }
 
 // ---- helpers for scanners -------------------------------------------------------------------
@@ -174,4 +213,30 @@ pub fn is_env_name(name: &str) -> bool {
         && name.len() <= 128
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_test_or_example;
+
+    #[test]
+    fn test_and_example_paths_are_not_app_code() {
+        for p in [
+            "tests/api.py",
+            "src/__tests__/a.js",
+            "pkg/server_test.go",
+            "app.test.ts",
+            "x.spec.js",
+            "test_views.py",
+            "conftest.py",
+            "examples/basic/main.rs",
+            "benches/b.rs",
+            "a/testdata/x.go",
+        ] {
+            assert!(is_test_or_example(p), "{p}");
+        }
+        for p in ["server.js", "src/main.rs", "app/testing_utils.py", "latest.py", "contest.go", "src/attest.ts"] {
+            assert!(!is_test_or_example(p), "{p}");
+        }
+    }
 }
