@@ -192,8 +192,8 @@ fn assignments(args: &str, legacy_env: bool) -> Vec<(String, String)> {
     let words = shell_words(args);
     match words.first() {
         Some(first) if legacy_env && !first.contains('=') => {
-            let value = args.trim_start()[first.len()..].trim().trim_matches('"').to_owned();
-            vec![(first.clone(), value)]
+            let value = args.trim().split_once(char::is_whitespace).map_or("", |(_, v)| v);
+            vec![(first.clone(), value.trim().trim_matches('"').to_owned())]
         }
         _ => words.iter().filter_map(|w| w.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     }
@@ -274,10 +274,7 @@ fn dockerfile(cx: &ProjectContext<'_>, text: &str, out: &mut Findings) {
 /// The last stage's command as the host would run it: wrappers dropped, container paths under
 /// the WORKDIR made relative to the project.
 fn start_command(cx: &ProjectContext<'_>, stage: &Stage) -> Option<Command> {
-    let local = |w: &String| match &stage.workdir {
-        Some(wd) if wd != "/" => w.strip_prefix(&format!("{wd}/")).map_or_else(|| w.clone(), str::to_owned),
-        _ => w.clone(),
-    };
+    let local = |w: &String| local_path(stage.workdir.as_deref(), w);
     let (argv, line, rule) = match (&stage.entrypoint, &stage.cmd) {
         (Some((Form::Shell(s), line)), _) => {
             return Some(shell_command(s, cx.evidence("Dockerfile", Some(*line), "docker.entrypoint")));
@@ -306,6 +303,17 @@ fn start_command(cx: &ProjectContext<'_>, stage: &Stage) -> Option<Command> {
         [] => None,
         [sh, flag, script] if sh.ends_with("sh") && flag == "-c" => Some(shell_command(script, evidence)),
         _ => Some(command(&argv.iter().map(String::as_str).collect::<Vec<_>>(), evidence)),
+    }
+}
+
+/// A container path under the WORKDIR as a path relative to the project; `/app/server` becomes
+/// `./server`, since a bare name would be looked up on the PATH.
+fn local_path(workdir: Option<&str>, word: &str) -> String {
+    let rest = workdir.filter(|wd| *wd != "/").and_then(|wd| word.strip_prefix(wd)?.strip_prefix('/'));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains('/') => format!("./{rest}"),
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => word.to_owned(),
     }
 }
 
@@ -543,7 +551,11 @@ fn line_after(text: &str, from: u32, needle: &str) -> Option<u32> {
     if needle.is_empty() {
         return None;
     }
-    text.lines().enumerate().skip(from as usize - 1).find(|(_, l)| l.contains(needle)).map(|(i, _)| i as u32 + 1)
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1) as usize)
+        .find(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i as u32 + 1)
 }
 
 #[cfg(test)]
@@ -596,6 +608,8 @@ mod tests {
         let s = start("FROM x\nWORKDIR /app\nENTRYPOINT [\"/docker-entrypoint.sh\"]\nCMD [\"/app/bin/server\", \"--port\", \"9000\"]\n")
             .unwrap();
         assert_eq!(s.argv, ["bin/server", "--port", "9000"]);
+        let s = start("FROM x\nWORKDIR /srv\nCMD [\"/srv/server\"]\n").unwrap();
+        assert_eq!(s.argv, ["./server"]);
         let s = start("FROM x\nENTRYPOINT [\"java\", \"-jar\", \"app.jar\"]\nCMD [\"--verbose\"]\n").unwrap();
         assert_eq!(
             (s.display.as_str(), s.evidence.rule.as_str()),
@@ -615,7 +629,10 @@ mod tests {
     fn expose_forms() {
         let d = detect_files(&[
             ("go.mod", "module x\n"),
-            ("Dockerfile", "FROM x\nARG HTTP=7000\nEXPOSE 3000/tcp 53/udp ${HTTP} 8000-8010 $MISSING\n"),
+            (
+                "Dockerfile",
+                "FROM x\nARG HTTP=7000\nENV \"NAMÉ\" legacy value\nEXPOSE 3000/tcp 53/udp ${HTTP} 8000-8010 $MISSING\n",
+            ),
         ]);
         let ports: Vec<_> = project(&d, ".").ports.iter().map(|p| (p.port, p.env_var.clone())).collect();
         assert_eq!(ports, [(53, None), (3000, None), (7000, Some("HTTP".into()))]);

@@ -11,7 +11,7 @@ use serde_yaml_ng::Value;
 
 use crate::detection::manifest::line_of;
 use crate::detection::{Findings, ProjectContext, Provider, command, priority};
-use crate::plan::{Dependency, Evidence, Framework, Language, PackageManager, ServiceKind};
+use crate::plan::{Dependency, Evidence, Framework, Language, PackageManager, ServiceKind, Warning};
 
 use super::docker::yaml_key_line;
 use super::services::{service_for_dependency, service_for_url};
@@ -145,9 +145,8 @@ fn frameworks(
         None => {}
     }
     for p in &config {
-        if let Some(env) = &p.env {
-            let default = (!p.value.is_empty()).then(|| p.value.clone());
-            out.add_env_var(env, default, cx.evidence(&p.file, p.line, "java.env.placeholder"));
+        for (env, default) in &p.placeholders {
+            out.add_env_var(env, default.clone(), cx.evidence(&p.file, p.line, "java.env.placeholder"));
         }
         if let Some(kind) = config_service(&p.key, &p.value) {
             out.add_service(kind, None, cx.evidence(&p.file, p.line, "java.service.config"));
@@ -371,10 +370,18 @@ fn gradle(cx: &ProjectContext<'_>, file: &str, text: &str, out: &mut Findings) -
             }
         }
     }
+    let catalog = catalog(cx);
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         let n = i as u32 + 1;
         if line.starts_with("//") {
+            continue;
+        }
+        if let Some(alias) = line.strip_prefix("alias(libs.plugins.") {
+            let alias = accessor(alias);
+            if let Some((_, id)) = catalog.plugins.iter().find(|(a, _)| *a == alias) {
+                build.plugins.push((id.clone(), n));
+            }
             continue;
         }
         // Plugins: `id("x")`, `id 'x'`, `kotlin("jvm")`, `apply plugin: 'x'`, and the bare
@@ -394,7 +401,10 @@ fn gradle(cx: &ProjectContext<'_>, file: &str, text: &str, out: &mut Findings) -
             continue;
         };
         let args = line[config.len()..].trim_start().trim_start_matches('(').trim_start();
-        let coordinate = if args.starts_with('"') || args.starts_with('\'') {
+        let coordinate = if let Some(alias) = args.strip_prefix("libs.") {
+            let alias = accessor(alias);
+            catalog.libraries.iter().find(|(a, _)| *a == alias).map(|(_, c)| c.clone())
+        } else if args.starts_with('"') || args.starts_with('\'') {
             first_string(args)
         } else if args.starts_with("group") {
             // `implementation group: 'g', name: 'a', version: 'v'`
@@ -420,6 +430,76 @@ fn gradle(cx: &ProjectContext<'_>, file: &str, text: &str, out: &mut Findings) -
     build
 }
 
+/// The aliases of a Gradle version catalog, as the build script spells them after `libs.`
+/// (`spring-boot-web` → `spring.boot.web`): library coordinates and plugin ids.
+#[derive(Default)]
+struct Catalog {
+    libraries: Vec<(String, String)>,
+    plugins: Vec<(String, String)>,
+}
+
+/// `gradle/libs.versions.toml` of this project or the nearest directory above it (a
+/// multi-project build keeps one at its root).
+fn catalog(cx: &ProjectContext<'_>) -> Catalog {
+    let mut dir = cx.dir;
+    let path = loop {
+        let path = if dir == "." { CATALOG.to_owned() } else { format!("{dir}/{CATALOG}") };
+        if cx.repo.exists(&path) {
+            break path;
+        }
+        if dir == "." {
+            return Catalog::default();
+        }
+        dir = dir.rfind('/').map_or(".", |i| &dir[..i]);
+    };
+    let Some(text) = cx.repo.read_text(&path) else { return Catalog::default() };
+    let table = match text.content.parse::<toml::Table>() {
+        Ok(table) => table,
+        Err(e) => {
+            let line = e.span().map(|s| crate::detection::manifest::line_at(&text.content, s.start));
+            cx.repo.warn(Warning { file: path, line, message: format!("malformed TOML: {}", e.message()) });
+            return Catalog::default();
+        }
+    };
+    let entries = |section: &str| table.get(section).and_then(toml::Value::as_table).into_iter().flatten();
+    let libraries = entries("libraries")
+        .filter_map(|(alias, v)| {
+            let coordinate = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Table(t) => match t.get("module").and_then(toml::Value::as_str) {
+                    Some(module) => module.to_owned(),
+                    None => format!("{}:{}", t.get("group")?.as_str()?, t.get("name")?.as_str()?),
+                },
+                _ => return None,
+            };
+            Some((accessor(alias), coordinate))
+        })
+        .collect();
+    let plugins = entries("plugins")
+        .filter_map(|(alias, v)| {
+            let id = match v {
+                toml::Value::String(s) => s.split(':').next()?.to_owned(),
+                toml::Value::Table(t) => t.get("id")?.as_str()?.to_owned(),
+                _ => return None,
+            };
+            Some((accessor(alias), id))
+        })
+        .collect();
+    Catalog { libraries, plugins }
+}
+
+const CATALOG: &str = "gradle/libs.versions.toml";
+
+/// A catalog alias as written after `libs.` in a script, up to the first character that is
+/// not part of it: `spring-boot_web` and `spring.boot.web)` both give `spring.boot.web`.
+fn accessor(alias: &str) -> String {
+    alias
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .map(|c| if c == '-' || c == '_' { '.' } else { c })
+        .collect()
+}
+
 /// The content of the first `"…"` or `'…'` literal in `s`.
 fn first_string(s: &str) -> Option<String> {
     let start = s.find(['"', '\''])?;
@@ -431,13 +511,15 @@ fn first_string(s: &str) -> Option<String> {
 
 // ---- application.properties / application.yml ------------------------------------------------
 
-/// One configuration property, with a `${ENV:default}` placeholder resolved to its default.
+/// One configuration property, with `${ENV:default}` placeholders resolved to their defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Property {
     key: String,
     value: String,
-    /// The environment variable a `${NAME:default}` placeholder reads.
+    /// The environment variable that sets the whole value (`${PORT:8080}`).
     env: Option<String>,
+    /// Every environment variable the value reads, with its default.
+    placeholders: Vec<(String, Option<String>)>,
     /// File relative to the project.
     file: String,
     line: Option<u32>,
@@ -483,19 +565,57 @@ fn read_config(cx: &ProjectContext<'_>) -> Vec<Property> {
             }
         }
     }
-    props
+    // Quarkus profiles: `%dev.` settings are what `quarkus:dev` runs with; other profiles are not.
+    let (dev, base): (Vec<_>, Vec<_>) = props.into_iter().partition(|p| p.key.starts_with("%dev."));
+    let dev = dev.into_iter().map(|p| Property { key: p.key["%dev.".len()..].to_owned(), ..p });
+    dev.chain(base.into_iter().filter(|p| !p.key.starts_with('%'))).collect()
 }
 
 fn property(key: &str, value: &str, file: &str, line: Option<u32>) -> Property {
-    let (value, env) = match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
-        Some(inner) => {
-            let (name, default) = inner.split_once(':').unwrap_or((inner, ""));
-            let is_env = crate::detection::code::is_env_name(name) && name.bytes().any(|b| b.is_ascii_uppercase());
-            (default.to_owned(), is_env.then(|| name.to_owned()))
+    let mut placeholders = Vec::new();
+    let resolved = resolve(value, &mut placeholders, 0);
+    let whole = value.starts_with("${") && value.ends_with('}');
+    let env = placeholders.first().filter(|_| whole).map(|p| p.0.clone());
+    Property { key: key.to_owned(), value: resolved, env, placeholders, file: file.to_owned(), line }
+}
+
+/// Replace `${NAME:default}` placeholders by their defaults, collecting the environment
+/// variables among them (`UPPER_SNAKE` names; the others refer to properties), outermost first.
+fn resolve(value: &str, vars: &mut Vec<(String, Option<String>)>, depth: u8) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let body = &rest[start + 2..];
+        let mut level = 1;
+        let end = body.char_indices().find_map(|(i, c)| {
+            match c {
+                '{' => level += 1,
+                '}' => level -= 1,
+                _ => {}
+            }
+            (level == 0).then_some(i)
+        });
+        let Some(end) = end else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &body[..end];
+        let (name, default) = inner.split_once(':').map_or((inner, None), |(n, d)| (n, Some(d)));
+        let is_env = crate::detection::code::is_env_name(name) && name.bytes().any(|b| b.is_ascii_uppercase());
+        let slot = vars.len();
+        if is_env {
+            vars.push((name.to_owned(), None));
         }
-        None => (value.to_owned(), None),
-    };
-    Property { key: key.to_owned(), value, env, file: file.to_owned(), line }
+        let default = default.map(|d| if depth < 4 { resolve(d, vars, depth + 1) } else { d.to_owned() });
+        if is_env {
+            vars[slot].1 = default.clone().filter(|d| !d.is_empty());
+        }
+        out.push_str(default.as_deref().unwrap_or(""));
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `server: {port: 8081}` → `("server.port", "8081")`.
@@ -650,6 +770,56 @@ mod tests {
         assert_eq!(p.services[0].service, ServiceKind::Redis);
         assert_eq!(p.services[0].evidence[0].line, Some(6));
         assert!(p.env_vars.iter().any(|e| e.name == "PORT" && e.default.as_deref() == Some("9000")));
+    }
+
+    #[test]
+    fn placeholders_inside_values() {
+        let p = property(
+            "spring.datasource.url",
+            "jdbc:postgresql://${DB_HOST:localhost}:${DB_PORT:5432}/${db.name:app}",
+            "f",
+            None,
+        );
+        assert_eq!(p.value, "jdbc:postgresql://localhost:5432/app");
+        assert_eq!(p.env, None);
+        assert_eq!(
+            p.placeholders,
+            [("DB_HOST".into(), Some("localhost".into())), ("DB_PORT".into(), Some("5432".into()))]
+        );
+        let p = property("url", "${DATABASE_URL:${FALLBACK_URL:jdbc:mysql://h/db}}", "f", None);
+        assert_eq!(p.value, "jdbc:mysql://h/db");
+        assert_eq!(p.env.as_deref(), Some("DATABASE_URL"));
+        assert_eq!(p.placeholders.len(), 2);
+        assert_eq!(property("k", "${UNCLOSED", "f", None).value, "${UNCLOSED");
+    }
+
+    #[test]
+    fn quarkus_dev_profile_and_version_catalog() {
+        let d = detect_files(&[
+            (
+                "gradle/libs.versions.toml",
+                "[versions]\nquarkus = \"3.8.1\"\n\n[libraries]\nquarkus-rest = { module = \"io.quarkus:quarkus-rest\" }\npg_driver = { group = \"org.postgresql\", name = \"postgresql\", version = \"42.7.1\" }\n\n[plugins]\nquarkus = { id = \"io.quarkus\", version.ref = \"quarkus\" }\n",
+            ),
+            ("settings.gradle.kts", "rootProject.name = \"shop\"\ninclude(\"app\")\n"),
+            (
+                "app/build.gradle.kts",
+                "plugins {\n    java\n    alias(libs.plugins.quarkus)\n}\ndependencies {\n    implementation(libs.quarkus.rest)\n    runtimeOnly(libs.pg.driver)\n}\n",
+            ),
+            (
+                "app/src/main/resources/application.properties",
+                "quarkus.http.port=8080\n%prod.quarkus.http.port=80\n%dev.quarkus.http.port=9090\nquarkus.datasource.db-kind=postgresql\n",
+            ),
+        ]);
+        let p = project(&d, "app");
+        assert_eq!(p.frameworks[0].value, Framework::Quarkus);
+        assert_eq!(p.frameworks[0].evidence[0].line, Some(3));
+        assert_eq!(p.start.as_ref().unwrap().display, "gradle quarkusDev");
+        assert_eq!(p.ports.iter().map(|p| p.port).collect::<Vec<_>>(), [9090]);
+        let deps: Vec<_> = p.dependencies.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(deps, ["io.quarkus:quarkus-rest", "org.postgresql:postgresql"]);
+        let pg = &p.services[0];
+        assert_eq!(pg.service, ServiceKind::Postgres);
+        assert_eq!(pg.evidence.len(), 2, "{:?}", pg.evidence);
     }
 
     #[test]
