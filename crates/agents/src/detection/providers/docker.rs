@@ -564,6 +564,54 @@ mod tests {
     use crate::detection::testing::{detect_files, detect_fixture, project};
     use crate::plan::ServiceKind;
 
+    /// Fragments that end in the middle of a construct, with multi-byte characters where
+    /// byte offsets could split them.
+    const ODD: &[&str] = &[
+        "",
+        "\\",
+        "é",
+        "\"",
+        "'",
+        "${",
+        "${}",
+        "$",
+        "<",
+        "<!--",
+        "<![CDATA[",
+        "</>",
+        "<a",
+        "ENV[\"",
+        "ENV.fetch('é",
+        "gem",
+        "gem é",
+        "group",
+        "end",
+        "FROM",
+        "CMD [",
+        "EXPOSE $",
+        "a=\"é",
+        "web:",
+        ":",
+        "-p",
+        "--port=",
+        "port ENV.fetch(",
+        "set :port,",
+        "${é:é}",
+        "<<",
+        "RUN <<",
+        "日本語",
+        " do",
+        "#",
+        "=",
+        "'é",
+        "\"\"\"",
+    ];
+
+    fn odd_inputs() -> impl Iterator<Item = String> {
+        ODD.iter()
+            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+    }
+
     #[test]
     fn instructions_join_continuations_and_skip_heredocs() {
         let text = "# syntax=docker/dockerfile:1\nFROM node:20 AS build\nRUN <<EOF\nCMD not-an-instruction\nEOF\nCMD [\"node\", \\\n  # a comment inside\n  \"server.js\"]\n";
@@ -735,5 +783,21 @@ mod tests {
         let p = project(&d, ".");
         assert!(p.start.iter().chain(&p.start_alternatives).any(|s| s.evidence.rule == "docker.cmd"));
         assert!(p.services.is_empty());
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in odd_inputs() {
+            let lines = input.lines().count() as u32;
+            for stage in stages(&input) {
+                assert!(stage.cmd.is_none_or(|c| c.1 <= lines), "{input:?}");
+            }
+            assert!(yaml_key_line(&input, &["a"]).is_none_or(|l| l <= lines));
+            let _ = shell_words(&input);
+            let _ = assignments(&input, true);
+            let _ = yaml_key_line(&input, &["a", "é"]);
+            let _ = container_port(&input);
+            let _ = join(".", &input);
+        }
     }
 }

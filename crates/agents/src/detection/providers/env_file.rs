@@ -136,6 +136,54 @@ mod tests {
     use crate::detection::testing::{detect_files, project};
     use crate::plan::ServiceKind;
 
+    /// Fragments that end in the middle of a construct, with multi-byte characters where
+    /// byte offsets could split them.
+    const ODD: &[&str] = &[
+        "",
+        "\\",
+        "é",
+        "\"",
+        "'",
+        "${",
+        "${}",
+        "$",
+        "<",
+        "<!--",
+        "<![CDATA[",
+        "</>",
+        "<a",
+        "ENV[\"",
+        "ENV.fetch('é",
+        "gem",
+        "gem é",
+        "group",
+        "end",
+        "FROM",
+        "CMD [",
+        "EXPOSE $",
+        "a=\"é",
+        "web:",
+        ":",
+        "-p",
+        "--port=",
+        "port ENV.fetch(",
+        "set :port,",
+        "${é:é}",
+        "<<",
+        "RUN <<",
+        "日本語",
+        " do",
+        "#",
+        "=",
+        "'é",
+        "\"\"\"",
+    ];
+
+    fn odd_inputs() -> impl Iterator<Item = String> {
+        ODD.iter()
+            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+    }
+
     #[test]
     fn parses_dotenv_forms() {
         let text = "# comment\n\nexport A=1\nB = \"two words\" \nC='single # not a comment'\nD=plain # comment\nE=\"multi\nline\"\n1BAD=x\nnot an assignment\nF=\n";
@@ -199,5 +247,16 @@ mod tests {
         let mongo = p.services.iter().find(|s| s.service == ServiceKind::Mongodb).unwrap();
         assert_eq!(mongo.env_var.as_deref(), Some("MONGO_URL"));
         assert_eq!(mongo.evidence[0].rule, "env.example.name");
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in odd_inputs() {
+            let lines = input.lines().count() as u32;
+            for entry in parse_env(&input) {
+                assert!(!entry.key.is_empty() && (1..=lines).contains(&entry.line), "{input:?}");
+                let _ = is_placeholder(&entry.value);
+            }
+        }
     }
 }

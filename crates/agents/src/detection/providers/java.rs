@@ -645,6 +645,54 @@ mod tests {
     use super::*;
     use crate::detection::testing::{detect_files, detect_fixture, project};
 
+    /// Fragments that end in the middle of a construct, with multi-byte characters where
+    /// byte offsets could split them.
+    const ODD: &[&str] = &[
+        "",
+        "\\",
+        "é",
+        "\"",
+        "'",
+        "${",
+        "${}",
+        "$",
+        "<",
+        "<!--",
+        "<![CDATA[",
+        "</>",
+        "<a",
+        "ENV[\"",
+        "ENV.fetch('é",
+        "gem",
+        "gem é",
+        "group",
+        "end",
+        "FROM",
+        "CMD [",
+        "EXPOSE $",
+        "a=\"é",
+        "web:",
+        ":",
+        "-p",
+        "--port=",
+        "port ENV.fetch(",
+        "set :port,",
+        "${é:é}",
+        "<<",
+        "RUN <<",
+        "日本語",
+        " do",
+        "#",
+        "=",
+        "'é",
+        "\"\"\"",
+    ];
+
+    fn odd_inputs() -> impl Iterator<Item = String> {
+        ODD.iter()
+            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+    }
+
     #[test]
     fn xml_scanner() {
         let text = "<?xml version=\"1.0\"?>\n<project a=\"1\">\n  <!-- <artifactId>no</artifactId> -->\n  <name><![CDATA[a & b]]></name>\n  <empty/>\n  <artifactId>\n    demo &amp; co\n  </artifactId>\n</project>\n";
@@ -861,5 +909,17 @@ mod tests {
         let svc: Vec<_> = p.services.iter().map(|s| s.service).collect();
         assert_eq!(svc, [ServiceKind::Redis]);
         assert!(p.dependencies.iter().any(|d| d.name == "org.jetbrains.kotlin:kotlin-reflect" && !d.dev));
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in odd_inputs() {
+            let lines = input.lines().count() as u32;
+            let (_, error) = xml_events(&input);
+            assert!(error.is_none_or(|(line, _)| line <= lines.max(1)), "{input:?}");
+            let _ = property("k", &input, "f", None);
+            let _ = first_string(&input);
+            let _ = accessor(&input);
+        }
     }
 }

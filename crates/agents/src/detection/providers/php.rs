@@ -176,6 +176,54 @@ mod tests {
     use super::*;
     use crate::detection::testing::{detect_files, detect_fixture, project};
 
+    /// Fragments that end in the middle of a construct, with multi-byte characters where
+    /// byte offsets could split them.
+    const ODD: &[&str] = &[
+        "",
+        "\\",
+        "é",
+        "\"",
+        "'",
+        "${",
+        "${}",
+        "$",
+        "<",
+        "<!--",
+        "<![CDATA[",
+        "</>",
+        "<a",
+        "ENV[\"",
+        "ENV.fetch('é",
+        "gem",
+        "gem é",
+        "group",
+        "end",
+        "FROM",
+        "CMD [",
+        "EXPOSE $",
+        "a=\"é",
+        "web:",
+        ":",
+        "-p",
+        "--port=",
+        "port ENV.fetch(",
+        "set :port,",
+        "${é:é}",
+        "<<",
+        "RUN <<",
+        "日本語",
+        " do",
+        "#",
+        "=",
+        "'é",
+        "\"\"\"",
+    ];
+
+    fn odd_inputs() -> impl Iterator<Item = String> {
+        ODD.iter()
+            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+    }
+
     #[test]
     fn symfony_with_doctrine_and_committed_env() {
         let d = detect_files(&[
@@ -268,5 +316,14 @@ mod tests {
         assert_eq!(env("APP_KEY").default, None);
         let dev: Vec<_> = p.dependencies.iter().filter(|d| d.dev).map(|d| d.name.as_str()).collect();
         assert_eq!(dev, ["fakerphp/faker", "phpunit/phpunit"]);
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in odd_inputs() {
+            let lines = input.lines().count() as u32;
+            assert!(dependency_line(&input, "require", "é").is_none_or(|l| l <= lines), "{input:?}");
+            let _ = dependency_line("{\"require\": {}}", "require", &input);
+        }
     }
 }

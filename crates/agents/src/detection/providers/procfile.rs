@@ -127,6 +127,54 @@ mod tests {
     use super::*;
     use crate::detection::testing::{detect_files, detect_fixture, project};
 
+    /// Fragments that end in the middle of a construct, with multi-byte characters where
+    /// byte offsets could split them.
+    const ODD: &[&str] = &[
+        "",
+        "\\",
+        "é",
+        "\"",
+        "'",
+        "${",
+        "${}",
+        "$",
+        "<",
+        "<!--",
+        "<![CDATA[",
+        "</>",
+        "<a",
+        "ENV[\"",
+        "ENV.fetch('é",
+        "gem",
+        "gem é",
+        "group",
+        "end",
+        "FROM",
+        "CMD [",
+        "EXPOSE $",
+        "a=\"é",
+        "web:",
+        ":",
+        "-p",
+        "--port=",
+        "port ENV.fetch(",
+        "set :port,",
+        "${é:é}",
+        "<<",
+        "RUN <<",
+        "日本語",
+        " do",
+        "#",
+        "=",
+        "'é",
+        "\"\"\"",
+    ];
+
+    fn odd_inputs() -> impl Iterator<Item = String> {
+        ODD.iter()
+            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+    }
+
     #[test]
     fn ports_in_commands() {
         assert_eq!(port_in_command("gunicorn app:app --bind 0.0.0.0:$PORT"), Some((None, Some("PORT".into()))));
@@ -192,5 +240,15 @@ mod tests {
         assert!(p.ports.iter().any(|port| port.port == 5000 && port.env_var.as_deref() == Some("PORT")));
         assert_eq!(p.migrations.len(), 1);
         assert_eq!(p.migrations[0].tool, "flask-migrate");
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in odd_inputs() {
+            if let Some((port, env)) = port_in_command(&input) {
+                assert!(port.is_none_or(|p| p > 0) && env.is_none_or(|e| !e.is_empty()), "{input:?}");
+            }
+            let _ = migration_tool(&input);
+        }
     }
 }

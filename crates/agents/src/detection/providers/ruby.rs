@@ -402,6 +402,54 @@ mod tests {
     use super::*;
     use crate::detection::testing::{detect_files, detect_fixture, project};
 
+    /// Fragments that end in the middle of a construct, with multi-byte characters where
+    /// byte offsets could split them.
+    const ODD: &[&str] = &[
+        "",
+        "\\",
+        "é",
+        "\"",
+        "'",
+        "${",
+        "${}",
+        "$",
+        "<",
+        "<!--",
+        "<![CDATA[",
+        "</>",
+        "<a",
+        "ENV[\"",
+        "ENV.fetch('é",
+        "gem",
+        "gem é",
+        "group",
+        "end",
+        "FROM",
+        "CMD [",
+        "EXPOSE $",
+        "a=\"é",
+        "web:",
+        ":",
+        "-p",
+        "--port=",
+        "port ENV.fetch(",
+        "set :port,",
+        "${é:é}",
+        "<<",
+        "RUN <<",
+        "日本語",
+        " do",
+        "#",
+        "=",
+        "'é",
+        "\"\"\"",
+    ];
+
+    fn odd_inputs() -> impl Iterator<Item = String> {
+        ODD.iter()
+            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+    }
+
     #[test]
     fn gemfile_groups_versions_and_blocks() {
         let text = r#"source "https://rubygems.org"
@@ -558,5 +606,16 @@ gem "puma"
         assert_eq!(p.entry_points[0].file, "app.rb");
         assert!(p.env_vars.iter().any(|e| e.name == "GREETING" && e.default.as_deref() == Some("Hello")));
         assert!(p.services.is_empty());
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in odd_inputs() {
+            let lines = input.lines().count() as u32;
+            assert!(parse_gemfile(&input).iter().all(|g| !g.name.is_empty() && g.line <= lines), "{input:?}");
+            assert!(env_reads_in(&input).iter().all(|(n, _)| crate::detection::code::is_env_name(n)));
+            let _ = literal(&input);
+            let _ = strip_comment(&input);
+        }
     }
 }
