@@ -243,6 +243,10 @@ fn is_wrapper(word: &str) -> bool {
 fn dockerfile(cx: &ProjectContext<'_>, text: &str, out: &mut Findings) {
     let Some(stage) = stages(text).pop() else { return };
     if let Some(start) = start_command(cx, &stage) {
+        // `--port 8000` in the command is where the process listens, EXPOSE or not.
+        if let Some((Some(port), env)) = super::procfile::port_in_command(&start.display) {
+            out.add_port(port, env, Evidence { rule: "docker.cmd.port".into(), ..start.evidence.clone() });
+        }
         out.add_start(priority::DOCKERFILE, start);
     }
     let var = |name: &str| stage.vars.iter().rev().find(|v| v.0 == name);
@@ -779,9 +783,10 @@ mod tests {
         assert_eq!(w.len(), 1, "{:?}", d.warnings);
         assert!(w[0].line.is_some());
         assert!(w[0].message.contains("malformed Compose file"));
-        // Detection went on: the Dockerfile still gives the start command.
+        // Detection went on: the Dockerfile still gives the start command and its port.
         let p = project(&d, ".");
         assert!(p.start.iter().chain(&p.start_alternatives).any(|s| s.evidence.rule == "docker.cmd"));
+        assert!(p.ports.iter().any(|p| p.port == 8000 && p.evidence[0].rule == "docker.cmd.port"));
         assert!(p.services.is_empty());
     }
 

@@ -30,13 +30,23 @@ struct Build {
 
 impl Build {
     fn plugin(&self, names: &[&str]) -> Option<u32> {
-        self.plugins.iter().find(|(p, _)| names.iter().any(|n| p == n || p.starts_with(&format!("{n}.")))).map(|p| p.1)
+        self.plugins
+            .iter()
+            .filter(|(p, _)| names.iter().any(|n| p == n || p.starts_with(&format!("{n}."))))
+            .map(|p| p.1)
+            .min()
     }
 
-    /// Line of the first dependency, parent or BOM whose `group:artifact` satisfies `f`.
+    /// Earliest line of a dependency, parent or BOM whose `group:artifact` satisfies `f`.
     fn coordinate(&self, f: impl Fn(&str) -> bool) -> Option<u32> {
         let deps = self.deps.iter().filter(|d| !d.dev && f(&d.name)).filter_map(|d| d.evidence.line);
-        deps.chain(self.parents.iter().filter(|p| f(&p.0)).map(|p| p.1)).next()
+        deps.chain(self.parents.iter().filter(|p| f(&p.0)).map(|p| p.1)).min()
+    }
+
+    /// The earliest line that shows a framework: a plugin or a coordinate (a POM's parent
+    /// comes before its plugins; a Gradle `plugins {}` block before its dependencies).
+    fn earliest(&self, plugins: &[&str], f: impl Fn(&str) -> bool) -> Option<u32> {
+        [self.plugin(plugins), self.coordinate(f)].into_iter().flatten().min()
     }
 }
 
@@ -92,23 +102,21 @@ fn frameworks(
     file: &str,
     run: impl Fn(Goal) -> Option<Vec<&'static str>>,
 ) {
-    let kotlin = build
-        .plugin(&["org.jetbrains.kotlin", "kotlin-maven-plugin"])
-        .or_else(|| build.coordinate(|c| c.starts_with("org.jetbrains.kotlin:kotlin-stdlib")));
+    let kotlin = build.earliest(&["org.jetbrains.kotlin", "kotlin-maven-plugin"], |c| {
+        c.starts_with("org.jetbrains.kotlin:kotlin-stdlib")
+    });
     match kotlin {
         Some(line) => out.add_language(Language::Kotlin, cx.evidence(file, Some(line), "java.language.kotlin")),
         None => out.add_language(Language::Java, cx.evidence(file, None, "java.manifest")),
     }
 
-    let spring = build.plugin(&["org.springframework.boot", "spring-boot-maven-plugin"]).or_else(|| {
-        build.coordinate(|c| {
-            c.starts_with("org.springframework.boot:spring-boot-starter")
-                || c == "org.springframework.boot:spring-boot-dependencies"
-        })
+    let spring = build.earliest(&["org.springframework.boot", "spring-boot-maven-plugin"], |c| {
+        c.starts_with("org.springframework.boot:spring-boot-starter")
+            || c == "org.springframework.boot:spring-boot-dependencies"
     });
-    let quarkus = build
-        .plugin(&["io.quarkus", "quarkus-maven-plugin"])
-        .or_else(|| build.coordinate(|c| c.starts_with("io.quarkus:") || c.starts_with("io.quarkus.platform:")));
+    let quarkus = build.earliest(&["io.quarkus", "quarkus-maven-plugin"], |c| {
+        c.starts_with("io.quarkus:") || c.starts_with("io.quarkus.platform:")
+    });
     let (framework, goal, line, port_key, port_env) = if let Some(line) = spring {
         (Framework::SpringBoot, Goal::SpringBoot, line, "server.port", "SERVER_PORT")
     } else if let Some(line) = quarkus {
@@ -750,7 +758,8 @@ mod tests {
         let p = project(&d, ".");
         assert_eq!(p.name, "svc");
         assert_eq!(p.frameworks[0].value, Framework::Quarkus);
-        assert_eq!(p.frameworks[0].evidence[0].line, Some(14));
+        // The imported BOM is the first mention.
+        assert_eq!(p.frameworks[0].evidence[0].line, Some(7));
         assert_eq!(p.start.as_ref().unwrap().display, "mvn quarkus:dev");
         assert_eq!((p.ports[0].port, p.ports[0].env_var.as_deref()), (8080, Some("QUARKUS_HTTP_PORT")));
         let deps: Vec<_> = p.dependencies.iter().map(|d| (d.name.as_str(), d.dev, d.evidence.line)).collect();
@@ -883,6 +892,8 @@ mod tests {
         let start = p.start.as_ref().unwrap();
         assert_eq!(start.display, "./mvnw spring-boot:run");
         assert_eq!(start.evidence.rule, "java.framework.spring_boot");
+        // The parent POM is the first thing that says Spring Boot.
+        assert_eq!((start.evidence.file.as_str(), start.evidence.line), ("pom.xml", Some(8)));
         assert_eq!(p.ports.len(), 1);
         assert_eq!((p.ports[0].port, p.ports[0].env_var.as_deref()), (8081, Some("SERVER_PORT")));
         assert_eq!(p.ports[0].evidence[0].file, "src/main/resources/application.properties");
