@@ -8,11 +8,11 @@
 
 use serde_yaml_ng::Value;
 
+use crate::detection::projects::MANIFESTS;
 use crate::detection::{Findings, ProjectContext, Provider, command, priority, shell_command};
 use crate::plan::{Command, Evidence, Warning};
 
 use super::services::{service_for_image, service_for_url};
-use crate::detection::projects::MANIFESTS;
 
 pub struct Docker;
 
@@ -305,9 +305,13 @@ fn start_command(cx: &ProjectContext<'_>, stage: &Stage) -> Option<Command> {
     let evidence = cx.evidence("Dockerfile", Some(line), rule);
     match argv.as_slice() {
         [] => None,
-        [sh, flag, script] if sh.ends_with("sh") && flag == "-c" => Some(shell_command(script, evidence)),
+        [sh, flag, script] if is_shell(sh) && flag == "-c" => Some(shell_command(script, evidence)),
         _ => Some(command(&argv.iter().map(String::as_str).collect::<Vec<_>>(), evidence)),
     }
+}
+
+fn is_shell(program: &str) -> bool {
+    matches!(program.rsplit('/').next(), Some("sh" | "bash" | "ash" | "dash" | "zsh"))
 }
 
 /// A container path under the WORKDIR as a path relative to the project; `/app/server` becomes

@@ -69,7 +69,7 @@ impl Provider for Ruby {
         }
 
         database_yml(cx, out, rails.is_some());
-        for g in gems.iter().filter(|g| !g.dev) {
+        for g in gems.iter().filter(|g| g.in_development()) {
             if let Some(kind) = service_for_dependency("ruby", &g.name) {
                 let env_var = match kind {
                     // redis-rb and Sidekiq read REDIS_URL; Rails merges DATABASE_URL into its config.
@@ -91,7 +91,17 @@ struct Gem {
     version: Option<String>,
     /// Only in the development or test groups.
     dev: bool,
+    /// Bundler groups; none means the default group.
+    groups: Vec<String>,
     line: u32,
+}
+
+impl Gem {
+    /// Loaded when the app runs in development (`Bundler.require(*Rails.groups)`): gems only
+    /// for production or tests do not make a service necessary locally.
+    fn in_development(&self) -> bool {
+        self.groups.is_empty() || self.groups.iter().any(|g| g == "default" || g == "development")
+    }
 }
 
 const DEV_GROUPS: &[&str] = &["development", "test"];
@@ -101,7 +111,8 @@ const DEV_GROUPS: &[&str] = &["development", "test"];
 /// so that their `end` closes the right one.
 fn parse_gemfile(text: &str) -> Vec<Gem> {
     let mut gems = Vec::new();
-    let mut blocks: Vec<bool> = Vec::new();
+    // The groups each open block puts its gems in (none for blocks that are not `group`).
+    let mut blocks: Vec<Vec<String>> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = strip_comment(raw).trim();
         if line.is_empty() {
@@ -114,36 +125,36 @@ fn parse_gemfile(text: &str) -> Vec<Gem> {
                 continue;
             }
             "gem" => {
-                let in_dev = blocks.iter().any(|&d| d);
-                if let Some(gem) = parse_gem(&line[3..], in_dev, i as u32 + 1) {
+                let enclosing = blocks.iter().rev().find(|g| !g.is_empty()).cloned().unwrap_or_default();
+                if let Some(gem) = parse_gem(&line[3..], enclosing, i as u32 + 1) {
                     gems.push(gem);
                 }
             }
             "group" => {
                 let groups = symbols(line[5..].trim_end_matches(" do").trim_end_matches("do"));
-                blocks.push(!groups.is_empty() && groups.iter().all(|g| DEV_GROUPS.contains(&g.as_str())));
+                blocks.push(groups);
                 continue;
             }
             "if" | "unless" | "case" | "begin" | "while" | "until" => {
-                blocks.push(false);
+                blocks.push(Vec::new());
                 continue;
             }
             _ => {}
         }
         let opens = line.ends_with(" do") || line.split_once(" do |").is_some_and(|(_, r)| r.ends_with('|'));
         if opens {
-            blocks.push(false);
+            blocks.push(Vec::new());
         }
     }
     gems
 }
 
-fn parse_gem(args: &str, in_dev: bool, line: u32) -> Option<Gem> {
+fn parse_gem(args: &str, enclosing: Vec<String>, line: u32) -> Option<Gem> {
     let args = args.trim().trim_start_matches('(').trim_end_matches(')');
     let parts = split_top_level(args);
     let name = unquote_ruby(parts.first()?)?;
     let mut versions = Vec::new();
-    let mut groups = Vec::new();
+    let mut groups = enclosing;
     for part in &parts[1..] {
         let part = part.trim();
         if let Some(v) = unquote_ruby(part) {
@@ -152,8 +163,8 @@ fn parse_gem(args: &str, in_dev: bool, line: u32) -> Option<Gem> {
             groups = symbols(value);
         }
     }
-    let dev = in_dev || (!groups.is_empty() && groups.iter().all(|g| DEV_GROUPS.contains(&g.as_str())));
-    Some(Gem { name, version: (!versions.is_empty()).then(|| versions.join(", ")), dev, line })
+    let dev = !groups.is_empty() && groups.iter().all(|g| DEV_GROUPS.contains(&g.as_str()));
+    Some(Gem { name, version: (!versions.is_empty()).then(|| versions.join(", ")), dev, groups, line })
 }
 
 /// The value of a `key: value` or `:key => value` option.
@@ -561,6 +572,17 @@ gem "puma"
         assert_eq!((p.ports[0].port, p.ports[0].env_var.as_deref()), (8000, Some("PORT")));
         assert_eq!(p.services[0].service, ServiceKind::Redis);
         assert_eq!(p.services[0].env_var.as_deref(), Some("REDIS_URL"));
+    }
+
+    #[test]
+    fn production_only_gems_need_no_service() {
+        let d = detect_files(&[
+            ("Gemfile", "gem 'rails'\ngem 'sqlite3', group: :development\ngroup :production do\n  gem 'pg'\nend\n"),
+            ("config/database.yml", "development:\n  adapter: sqlite3\nproduction:\n  adapter: postgresql\n"),
+        ]);
+        let p = project(&d, ".");
+        assert!(p.services.is_empty(), "{:?}", p.services);
+        assert!(p.dependencies.iter().any(|d| d.name == "pg" && !d.dev));
     }
 
     #[test]
