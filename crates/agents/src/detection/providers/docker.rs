@@ -22,8 +22,10 @@ impl Provider for Docker {
     }
 
     fn detect(&self, cx: &ProjectContext<'_>, out: &mut Findings) {
-        if let Some(text) = cx.read("Dockerfile") {
-            dockerfile(cx, &text.content, out);
+        if let Some(file) = DOCKERFILES.iter().find(|f| cx.has(f)) {
+            if let Some(text) = cx.read(file) {
+                dockerfile(cx, file, &text.content, out);
+            }
         }
         for path in compose_files(cx) {
             compose(cx, &path, out);
@@ -32,6 +34,11 @@ impl Provider for Docker {
 }
 
 // ---- Dockerfile -----------------------------------------------------------------------------
+
+/// The Dockerfile to read: the plain one, else a development variant (which describes a local
+/// run better than a production one would).
+const DOCKERFILES: &[&str] =
+    &["Dockerfile", "Dockerfile.dev", "Dockerfile.development", "Dockerfile.local", "dev.Dockerfile"];
 
 /// One instruction with its continuation lines joined, and the line it starts on.
 #[derive(Debug, PartialEq, Eq)]
@@ -240,9 +247,9 @@ fn is_wrapper(word: &str) -> bool {
         || name.starts_with("docker-entrypoint")
 }
 
-fn dockerfile(cx: &ProjectContext<'_>, text: &str, out: &mut Findings) {
+fn dockerfile(cx: &ProjectContext<'_>, file: &str, text: &str, out: &mut Findings) {
     let Some(stage) = stages(text).pop() else { return };
-    if let Some(start) = start_command(cx, &stage) {
+    if let Some(start) = start_command(cx, file, &stage) {
         // `--port 8000` in the command is where the process listens, EXPOSE or not.
         if let Some((Some(port), env)) = super::procfile::port_in_command(&start.display) {
             out.add_port(port, env, Evidence { rule: "docker.cmd.port".into(), ..start.evidence.clone() });
@@ -253,7 +260,7 @@ fn dockerfile(cx: &ProjectContext<'_>, text: &str, out: &mut Findings) {
     for (key, value, line, env) in &stage.vars {
         if *env && key == "PORT" {
             let default = (!value.is_empty()).then(|| value.clone());
-            out.add_env_var(key, default, cx.evidence("Dockerfile", Some(*line), "docker.env"));
+            out.add_env_var(key, default, cx.evidence(file, Some(*line), "docker.env"));
         }
     }
     for (spec, line) in &stage.expose {
@@ -271,17 +278,17 @@ fn dockerfile(cx: &ProjectContext<'_>, text: &str, out: &mut Findings) {
             continue;
         }
         let env_var = env_var.or_else(|| var("PORT").filter(|v| v.1 == value).map(|_| "PORT".to_owned()));
-        out.add_port(port, env_var, cx.evidence("Dockerfile", Some(*line), "docker.expose"));
+        out.add_port(port, env_var, cx.evidence(file, Some(*line), "docker.expose"));
     }
 }
 
 /// The last stage's command as the host would run it: wrappers dropped, container paths under
 /// the WORKDIR made relative to the project.
-fn start_command(cx: &ProjectContext<'_>, stage: &Stage) -> Option<Command> {
+fn start_command(cx: &ProjectContext<'_>, file: &str, stage: &Stage) -> Option<Command> {
     let local = |w: &String| local_path(stage.workdir.as_deref(), w);
     let (argv, line, rule) = match (&stage.entrypoint, &stage.cmd) {
         (Some((Form::Shell(s), line)), _) => {
-            return Some(shell_command(s, cx.evidence("Dockerfile", Some(*line), "docker.entrypoint")));
+            return Some(shell_command(s, cx.evidence(file, Some(*line), "docker.entrypoint")));
         }
         (Some((Form::Exec(ep), ep_line)), cmd) => {
             let ep: Vec<String> = ep.iter().skip_while(|w| is_wrapper(w)).map(local).collect();
@@ -297,12 +304,12 @@ fn start_command(cx: &ProjectContext<'_>, stage: &Stage) -> Option<Command> {
             }
         }
         (None, Some((Form::Shell(s), line))) => {
-            return Some(shell_command(s, cx.evidence("Dockerfile", Some(*line), "docker.cmd")));
+            return Some(shell_command(s, cx.evidence(file, Some(*line), "docker.cmd")));
         }
         (None, Some((Form::Exec(c), line))) => (c.iter().map(local).collect(), *line, "docker.cmd"),
         (None, None) => return None,
     };
-    let evidence = cx.evidence("Dockerfile", Some(line), rule);
+    let evidence = cx.evidence(file, Some(line), rule);
     match argv.as_slice() {
         [] => None,
         [sh, flag, script] if is_shell(sh) && flag == "-c" => Some(shell_command(script, evidence)),
@@ -679,6 +686,19 @@ mod tests {
         assert!(start("FROM x\nRUN make\n").is_none());
         // An ENTRYPOINT in a stage built on another resets the CMD it inherited.
         assert!(start("FROM x AS a\nCMD [\"a\"]\nFROM a\nENTRYPOINT [\"tini\", \"--\"]\n").is_none());
+    }
+
+    #[test]
+    fn development_dockerfile_variant() {
+        let d = detect_files(&[
+            ("go.mod", "module x\n"),
+            ("Dockerfile.dev", "FROM golang:1.22\nEXPOSE 8080\nCMD [\"go\", \"run\", \".\"]\n"),
+            ("Dockerfile.prod", "FROM scratch\nEXPOSE 9999\n"),
+        ]);
+        let p = project(&d, ".");
+        let start = p.start.as_ref().unwrap();
+        assert_eq!((start.display.as_str(), start.evidence.file.as_str()), ("go run .", "Dockerfile.dev"));
+        assert_eq!(p.ports.iter().map(|p| p.port).collect::<Vec<_>>(), [8080]);
     }
 
     #[test]
