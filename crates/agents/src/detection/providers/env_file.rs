@@ -10,7 +10,7 @@ use super::services::{service_for_env_name, service_for_url};
 pub struct EnvFile;
 
 /// Example file names, in the order their defaults win.
-pub(super) const EXAMPLE_FILES: &[&str] = &[".env.example", ".env.sample", ".env.template", ".env.dist", "example.env"];
+const EXAMPLE_FILES: &[&str] = &[".env.example", ".env.sample", ".env.template", ".env.dist", "example.env"];
 
 impl Provider for EnvFile {
     fn id(&self) -> &'static str {
@@ -103,7 +103,7 @@ fn closing_quote(s: &str) -> Option<usize> {
 }
 
 /// Whether an example value is there only to be replaced (`changeme`, `your-api-key`, `<token>`).
-pub(super) fn is_placeholder(value: &str) -> bool {
+fn is_placeholder(value: &str) -> bool {
     let v = value.trim().to_ascii_lowercase();
     v.is_empty()
         || v.contains("changeme")

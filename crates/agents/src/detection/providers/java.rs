@@ -63,7 +63,7 @@ impl Provider for Java {
                 out.add_package_manager(PackageManager::Maven, cx.evidence("mvnw", None, "java.pm.maven.wrapper"));
             }
             out.add_package_manager(PackageManager::Maven, cx.evidence("pom.xml", None, "java.pm.maven"));
-            frameworks(cx, out, &build, "pom.xml", |goal| match goal {
+            from_build(cx, out, &build, "pom.xml", |goal| match goal {
                 Goal::SpringBoot => Some(vec![wrapper, "spring-boot:run"]),
                 Goal::Quarkus => Some(vec![wrapper, "quarkus:dev"]),
                 Goal::Application => None,
@@ -77,7 +77,7 @@ impl Provider for Java {
                 out.add_package_manager(PackageManager::Gradle, cx.evidence("gradlew", None, "java.pm.gradle.wrapper"));
             }
             out.add_package_manager(PackageManager::Gradle, cx.evidence(file, None, "java.pm.gradle"));
-            frameworks(cx, out, &build, file, |goal| match goal {
+            from_build(cx, out, &build, file, |goal| match goal {
                 Goal::SpringBoot => Some(vec![wrapper, "bootRun"]),
                 Goal::Quarkus => Some(vec![wrapper, "quarkusDev"]),
                 Goal::Application => Some(vec![wrapper, "run"]),
@@ -95,7 +95,7 @@ enum Goal {
 }
 
 /// Language, frameworks, start commands, ports and services from one build file.
-fn frameworks(
+fn from_build(
     cx: &ProjectContext<'_>,
     out: &mut Findings,
     build: &Build,
