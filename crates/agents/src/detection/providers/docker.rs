@@ -750,6 +750,25 @@ mod tests {
     }
 
     #[test]
+    fn compose_long_port_syntax_expose_and_env_mapping() {
+        let d = detect_files(&[
+            ("go.mod", "module x\n"),
+            (
+                "compose.yml",
+                "x-common: &common\n  restart: unless-stopped\nservices:\n  app:\n    <<: *common\n    build:\n      context: .\n    ports:\n      - target: 8080\n        published: 80\n      - 9090\n    expose:\n      - \"7000\"\n    environment:\n      LOG_LEVEL: debug\n      WORKERS: 4\n      SECRET_KEY:\n      API_URL: ${API_URL:-http://localhost}\n",
+            ),
+        ]);
+        let p = project(&d, ".");
+        let ports: Vec<_> = p.ports.iter().map(|p| (p.port, p.evidence[0].line)).collect();
+        assert_eq!(ports, [(7000, Some(13)), (8080, Some(9)), (9090, Some(11))]);
+        let env: Vec<_> = p.env_vars.iter().map(|e| (e.name.as_str(), e.default.as_deref())).collect();
+        assert_eq!(
+            env,
+            [("API_URL", None), ("LOG_LEVEL", Some("debug")), ("SECRET_KEY", None), ("WORKERS", Some("4"))]
+        );
+    }
+
+    #[test]
     fn ancestor_compose_attaches_by_depends_on() {
         let compose = "services:\n  api:\n    build:\n      context: .\n      dockerfile: services/api/Dockerfile\n    depends_on:\n      mongo:\n        condition: service_healthy\n  mongo:\n    image: mongo:7\n  mq:\n    image: rabbitmq:3\n";
         let d = detect_files(&[
