@@ -797,6 +797,19 @@ mod tests {
     }
 
     #[test]
+    fn malformed_root_compose_warns_once_for_many_projects() {
+        let d = detect_files(&[
+            ("docker-compose.yml", "services:\n  db:\n    image: [postgres\n"),
+            ("a/go.mod", "module a\n"),
+            ("b/go.mod", "module b\n"),
+        ]);
+        assert_eq!(d.projects.len(), 2);
+        let w: Vec<_> = d.warnings.iter().filter(|w| w.file == "docker-compose.yml").collect();
+        assert_eq!(w.len(), 1, "{:?}", d.warnings);
+        assert!(w[0].line.is_some());
+    }
+
+    #[test]
     fn fixture_docker_compose_monorepo() {
         let d = detect_fixture("docker-compose-monorepo");
         assert!(d.warnings.is_empty(), "{:?}", d.warnings);
