@@ -238,8 +238,8 @@ mod tests {
         // The Dockerfile's CMD is still offered, ranked below the declared command.
         assert!(p.start_alternatives.iter().any(|c| c.evidence.rule == "docker.cmd"), "{:?}", p.start_alternatives);
         assert!(p.ports.iter().any(|port| port.port == 5000 && port.env_var.as_deref() == Some("PORT")));
-        assert_eq!(p.migrations.len(), 1);
-        assert_eq!(p.migrations[0].tool, "flask-migrate");
+        let release = p.migrations.iter().find(|m| m.command.evidence.rule == "procfile.release").unwrap();
+        assert_eq!((release.tool.as_str(), release.command.display.as_str()), ("flask-migrate", "flask db upgrade"));
     }
 
     #[test]
