@@ -235,8 +235,9 @@ mod tests {
         assert_eq!(start.display, "gunicorn app:app --bind 0.0.0.0:${PORT:-5000} --workers 2");
         assert_eq!(start.evidence.file, "Procfile");
         assert_eq!(start.evidence.line, Some(1));
-        // The Dockerfile's CMD is still offered, ranked below the declared command.
-        assert!(p.start_alternatives.iter().any(|c| c.evidence.rule == "docker.cmd"), "{:?}", p.start_alternatives);
+        // The Dockerfile's CMD (`python app.py`, which the Python provider also finds) is still
+        // offered, ranked below the declared command.
+        assert!(p.start_alternatives.iter().any(|c| c.display == "python app.py"), "{:?}", p.start_alternatives);
         assert!(p.ports.iter().any(|port| port.port == 5000 && port.env_var.as_deref() == Some("PORT")));
         let release = p.migrations.iter().find(|m| m.command.evidence.rule == "procfile.release").unwrap();
         assert_eq!((release.tool.as_str(), release.command.display.as_str()), ("flask-migrate", "flask db upgrade"));
