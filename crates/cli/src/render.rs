@@ -32,7 +32,13 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
         let langs: Vec<_> = project
             .languages
             .iter()
-            .map(|l| if l.files > 0 { format!("{} ({} files)", l.language, l.files) } else { l.language.to_string() })
+            .map(|l| {
+                if l.files > 0 {
+                    format!("{} ({} file{})", l.language, l.files, if l.files == 1 { "" } else { "s" })
+                } else {
+                    l.language.to_string()
+                }
+            })
             .collect();
         field(out, "languages", &langs.join(", "))?;
         let pms: Vec<_> = project.package_managers.iter().map(|f| f.value.to_string()).collect();
