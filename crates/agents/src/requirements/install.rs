@@ -1,3 +1,448 @@
-use crate::plan::{InstallStep, Project};
+//! How to install a project's dependencies: one command per package manager, chosen by the
+//! lock file, each with the reason for it. A lock file means an exact install (`npm ci`,
+//! `--frozen-lockfile`, `uv sync --frozen`); without one the manager resolves.
+//!
+//! Workspaces install once, at the root: a member of an npm/yarn/pnpm/bun workspace, a Cargo
+//! workspace, a multi-module Maven build or a Gradle build gets no step of its own.
+
+use crate::detection::command;
+use crate::plan::{Evidence, InstallStep, PackageManager, Project};
 use crate::repo::RepoView;
-pub fn steps(_p: &Project, _r: &RepoView) -> Vec<InstallStep> { Vec::new() }
+
+use super::{ancestors, join, read, read_json, read_toml};
+
+/// The install steps for one project, in order.
+pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
+    let dir = project.path.as_str();
+    let at = Dir { repo, dir };
+    let mut out = Vec::new();
+    let mut node_done = false;
+    for pm in project.package_managers.iter().map(|f| f.value) {
+        use PackageManager::*;
+        match pm {
+            Npm | Yarn | Pnpm | Bun => {
+                // One Node install per project: a second lock file is a leftover, and the
+                // detection agent ranks the managers.
+                if node_done || node_workspace_root(repo, dir).is_some() {
+                    continue;
+                }
+                node_done = true;
+                out.push(node(&at, pm));
+            }
+            Pip => out.extend(pip(&at)),
+            Poetry => out.push(poetry(&at)),
+            Uv => out.push(if at.has("uv.lock") {
+                at.step(&["uv", "sync", "--frozen"], "uv.lock", "uv.lock present: uv sync --frozen installs exactly the lock into .venv")
+            } else {
+                at.step(&["uv", "sync"], "pyproject.toml", "no uv.lock: uv sync resolves pyproject.toml into .venv (and writes uv.lock)")
+            }),
+            Pipenv => out.push(if at.has("Pipfile.lock") {
+                at.step(
+                    &["pipenv", "install", "--deploy"],
+                    "Pipfile.lock",
+                    "Pipfile.lock present: pipenv install --deploy installs the lock and fails if it is out of date",
+                )
+            } else {
+                at.step(&["pipenv", "install"], "Pipfile", "no Pipfile.lock: pipenv install resolves the Pipfile (and writes the lock)")
+            }),
+            Pdm => out.push(if at.has("pdm.lock") {
+                at.step(&["pdm", "install"], "pdm.lock", "pdm.lock present: pdm install installs the lock into the project's venv")
+            } else {
+                at.step(&["pdm", "install"], "pyproject.toml", "no pdm.lock: pdm install resolves pyproject.toml (and writes pdm.lock)")
+            }),
+            Cargo => {
+                if cargo_workspace_root(repo, dir).is_none() {
+                    out.push(cargo(&at, project));
+                }
+            }
+            GoModules => out.push(if at.has("go.sum") {
+                at.step(&["go", "mod", "download"], "go.sum", "go.sum present: go mod download fetches the modules it pins")
+            } else {
+                at.step(&["go", "mod", "download"], "go.mod", "go mod download fetches the modules go.mod requires (there is no go.sum yet)")
+            }),
+            Bundler => out.push(bundler(&at)),
+            Maven => {
+                if !has_parent(dir, |d| read(repo, &join(d, "pom.xml")).is_some_and(|t| t.content.contains("<modules>"))) {
+                    out.push(maven(&at));
+                }
+            }
+            Gradle => {
+                let settings = |d: &str| ["settings.gradle", "settings.gradle.kts"].iter().any(|f| repo.exists(&join(d, f)));
+                if !has_parent(dir, settings) {
+                    out.push(gradle(&at));
+                }
+            }
+            Composer => out.push(if at.has("composer.lock") {
+                at.step(
+                    &["composer", "install", "--no-interaction"],
+                    "composer.lock",
+                    "composer.lock present: composer install installs the lock, dev packages included (dev servers and \
+                     debug tooling need them)",
+                )
+            } else {
+                at.step(
+                    &["composer", "install", "--no-interaction"],
+                    "composer.json",
+                    "no composer.lock: composer install resolves composer.json (and writes the lock)",
+                )
+            }),
+        }
+    }
+    out
+}
+
+struct Dir<'a> {
+    repo: &'a RepoView,
+    dir: &'a str,
+}
+
+impl Dir<'_> {
+    fn has(&self, name: &str) -> bool {
+        self.repo.exists(&join(self.dir, name))
+    }
+
+    fn step(&self, argv: &[&str], file: &str, reason: &str) -> InstallStep {
+        let rule = format!("requirements.install.{}", argv[0].trim_start_matches("./").trim_start_matches(".venv/bin/"));
+        InstallStep { command: command(argv, Evidence::new(join(self.dir, file), None, rule)), reason: reason.to_owned() }
+    }
+}
+
+/// The nearest strict ancestor whose package.json declares `workspaces` or that holds a
+/// `pnpm-workspace.yaml`: the directory that installs for this member.
+fn node_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
+    ancestors(dir).into_iter().skip(1).find(|d| {
+        repo.exists(&join(d, "pnpm-workspace.yaml"))
+            || read_json(repo, &join(d, "package.json")).is_some_and(|(_, j)| j.get("workspaces").is_some())
+    })
+}
+
+/// The nearest strict ancestor whose Cargo.toml has a `[workspace]`.
+fn cargo_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
+    ancestors(dir)
+        .into_iter()
+        .skip(1)
+        .find(|d| read_toml(repo, &join(d, "Cargo.toml")).is_some_and(|(_, t)| t.contains_key("workspace")))
+}
+
+fn has_parent(dir: &str, is_root: impl Fn(&str) -> bool) -> bool {
+    ancestors(dir).iter().skip(1).any(|d| is_root(d))
+}
+
+fn node(at: &Dir<'_>, pm: PackageManager) -> InstallStep {
+    let workspace = read_json(at.repo, &join(at.dir, "package.json")).is_some_and(|(_, j)| j.get("workspaces").is_some())
+        || at.has("pnpm-workspace.yaml");
+    let also = if workspace { " (the workspace root: this installs every member)" } else { "" };
+    match pm {
+        PackageManager::Npm if at.has("package-lock.json") || at.has("npm-shrinkwrap.json") => {
+            let lock = if at.has("package-lock.json") { "package-lock.json" } else { "npm-shrinkwrap.json" };
+            at.step(&["npm", "ci"], lock, &format!("{lock} present: npm ci installs exactly the lock{also}"))
+        }
+        PackageManager::Npm => at.step(
+            &["npm", "install"],
+            "package.json",
+            &format!("no package-lock.json: npm install resolves package.json ranges (and writes a lock){also}"),
+        ),
+        PackageManager::Yarn if at.has("yarn.lock") => {
+            let berry = at.has(".yarnrc.yml")
+                || read(at.repo, &join(at.dir, "yarn.lock")).is_some_and(|t| t.content.contains("__metadata"));
+            if berry {
+                at.step(
+                    &["yarn", "install", "--immutable"],
+                    "yarn.lock",
+                    &format!("Yarn Berry lock (.yarnrc.yml or __metadata): yarn install --immutable installs exactly the lock{also}"),
+                )
+            } else {
+                at.step(
+                    &["yarn", "install", "--frozen-lockfile"],
+                    "yarn.lock",
+                    &format!("Yarn v1 lock: yarn install --frozen-lockfile installs exactly the lock{also}"),
+                )
+            }
+        }
+        PackageManager::Yarn => at.step(
+            &["yarn", "install"],
+            "package.json",
+            &format!("no yarn.lock: yarn install resolves package.json (and writes the lock){also}"),
+        ),
+        PackageManager::Pnpm if at.has("pnpm-lock.yaml") => at.step(
+            &["pnpm", "install", "--frozen-lockfile"],
+            "pnpm-lock.yaml",
+            &format!("pnpm-lock.yaml present: pnpm install --frozen-lockfile installs exactly the lock{also}"),
+        ),
+        PackageManager::Pnpm => at.step(
+            &["pnpm", "install"],
+            "package.json",
+            &format!("no pnpm-lock.yaml: pnpm install resolves package.json (and writes the lock){also}"),
+        ),
+        _ => {
+            let lock = ["bun.lock", "bun.lockb"].into_iter().find(|l| at.has(l));
+            match lock {
+                Some(lock) => at.step(
+                    &["bun", "install", "--frozen-lockfile"],
+                    lock,
+                    &format!("{lock} present: bun install --frozen-lockfile installs exactly the lock{also}"),
+                ),
+                None => at.step(
+                    &["bun", "install"],
+                    "package.json",
+                    &format!("no bun lock: bun install resolves package.json (and writes the lock){also}"),
+                ),
+            }
+        }
+    }
+}
+
+/// pip has no environment of its own: make `.venv` first, then install into it.
+fn pip(at: &Dir<'_>) -> Vec<InstallStep> {
+    let (install, file, why) = if at.has("requirements.txt") {
+        (
+            vec![".venv/bin/pip", "install", "-r", "requirements.txt"],
+            "requirements.txt",
+            "requirements.txt lists the dependencies: pip installs them into .venv",
+        )
+    } else if at.has("pyproject.toml") || at.has("setup.py") || at.has("setup.cfg") {
+        let manifest = ["pyproject.toml", "setup.py", "setup.cfg"].into_iter().find(|f| at.has(f)).unwrap_or("pyproject.toml");
+        (
+            vec![".venv/bin/pip", "install", "-e", "."],
+            manifest,
+            "no requirements.txt or lock: pip installs the project itself, editable so that code changes apply \
+             without reinstalling",
+        )
+    } else {
+        return Vec::new();
+    };
+    vec![
+        at.step(
+            &["python3", "-m", "venv", ".venv"],
+            file,
+            "pip installs into the active interpreter: a project-local .venv keeps the host's Python untouched",
+        ),
+        at.step(&install, file, why),
+    ]
+}
+
+fn poetry(at: &Dir<'_>) -> InstallStep {
+    if at.has("poetry.lock") {
+        at.step(
+            &["poetry", "install"],
+            "poetry.lock",
+            "poetry.lock present: poetry install installs the lock (and the project itself, so its scripts exist) into \
+             Poetry's virtualenv",
+        )
+    } else {
+        at.step(&["poetry", "install"], "pyproject.toml", "no poetry.lock: poetry install resolves pyproject.toml (and writes the lock)")
+    }
+}
+
+/// `cargo fetch`, not `cargo build`: downloading needs nothing else, compiling may need the
+/// database (sqlx's `query!` macros connect at compile time), so it belongs to the build step
+/// after services are up.
+fn cargo(at: &Dir<'_>, project: &Project) -> InstallStep {
+    let workspace = read_toml(at.repo, &join(at.dir, "Cargo.toml")).is_some_and(|(_, t)| t.contains_key("workspace"));
+    let mut reason = if at.has("Cargo.lock") {
+        "Cargo.lock present: cargo fetch --locked downloads exactly the locked crates; compiling happens at build".to_owned()
+    } else {
+        "no Cargo.lock: cargo fetch resolves Cargo.toml and downloads the crates; compiling happens at build".to_owned()
+    };
+    if workspace {
+        reason.push_str(" (the workspace root: this fetches for every member)");
+    }
+    if project.dependencies.iter().any(|d| d.ecosystem == "rust" && d.name == "sqlx") {
+        reason.push_str(
+            "; sqlx's query! macros check queries against DATABASE_URL at compile time, so the build must run after \
+             the database is up and migrated",
+        );
+        if !at.repo.files_under(&join(at.dir, ".sqlx")).is_empty() {
+            reason.push_str(" (or offline with SQLX_OFFLINE=true: a .sqlx/ query cache is committed)");
+        }
+    }
+    if at.has("Cargo.lock") {
+        at.step(&["cargo", "fetch", "--locked"], "Cargo.lock", &reason)
+    } else {
+        at.step(&["cargo", "fetch"], "Cargo.toml", &reason)
+    }
+}
+
+/// Plain `bundle install`: deployment mode would write `.bundle/config` into the project,
+/// vendor the gems and leave out nothing a dev server needs, so it buys nothing here.
+fn bundler(at: &Dir<'_>) -> InstallStep {
+    if at.has("Gemfile.lock") {
+        at.step(
+            &["bundle", "install"],
+            "Gemfile.lock",
+            "Gemfile.lock present: bundle install installs the locked gems (deployment mode is not used: it would \
+             write .bundle/config into the project)",
+        )
+    } else {
+        at.step(&["bundle", "install"], "Gemfile", "no Gemfile.lock: bundle install resolves the Gemfile (and writes the lock)")
+    }
+}
+
+fn maven(at: &Dir<'_>) -> InstallStep {
+    let why = "resolves and downloads the dependencies and compiles once (tests skipped); the app starts from the result";
+    if at.has("mvnw") {
+        at.step(&["./mvnw", "-B", "-DskipTests", "package"], "mvnw", &format!("the Maven wrapper pins Maven's version: {why}"))
+    } else {
+        at.step(&["mvn", "-B", "-DskipTests", "package"], "pom.xml", &format!("no Maven wrapper: the host's mvn {why}"))
+    }
+}
+
+fn gradle(at: &Dir<'_>) -> InstallStep {
+    let why = "resolves the dependencies and builds once (tests excluded)";
+    if at.has("gradlew") {
+        at.step(&["./gradlew", "build", "-x", "test"], "gradlew", &format!("the Gradle wrapper pins Gradle's version: {why}"))
+    } else {
+        let manifest = if at.has("build.gradle.kts") { "build.gradle.kts" } else { "build.gradle" };
+        at.step(&["gradle", "build", "-x", "test"], manifest, &format!("no Gradle wrapper: the host's gradle {why}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Dependency;
+    use crate::requirements::testing::{repo, with_pm};
+
+    /// `(display, evidence file)` of each step for a project at `dir` using `pm`.
+    fn run(files: &[(&str, &str)], dir: &str, pm: PackageManager) -> Vec<(String, String)> {
+        let r = repo(files);
+        steps(&with_pm(dir, pm), &r.view).into_iter().map(|s| (s.command.display, s.command.evidence.file)).collect()
+    }
+
+    fn displays(files: &[(&str, &str)], pm: PackageManager) -> Vec<String> {
+        run(files, ".", pm).into_iter().map(|s| s.0).collect()
+    }
+
+    const PKG: (&str, &str) = ("package.json", "{\"name\":\"a\"}");
+
+    #[test]
+    fn npm() {
+        assert_eq!(displays(&[PKG, ("package-lock.json", "{}")], PackageManager::Npm), ["npm ci"]);
+        assert_eq!(displays(&[PKG, ("npm-shrinkwrap.json", "{}")], PackageManager::Npm), ["npm ci"]);
+        assert_eq!(displays(&[PKG], PackageManager::Npm), ["npm install"]);
+    }
+
+    #[test]
+    fn yarn_classic_and_berry() {
+        let v1 = "# yarn lockfile v1\n\nexpress@^4:\n  version \"4.18.2\"\n";
+        assert_eq!(displays(&[PKG, ("yarn.lock", v1)], PackageManager::Yarn), ["yarn install --frozen-lockfile"]);
+        let berry = "__metadata:\n  version: 6\n";
+        assert_eq!(displays(&[PKG, ("yarn.lock", berry)], PackageManager::Yarn), ["yarn install --immutable"]);
+        let rc = [PKG, ("yarn.lock", v1), (".yarnrc.yml", "nodeLinker: node-modules\n")];
+        assert_eq!(displays(&rc, PackageManager::Yarn), ["yarn install --immutable"]);
+        assert_eq!(displays(&[PKG], PackageManager::Yarn), ["yarn install"]);
+    }
+
+    #[test]
+    fn pnpm_and_bun() {
+        assert_eq!(displays(&[PKG, ("pnpm-lock.yaml", "lockfileVersion: '9.0'\n")], PackageManager::Pnpm), ["pnpm install --frozen-lockfile"]);
+        assert_eq!(displays(&[PKG], PackageManager::Pnpm), ["pnpm install"]);
+        assert_eq!(displays(&[PKG, ("bun.lockb", "x")], PackageManager::Bun), ["bun install --frozen-lockfile"]);
+        assert_eq!(displays(&[PKG, ("bun.lock", "{}")], PackageManager::Bun), ["bun install --frozen-lockfile"]);
+        assert_eq!(displays(&[PKG], PackageManager::Bun), ["bun install"]);
+    }
+
+    #[test]
+    fn one_node_install_per_project() {
+        let r = repo(&[PKG, ("package-lock.json", "{}"), ("yarn.lock", "")]);
+        let mut p = with_pm(".", PackageManager::Npm);
+        p.package_managers.push(crate::plan::Finding { value: PackageManager::Yarn, evidence: vec![] });
+        let s = steps(&p, &r.view);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].command.display, "npm ci");
+    }
+
+    #[test]
+    fn node_workspace_members_install_at_the_root() {
+        let files = [
+            ("package.json", "{\"private\":true,\"workspaces\":[\"apps/*\"]}"),
+            ("package-lock.json", "{}"),
+            ("apps/web/package.json", "{\"name\":\"web\"}"),
+        ];
+        assert!(run(&files, "apps/web", PackageManager::Npm).is_empty());
+        let root = run(&files, ".", PackageManager::Npm);
+        assert_eq!(root, [("npm ci".to_owned(), "package-lock.json".to_owned())]);
+        let r = repo(&files);
+        assert!(steps(&with_pm(".", PackageManager::Npm), &r.view)[0].reason.contains("workspace root"));
+        let pnpm = [("pnpm-workspace.yaml", "packages: ['apps/*']\n"), ("package.json", "{}"), ("apps/web/package.json", "{}")];
+        assert!(run(&pnpm, "apps/web", PackageManager::Pnpm).is_empty());
+        // A nested project without a workspace above it installs itself.
+        let plain = [("package.json", "{}"), ("web/package.json", "{}")];
+        assert_eq!(run(&plain, "web", PackageManager::Npm), [("npm install".to_owned(), "web/package.json".to_owned())]);
+    }
+
+    #[test]
+    fn pip_makes_a_venv() {
+        let req = [("requirements.txt", "flask==3.0.0\n")];
+        assert_eq!(displays(&req, PackageManager::Pip), ["python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt"]);
+        let pyproject = [("pyproject.toml", "[project]\nname='a'\n")];
+        assert_eq!(displays(&pyproject, PackageManager::Pip), ["python3 -m venv .venv", ".venv/bin/pip install -e ."]);
+        assert!(displays(&[("app.py", "")], PackageManager::Pip).is_empty());
+    }
+
+    #[test]
+    fn python_managers() {
+        let pp = ("pyproject.toml", "[project]\nname='a'\n");
+        assert_eq!(displays(&[pp, ("uv.lock", "version = 1\n")], PackageManager::Uv), ["uv sync --frozen"]);
+        assert_eq!(displays(&[pp], PackageManager::Uv), ["uv sync"]);
+        assert_eq!(displays(&[pp, ("poetry.lock", "")], PackageManager::Poetry), ["poetry install"]);
+        assert_eq!(displays(&[("Pipfile", ""), ("Pipfile.lock", "{}")], PackageManager::Pipenv), ["pipenv install --deploy"]);
+        assert_eq!(displays(&[("Pipfile", "")], PackageManager::Pipenv), ["pipenv install"]);
+        assert_eq!(displays(&[pp, ("pdm.lock", "")], PackageManager::Pdm), ["pdm install"]);
+    }
+
+    #[test]
+    fn cargo_fetches_and_workspaces_fetch_once() {
+        let crate_files = [("Cargo.toml", "[package]\nname='a'\n"), ("Cargo.lock", "version = 3\n")];
+        assert_eq!(displays(&crate_files, PackageManager::Cargo), ["cargo fetch --locked"]);
+        assert_eq!(displays(&crate_files[..1], PackageManager::Cargo), ["cargo fetch"]);
+        let ws = [("Cargo.toml", "[workspace]\nmembers = ['api']\n"), ("api/Cargo.toml", "[package]\nname='api'\n")];
+        assert!(run(&ws, "api", PackageManager::Cargo).is_empty());
+        assert_eq!(run(&ws, ".", PackageManager::Cargo).len(), 1);
+    }
+
+    #[test]
+    fn sqlx_build_waits_for_the_database() {
+        let r = repo(&[("Cargo.toml", "[package]\nname='a'\n[dependencies]\nsqlx = '0.7'\n")]);
+        let mut p = with_pm(".", PackageManager::Cargo);
+        let reason = |p: &Project| steps(p, &r.view)[0].reason.clone();
+        assert!(!reason(&p).contains("sqlx"));
+        p.dependencies.push(Dependency {
+            ecosystem: "rust",
+            name: "sqlx".into(),
+            version: Some("0.7".into()),
+            dev: false,
+            evidence: Evidence::new("Cargo.toml", Some(4), "rust.dependency"),
+        });
+        assert!(reason(&p).contains("after the database is up"));
+    }
+
+    #[test]
+    fn go_ruby_php() {
+        assert_eq!(run(&[("go.mod", "module x\n"), ("go.sum", "")], ".", PackageManager::GoModules), [("go mod download".to_owned(), "go.sum".to_owned())]);
+        assert_eq!(displays(&[("Gemfile", ""), ("Gemfile.lock", "")], PackageManager::Bundler), ["bundle install"]);
+        assert_eq!(displays(&[("composer.json", "{}")], PackageManager::Composer), ["composer install --no-interaction"]);
+    }
+
+    #[test]
+    fn maven_and_gradle_prefer_wrappers() {
+        assert_eq!(displays(&[("pom.xml", "<project/>"), ("mvnw", "")], PackageManager::Maven), ["./mvnw -B -DskipTests package"]);
+        assert_eq!(displays(&[("pom.xml", "<project/>")], PackageManager::Maven), ["mvn -B -DskipTests package"]);
+        assert_eq!(displays(&[("build.gradle", ""), ("gradlew", "")], PackageManager::Gradle), ["./gradlew build -x test"]);
+        assert_eq!(displays(&[("build.gradle.kts", "")], PackageManager::Gradle), ["gradle build -x test"]);
+        let multi = [("pom.xml", "<project><modules><module>api</module></modules></project>"), ("api/pom.xml", "<project/>")];
+        assert!(run(&multi, "api", PackageManager::Maven).is_empty());
+        let gradle = [("settings.gradle", "include 'app'"), ("build.gradle", ""), ("app/build.gradle", "")];
+        assert!(run(&gradle, "app", PackageManager::Gradle).is_empty());
+    }
+
+    #[test]
+    fn every_step_says_why() {
+        let r = repo(&[PKG, ("package-lock.json", "{}"), ("requirements.txt", "")]);
+        let mut p = with_pm(".", PackageManager::Npm);
+        p.package_managers.push(crate::plan::Finding { value: PackageManager::Pip, evidence: vec![] });
+        let s = steps(&p, &r.view);
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(|s| !s.reason.is_empty() && s.command.evidence.rule.starts_with("requirements.install.")));
+    }
+}
