@@ -31,9 +31,8 @@ pub fn matches(c: &Constraint, installed: &str) -> Match {
         Runtime::Rust if c.pin => rust_channel(text, installed),
         Runtime::Rust => minimum(text, installed, None),
         Runtime::Go => {
-            let note = (c.evidence.rule == "go.version.toolchain").then(|| {
-                format!("go.mod asks for toolchain {text}: with GOTOOLCHAIN=auto `go` tries to download it")
-            });
+            let note = (c.evidence.rule == "go.version.toolchain")
+                .then(|| format!("go.mod asks for toolchain {text}: with GOTOOLCHAIN=auto `go` tries to download it"));
             minimum(text.trim_start_matches("go"), installed, note)
         }
         Runtime::Ruby => ruby(text, c.pin, installed),
@@ -62,7 +61,10 @@ pub fn release(version: &str) -> Option<Vec<u64>> {
 
 fn cmp_release(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
     let n = a.len().max(b.len());
-    (0..n).map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0))).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    (0..n)
+        .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 fn yes_no(ok: bool) -> Match {
@@ -74,7 +76,8 @@ fn yes_no(ok: bool) -> Match {
 fn loose_pin(text: &str, installed: &str, keep: usize) -> Option<Match> {
     let want = release(text)?;
     let have = release(installed)?;
-    if want.len() < 3 || text.trim().trim_start_matches(['v', 'V']).contains(|c: char| !c.is_ascii_digit() && c != '.') {
+    if want.len() < 3 || text.trim().trim_start_matches(['v', 'V']).contains(|c: char| !c.is_ascii_digit() && c != '.')
+    {
         return None;
     }
     if want == have[..have.len().min(want.len())] {

@@ -72,7 +72,9 @@ fn classify(project: &Project, name: &str, default: Option<&str>) -> EnvSource {
 /// its name says (`REDIS_URL`, `PGHOST`), else for generic database names (`DATABASE_URL`,
 /// `DB_HOST`) the project's only SQL database.
 fn service_of(project: &Project, upper: &str) -> Option<ServiceKind> {
-    if let Some(s) = project.services.iter().find(|s| s.env_var.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(upper))) {
+    if let Some(s) =
+        project.services.iter().find(|s| s.env_var.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(upper)))
+    {
         return Some(s.service);
     }
     let has = |k: ServiceKind| project.services.iter().any(|s| s.service == k);
@@ -95,7 +97,9 @@ fn service_of(project: &Project, upper: &str) -> Option<ServiceKind> {
 
 /// libpq's own variables.
 fn pg_name(upper: &str) -> Option<ServiceKind> {
-    ["PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"].contains(&upper).then_some(ServiceKind::Postgres)
+    ["PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"]
+        .contains(&upper)
+        .then_some(ServiceKind::Postgres)
 }
 
 /// Whether the name is an address or a credential of a service (`_URL`, `_HOST`, `_PASSWORD`),
@@ -120,16 +124,76 @@ fn is_sql_name(upper: &str) -> bool {
 /// Credentials issued by someone else's service: only the user has them.
 fn is_third_party(upper: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "STRIPE_", "AWS_", "GITHUB_", "GITLAB_", "GOOGLE_", "GCP_", "AZURE_", "SLACK_", "TWILIO_", "SENDGRID_",
-        "MAILGUN_", "POSTMARK_", "RESEND_", "OPENAI_", "ANTHROPIC_", "SENTRY_", "FIREBASE_", "AUTH0_", "OKTA_",
-        "CLERK_", "DISCORD_", "FACEBOOK_", "TWITTER_", "PAYPAL_", "CLOUDINARY_", "ALGOLIA_", "PUSHER_", "MAPBOX_",
-        "SUPABASE_", "VERCEL_", "HEROKU_", "DATADOG_", "DD_", "NEW_RELIC_", "SHOPIFY_", "HUBSPOT_", "MAILCHIMP_",
-        "PLAID_", "SQUARE_", "BRAINTREE_", "CLOUDFLARE_", "DIGITALOCEAN_", "DO_", "S3_", "SMTP_", "MAIL_",
-        "RECAPTCHA_", "HCAPTCHA_", "HF_", "HUGGINGFACE_", "COHERE_", "MISTRAL_", "GROQ_", "REPLICATE_", "PINECONE_",
+        "STRIPE_",
+        "AWS_",
+        "GITHUB_",
+        "GITLAB_",
+        "GOOGLE_",
+        "GCP_",
+        "AZURE_",
+        "SLACK_",
+        "TWILIO_",
+        "SENDGRID_",
+        "MAILGUN_",
+        "POSTMARK_",
+        "RESEND_",
+        "OPENAI_",
+        "ANTHROPIC_",
+        "SENTRY_",
+        "FIREBASE_",
+        "AUTH0_",
+        "OKTA_",
+        "CLERK_",
+        "DISCORD_",
+        "FACEBOOK_",
+        "TWITTER_",
+        "PAYPAL_",
+        "CLOUDINARY_",
+        "ALGOLIA_",
+        "PUSHER_",
+        "MAPBOX_",
+        "SUPABASE_",
+        "VERCEL_",
+        "HEROKU_",
+        "DATADOG_",
+        "DD_",
+        "NEW_RELIC_",
+        "SHOPIFY_",
+        "HUBSPOT_",
+        "MAILCHIMP_",
+        "PLAID_",
+        "SQUARE_",
+        "BRAINTREE_",
+        "CLOUDFLARE_",
+        "DIGITALOCEAN_",
+        "DO_",
+        "S3_",
+        "SMTP_",
+        "MAIL_",
+        "RECAPTCHA_",
+        "HCAPTCHA_",
+        "HF_",
+        "HUGGINGFACE_",
+        "COHERE_",
+        "MISTRAL_",
+        "GROQ_",
+        "REPLICATE_",
+        "PINECONE_",
     ];
     const SUFFIXES: &[&str] = &[
-        "_API_KEY", "_APIKEY", "_TOKEN", "_ACCESS_KEY", "_ACCESS_KEY_ID", "_SECRET_ACCESS_KEY", "_CLIENT_ID",
-        "_CLIENT_SECRET", "_WEBHOOK_SECRET", "_ACCOUNT_SID", "_PUBLISHABLE_KEY", "_PRIVATE_KEY", "_DSN",
+        "_API_KEY",
+        "_APIKEY",
+        "_TOKEN",
+        "_ACCESS_KEY",
+        "_ACCESS_KEY_ID",
+        "_SECRET_ACCESS_KEY",
+        "_CLIENT_ID",
+        "_CLIENT_SECRET",
+        "_WEBHOOK_SECRET",
+        "_ACCOUNT_SID",
+        "_PUBLISHABLE_KEY",
+        "_PRIVATE_KEY",
+        "_DSN",
     ];
     upper == "API_KEY"
         || upper == "RAILS_MASTER_KEY"
@@ -140,7 +204,9 @@ fn is_third_party(upper: &str) -> bool {
 /// Whether a name holds a credential rather than a setting (`STRIPE_KEY`, not `AWS_REGION`).
 fn is_credential(upper: &str) -> bool {
     let parts: Vec<&str> = upper.split('_').collect();
-    parts.iter().any(|p| ["KEY", "SECRET", "TOKEN", "PASSWORD", "PASS", "SID", "DSN", "CREDENTIALS", "APIKEY"].contains(p))
+    parts
+        .iter()
+        .any(|p| ["KEY", "SECRET", "TOKEN", "PASSWORD", "PASS", "SID", "DSN", "CREDENTIALS", "APIKEY"].contains(p))
         || parts.last() == Some(&"ID")
 }
 
@@ -186,9 +252,14 @@ fn implicit(project: &Project, known: &BTreeMap<String, EnvRequirement>) -> Vec<
     let mut out = Vec::new();
     let served = |k: ServiceKind| known.values().any(|e| e.source == EnvSource::Service { service: k });
     let dep = |eco: &str, names: &[&str]| {
-        project.dependencies.iter().find(|d| d.ecosystem == eco && names.contains(&d.name.as_str())).map(|d| d.evidence.clone())
+        project
+            .dependencies
+            .iter()
+            .find(|d| d.ecosystem == eco && names.contains(&d.name.as_str()))
+            .map(|d| d.evidence.clone())
     };
-    let framework = |f: Framework| project.frameworks.iter().find(|x| x.value == f).and_then(|x| x.evidence.first().cloned());
+    let framework =
+        |f: Framework| project.frameworks.iter().find(|x| x.value == f).and_then(|x| x.evidence.first().cloned());
     let implicit_rule = |e: Evidence, what: &str| Evidence::new(e.file, e.line, format!("requirements.env.{what}"));
     for s in &project.services {
         if served(s.service) {
@@ -211,7 +282,11 @@ fn implicit(project: &Project, known: &BTreeMap<String, EnvRequirement>) -> Vec<
                 out.push(("DATABASE_URL".into(), s.service, implicit_rule(e, "database-url")));
             } else if let Some(e) = framework(Framework::SpringBoot) {
                 for part in ["URL", "USERNAME", "PASSWORD"] {
-                    out.push((format!("SPRING_DATASOURCE_{part}"), s.service, implicit_rule(e.clone(), "spring-datasource")));
+                    out.push((
+                        format!("SPRING_DATASOURCE_{part}"),
+                        s.service,
+                        implicit_rule(e.clone(), "spring-datasource"),
+                    ));
                 }
             }
         } else if s.service == ServiceKind::Redis {
@@ -243,7 +318,11 @@ mod tests {
             });
         }
         for (service, env_var) in services {
-            p.services.push(ServiceFinding { service: *service, env_var: env_var.map(str::to_owned), evidence: vec![ev("package.json", 5)] });
+            p.services.push(ServiceFinding {
+                service: *service,
+                env_var: env_var.map(str::to_owned),
+                evidence: vec![ev("package.json", 5)],
+            });
         }
         p
     }
@@ -259,8 +338,16 @@ mod tests {
     #[test]
     fn port() {
         let mut p = with_vars(&[("PORT", Some("3000")), ("HTTP_PORT", None)], &[]);
-        p.ports.push(PortFinding { port: 8080, env_var: Some("HTTP_PORT".into()), evidence: vec![ev("src/app.js", 9)] });
-        p.ports.push(PortFinding { port: 9090, env_var: Some("METRICS_PORT".into()), evidence: vec![ev("src/m.js", 2)] });
+        p.ports.push(PortFinding {
+            port: 8080,
+            env_var: Some("HTTP_PORT".into()),
+            evidence: vec![ev("src/app.js", 9)],
+        });
+        p.ports.push(PortFinding {
+            port: 9090,
+            env_var: Some("METRICS_PORT".into()),
+            evidence: vec![ev("src/m.js", 2)],
+        });
         assert_eq!(source_of(&p, "PORT"), EnvSource::Port);
         assert_eq!(source_of(&p, "HTTP_PORT"), EnvSource::Port);
         // A port variable only the port finding names is still provided.
@@ -270,7 +357,12 @@ mod tests {
     #[test]
     fn services_by_name() {
         let p = with_vars(
-            &[("REDIS_URL", Some("redis://localhost:6379")), ("MONGO_URI", None), ("PGHOST", None), ("REDIS_TTL", Some("60"))],
+            &[
+                ("REDIS_URL", Some("redis://localhost:6379")),
+                ("MONGO_URI", None),
+                ("PGHOST", None),
+                ("REDIS_TTL", Some("60")),
+            ],
             &[(ServiceKind::Redis, None), (ServiceKind::Mongodb, None), (ServiceKind::Postgres, None)],
         );
         assert_eq!(source_of(&p, "REDIS_URL"), svc(ServiceKind::Redis));
@@ -288,7 +380,10 @@ mod tests {
 
     #[test]
     fn database_url_is_the_only_sql_service() {
-        let p = with_vars(&[("DATABASE_URL", None), ("DB_HOST", Some("localhost")), ("DB_POOL_SIZE", Some("5"))], &[(ServiceKind::Postgres, None), (ServiceKind::Redis, None)]);
+        let p = with_vars(
+            &[("DATABASE_URL", None), ("DB_HOST", Some("localhost")), ("DB_POOL_SIZE", Some("5"))],
+            &[(ServiceKind::Postgres, None), (ServiceKind::Redis, None)],
+        );
         assert_eq!(source_of(&p, "DATABASE_URL"), svc(ServiceKind::Postgres));
         assert_eq!(source_of(&p, "DB_HOST"), svc(ServiceKind::Postgres));
         assert_eq!(source_of(&p, "DB_POOL_SIZE"), EnvSource::Default { value: "5".into() });
@@ -301,7 +396,17 @@ mod tests {
 
     #[test]
     fn app_secrets_are_generated() {
-        for name in ["SECRET_KEY", "SECRET_KEY_BASE", "SESSION_SECRET", "JWT_SECRET", "APP_KEY", "COOKIE_SECRET", "NEXTAUTH_SECRET", "DJANGO_SECRET_KEY", "CSRF_SECRET"] {
+        for name in [
+            "SECRET_KEY",
+            "SECRET_KEY_BASE",
+            "SESSION_SECRET",
+            "JWT_SECRET",
+            "APP_KEY",
+            "COOKIE_SECRET",
+            "NEXTAUTH_SECRET",
+            "DJANGO_SECRET_KEY",
+            "CSRF_SECRET",
+        ] {
             let p = with_vars(&[(name, Some("changeme"))], &[]);
             assert_eq!(source_of(&p, name), EnvSource::GeneratedSecret, "{name}");
         }
@@ -309,7 +414,20 @@ mod tests {
 
     #[test]
     fn third_party_credentials_come_from_the_user() {
-        for name in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "AWS_SECRET_ACCESS_KEY", "STRIPE_KEY", "SMTP_PASSWORD", "OPENAI_API_KEY", "SENDGRID_API_KEY", "GITHUB_CLIENT_SECRET", "SLACK_BOT_TOKEN", "API_KEY", "SENTRY_DSN", "RAILS_MASTER_KEY"] {
+        for name in [
+            "STRIPE_SECRET_KEY",
+            "STRIPE_WEBHOOK_SECRET",
+            "AWS_SECRET_ACCESS_KEY",
+            "STRIPE_KEY",
+            "SMTP_PASSWORD",
+            "OPENAI_API_KEY",
+            "SENDGRID_API_KEY",
+            "GITHUB_CLIENT_SECRET",
+            "SLACK_BOT_TOKEN",
+            "API_KEY",
+            "SENTRY_DSN",
+            "RAILS_MASTER_KEY",
+        ] {
             let p = with_vars(&[(name, Some("sk_test_placeholder"))], &[]);
             assert_eq!(source_of(&p, name), EnvSource::User, "{name}");
         }
@@ -317,7 +435,10 @@ mod tests {
 
     #[test]
     fn defaults_and_the_rest() {
-        let p = with_vars(&[("LOG_LEVEL", Some("info")), ("FEATURE_X", None), ("NODE_ENV", None), ("EMPTY", Some(""))], &[]);
+        let p = with_vars(
+            &[("LOG_LEVEL", Some("info")), ("FEATURE_X", None), ("NODE_ENV", None), ("EMPTY", Some(""))],
+            &[],
+        );
         assert_eq!(source_of(&p, "LOG_LEVEL"), EnvSource::Default { value: "info".into() });
         assert_eq!(source_of(&p, "FEATURE_X"), EnvSource::User);
         assert_eq!(source_of(&p, "NODE_ENV"), EnvSource::Default { value: "development".into() });
@@ -337,7 +458,13 @@ mod tests {
     }
 
     fn dep(eco: &'static str, name: &str) -> Dependency {
-        Dependency { ecosystem: eco, name: name.into(), version: None, dev: false, evidence: Evidence::new("manifest", Some(3), "x") }
+        Dependency {
+            ecosystem: eco,
+            name: name.into(),
+            version: None,
+            dev: false,
+            evidence: Evidence::new("manifest", Some(3), "x"),
+        }
     }
 
     #[test]
@@ -358,11 +485,17 @@ mod tests {
     #[test]
     fn implicit_rails_and_spring() {
         let mut p = with_vars(&[], &[(ServiceKind::Postgres, None), (ServiceKind::Redis, None)]);
-        p.frameworks.push(Finding { value: Framework::Rails, evidence: vec![Evidence::new("Gemfile", Some(4), "ruby.framework.rails")] });
+        p.frameworks.push(Finding {
+            value: Framework::Rails,
+            evidence: vec![Evidence::new("Gemfile", Some(4), "ruby.framework.rails")],
+        });
         let names: Vec<_> = for_project(&p).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["DATABASE_URL", "REDIS_URL"]);
         let mut p = with_vars(&[], &[(ServiceKind::Mysql, None)]);
-        p.frameworks.push(Finding { value: Framework::SpringBoot, evidence: vec![Evidence::new("pom.xml", Some(9), "java.framework.spring-boot")] });
+        p.frameworks.push(Finding {
+            value: Framework::SpringBoot,
+            evidence: vec![Evidence::new("pom.xml", Some(9), "java.framework.spring-boot")],
+        });
         let names: Vec<_> = for_project(&p).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["SPRING_DATASOURCE_PASSWORD", "SPRING_DATASOURCE_URL", "SPRING_DATASOURCE_USERNAME"]);
     }

@@ -147,9 +147,12 @@ fn run(argv: &[&str], timeout: Duration) -> Option<String> {
         .spawn()
         .ok()?;
     let (tx, rx) = mpsc::channel();
-    for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), child.stderr.take().map(|p| Box::new(p) as _)]
-        .into_iter()
-        .flatten()
+    for pipe in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as _),
+    ]
+    .into_iter()
+    .flatten()
     {
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -191,10 +194,14 @@ pub fn parse_version(runtime: Runtime, output: &str) -> Option<String> {
         // `rustc 1.96.0-nightly (1a2b3c4d5 2026-11-01)`
         Runtime::Rust => after(output, "rustc "),
         // `go version go1.22.1 linux/amd64`
-        Runtime::Go => words().find_map(|w| w.strip_prefix("go").filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))).map(str::to_owned),
+        Runtime::Go => words()
+            .find_map(|w| w.strip_prefix("go").filter(|v| v.starts_with(|c: char| c.is_ascii_digit())))
+            .map(str::to_owned),
         Runtime::Ruby => after(output, "ruby "),
         // `openjdk version "17.0.9" 2023-10-17`, `java version "1.8.0_381"`
-        Runtime::Java => output.split_once("version \"").and_then(|(_, rest)| rest.split('"').next()).map(str::to_owned),
+        Runtime::Java => {
+            output.split_once("version \"").and_then(|(_, rest)| rest.split('"').next()).map(str::to_owned)
+        }
         Runtime::Php => after(output, "PHP "),
     }?;
     found.starts_with(|c: char| c.is_ascii_digit()).then_some(found)
@@ -202,7 +209,11 @@ pub fn parse_version(runtime: Runtime, output: &str) -> Option<String> {
 
 /// The first word after `prefix` at the start of a line.
 fn after(output: &str, prefix: &str) -> Option<String> {
-    output.lines().find_map(|l| l.trim().strip_prefix(prefix)).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

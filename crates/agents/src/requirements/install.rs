@@ -32,9 +32,17 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
             Pip => out.extend(pip(&at)),
             Poetry => out.push(poetry(&at)),
             Uv => out.push(if at.has("uv.lock") {
-                at.step(&["uv", "sync", "--frozen"], "uv.lock", "uv.lock present: uv sync --frozen installs exactly the lock into .venv")
+                at.step(
+                    &["uv", "sync", "--frozen"],
+                    "uv.lock",
+                    "uv.lock present: uv sync --frozen installs exactly the lock into .venv",
+                )
             } else {
-                at.step(&["uv", "sync"], "pyproject.toml", "no uv.lock: uv sync resolves pyproject.toml into .venv (and writes uv.lock)")
+                at.step(
+                    &["uv", "sync"],
+                    "pyproject.toml",
+                    "no uv.lock: uv sync resolves pyproject.toml into .venv (and writes uv.lock)",
+                )
             }),
             Pipenv => out.push(if at.has("Pipfile.lock") {
                 at.step(
@@ -43,12 +51,24 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
                     "Pipfile.lock present: pipenv install --deploy installs the lock and fails if it is out of date",
                 )
             } else {
-                at.step(&["pipenv", "install"], "Pipfile", "no Pipfile.lock: pipenv install resolves the Pipfile (and writes the lock)")
+                at.step(
+                    &["pipenv", "install"],
+                    "Pipfile",
+                    "no Pipfile.lock: pipenv install resolves the Pipfile (and writes the lock)",
+                )
             }),
             Pdm => out.push(if at.has("pdm.lock") {
-                at.step(&["pdm", "install"], "pdm.lock", "pdm.lock present: pdm install installs the lock into the project's venv")
+                at.step(
+                    &["pdm", "install"],
+                    "pdm.lock",
+                    "pdm.lock present: pdm install installs the lock into the project's venv",
+                )
             } else {
-                at.step(&["pdm", "install"], "pyproject.toml", "no pdm.lock: pdm install resolves pyproject.toml (and writes pdm.lock)")
+                at.step(
+                    &["pdm", "install"],
+                    "pyproject.toml",
+                    "no pdm.lock: pdm install resolves pyproject.toml (and writes pdm.lock)",
+                )
             }),
             Cargo => {
                 if cargo_workspace_root(repo, dir).is_none() {
@@ -56,18 +76,29 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
                 }
             }
             GoModules => out.push(if at.has("go.sum") {
-                at.step(&["go", "mod", "download"], "go.sum", "go.sum present: go mod download fetches the modules it pins")
+                at.step(
+                    &["go", "mod", "download"],
+                    "go.sum",
+                    "go.sum present: go mod download fetches the modules it pins",
+                )
             } else {
-                at.step(&["go", "mod", "download"], "go.mod", "go mod download fetches the modules go.mod requires (there is no go.sum yet)")
+                at.step(
+                    &["go", "mod", "download"],
+                    "go.mod",
+                    "go mod download fetches the modules go.mod requires (there is no go.sum yet)",
+                )
             }),
             Bundler => out.push(bundler(&at)),
             Maven => {
-                if !has_parent(dir, |d| read(repo, &join(d, "pom.xml")).is_some_and(|t| t.content.contains("<modules>"))) {
+                if !has_parent(dir, |d| {
+                    read(repo, &join(d, "pom.xml")).is_some_and(|t| t.content.contains("<modules>"))
+                }) {
                     out.push(maven(&at));
                 }
             }
             Gradle => {
-                let settings = |d: &str| ["settings.gradle", "settings.gradle.kts"].iter().any(|f| repo.exists(&join(d, f)));
+                let settings =
+                    |d: &str| ["settings.gradle", "settings.gradle.kts"].iter().any(|f| repo.exists(&join(d, f)));
                 if !has_parent(dir, settings) {
                     out.push(gradle(&at));
                 }
@@ -102,8 +133,12 @@ impl Dir<'_> {
     }
 
     fn step(&self, argv: &[&str], file: &str, reason: &str) -> InstallStep {
-        let rule = format!("requirements.install.{}", argv[0].trim_start_matches("./").trim_start_matches(".venv/bin/"));
-        InstallStep { command: command(argv, Evidence::new(join(self.dir, file), None, rule)), reason: reason.to_owned() }
+        let rule =
+            format!("requirements.install.{}", argv[0].trim_start_matches("./").trim_start_matches(".venv/bin/"));
+        InstallStep {
+            command: command(argv, Evidence::new(join(self.dir, file), None, rule)),
+            reason: reason.to_owned(),
+        }
     }
 }
 
@@ -129,7 +164,8 @@ fn has_parent(dir: &str, is_root: impl Fn(&str) -> bool) -> bool {
 }
 
 fn node(at: &Dir<'_>, pm: PackageManager) -> InstallStep {
-    let workspace = read_json(at.repo, &join(at.dir, "package.json")).is_some_and(|(_, j)| j.get("workspaces").is_some())
+    let workspace = read_json(at.repo, &join(at.dir, "package.json"))
+        .is_some_and(|(_, j)| j.get("workspaces").is_some())
         || at.has("pnpm-workspace.yaml");
     let also = if workspace { " (the workspace root: this installs every member)" } else { "" };
     match pm {
@@ -201,7 +237,8 @@ fn pip(at: &Dir<'_>) -> Vec<InstallStep> {
             "requirements.txt lists the dependencies: pip installs them into .venv",
         )
     } else if at.has("pyproject.toml") || at.has("setup.py") || at.has("setup.cfg") {
-        let manifest = ["pyproject.toml", "setup.py", "setup.cfg"].into_iter().find(|f| at.has(f)).unwrap_or("pyproject.toml");
+        let manifest =
+            ["pyproject.toml", "setup.py", "setup.cfg"].into_iter().find(|f| at.has(f)).unwrap_or("pyproject.toml");
         (
             vec![".venv/bin/pip", "install", "-e", "."],
             manifest,
@@ -230,7 +267,11 @@ fn poetry(at: &Dir<'_>) -> InstallStep {
              Poetry's virtualenv",
         )
     } else {
-        at.step(&["poetry", "install"], "pyproject.toml", "no poetry.lock: poetry install resolves pyproject.toml (and writes the lock)")
+        at.step(
+            &["poetry", "install"],
+            "pyproject.toml",
+            "no poetry.lock: poetry install resolves pyproject.toml (and writes the lock)",
+        )
     }
 }
 
@@ -240,7 +281,8 @@ fn poetry(at: &Dir<'_>) -> InstallStep {
 fn cargo(at: &Dir<'_>, project: &Project) -> InstallStep {
     let workspace = read_toml(at.repo, &join(at.dir, "Cargo.toml")).is_some_and(|(_, t)| t.contains_key("workspace"));
     let mut reason = if at.has("Cargo.lock") {
-        "Cargo.lock present: cargo fetch --locked downloads exactly the locked crates; compiling happens at build".to_owned()
+        "Cargo.lock present: cargo fetch --locked downloads exactly the locked crates; compiling happens at build"
+            .to_owned()
     } else {
         "no Cargo.lock: cargo fetch resolves Cargo.toml and downloads the crates; compiling happens at build".to_owned()
     };
@@ -274,14 +316,23 @@ fn bundler(at: &Dir<'_>) -> InstallStep {
              write .bundle/config into the project)",
         )
     } else {
-        at.step(&["bundle", "install"], "Gemfile", "no Gemfile.lock: bundle install resolves the Gemfile (and writes the lock)")
+        at.step(
+            &["bundle", "install"],
+            "Gemfile",
+            "no Gemfile.lock: bundle install resolves the Gemfile (and writes the lock)",
+        )
     }
 }
 
 fn maven(at: &Dir<'_>) -> InstallStep {
-    let why = "resolves and downloads the dependencies and compiles once (tests skipped); the app starts from the result";
+    let why =
+        "resolves and downloads the dependencies and compiles once (tests skipped); the app starts from the result";
     if at.has("mvnw") {
-        at.step(&["./mvnw", "-B", "-DskipTests", "package"], "mvnw", &format!("the Maven wrapper pins Maven's version: {why}"))
+        at.step(
+            &["./mvnw", "-B", "-DskipTests", "package"],
+            "mvnw",
+            &format!("the Maven wrapper pins Maven's version: {why}"),
+        )
     } else {
         at.step(&["mvn", "-B", "-DskipTests", "package"], "pom.xml", &format!("no Maven wrapper: the host's mvn {why}"))
     }
@@ -290,7 +341,11 @@ fn maven(at: &Dir<'_>) -> InstallStep {
 fn gradle(at: &Dir<'_>) -> InstallStep {
     let why = "resolves the dependencies and builds once (tests excluded)";
     if at.has("gradlew") {
-        at.step(&["./gradlew", "build", "-x", "test"], "gradlew", &format!("the Gradle wrapper pins Gradle's version: {why}"))
+        at.step(
+            &["./gradlew", "build", "-x", "test"],
+            "gradlew",
+            &format!("the Gradle wrapper pins Gradle's version: {why}"),
+        )
     } else {
         let manifest = if at.has("build.gradle.kts") { "build.gradle.kts" } else { "build.gradle" };
         at.step(&["gradle", "build", "-x", "test"], manifest, &format!("no Gradle wrapper: the host's gradle {why}"))
@@ -335,7 +390,10 @@ mod tests {
 
     #[test]
     fn pnpm_and_bun() {
-        assert_eq!(displays(&[PKG, ("pnpm-lock.yaml", "lockfileVersion: '9.0'\n")], PackageManager::Pnpm), ["pnpm install --frozen-lockfile"]);
+        assert_eq!(
+            displays(&[PKG, ("pnpm-lock.yaml", "lockfileVersion: '9.0'\n")], PackageManager::Pnpm),
+            ["pnpm install --frozen-lockfile"]
+        );
         assert_eq!(displays(&[PKG], PackageManager::Pnpm), ["pnpm install"]);
         assert_eq!(displays(&[PKG, ("bun.lockb", "x")], PackageManager::Bun), ["bun install --frozen-lockfile"]);
         assert_eq!(displays(&[PKG, ("bun.lock", "{}")], PackageManager::Bun), ["bun install --frozen-lockfile"]);
@@ -364,17 +422,27 @@ mod tests {
         assert_eq!(root, [("npm ci".to_owned(), "package-lock.json".to_owned())]);
         let r = repo(&files);
         assert!(steps(&with_pm(".", PackageManager::Npm), &r.view)[0].reason.contains("workspace root"));
-        let pnpm = [("pnpm-workspace.yaml", "packages: ['apps/*']\n"), ("package.json", "{}"), ("apps/web/package.json", "{}")];
+        let pnpm = [
+            ("pnpm-workspace.yaml", "packages: ['apps/*']\n"),
+            ("package.json", "{}"),
+            ("apps/web/package.json", "{}"),
+        ];
         assert!(run(&pnpm, "apps/web", PackageManager::Pnpm).is_empty());
         // A nested project without a workspace above it installs itself.
         let plain = [("package.json", "{}"), ("web/package.json", "{}")];
-        assert_eq!(run(&plain, "web", PackageManager::Npm), [("npm install".to_owned(), "web/package.json".to_owned())]);
+        assert_eq!(
+            run(&plain, "web", PackageManager::Npm),
+            [("npm install".to_owned(), "web/package.json".to_owned())]
+        );
     }
 
     #[test]
     fn pip_makes_a_venv() {
         let req = [("requirements.txt", "flask==3.0.0\n")];
-        assert_eq!(displays(&req, PackageManager::Pip), ["python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt"]);
+        assert_eq!(
+            displays(&req, PackageManager::Pip),
+            ["python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt"]
+        );
         let pyproject = [("pyproject.toml", "[project]\nname='a'\n")];
         assert_eq!(displays(&pyproject, PackageManager::Pip), ["python3 -m venv .venv", ".venv/bin/pip install -e ."]);
         assert!(displays(&[("app.py", "")], PackageManager::Pip).is_empty());
@@ -386,7 +454,10 @@ mod tests {
         assert_eq!(displays(&[pp, ("uv.lock", "version = 1\n")], PackageManager::Uv), ["uv sync --frozen"]);
         assert_eq!(displays(&[pp], PackageManager::Uv), ["uv sync"]);
         assert_eq!(displays(&[pp, ("poetry.lock", "")], PackageManager::Poetry), ["poetry install"]);
-        assert_eq!(displays(&[("Pipfile", ""), ("Pipfile.lock", "{}")], PackageManager::Pipenv), ["pipenv install --deploy"]);
+        assert_eq!(
+            displays(&[("Pipfile", ""), ("Pipfile.lock", "{}")], PackageManager::Pipenv),
+            ["pipenv install --deploy"]
+        );
         assert_eq!(displays(&[("Pipfile", "")], PackageManager::Pipenv), ["pipenv install"]);
         assert_eq!(displays(&[pp, ("pdm.lock", "")], PackageManager::Pdm), ["pdm install"]);
     }
@@ -419,18 +490,31 @@ mod tests {
 
     #[test]
     fn go_ruby_php() {
-        assert_eq!(run(&[("go.mod", "module x\n"), ("go.sum", "")], ".", PackageManager::GoModules), [("go mod download".to_owned(), "go.sum".to_owned())]);
+        assert_eq!(
+            run(&[("go.mod", "module x\n"), ("go.sum", "")], ".", PackageManager::GoModules),
+            [("go mod download".to_owned(), "go.sum".to_owned())]
+        );
         assert_eq!(displays(&[("Gemfile", ""), ("Gemfile.lock", "")], PackageManager::Bundler), ["bundle install"]);
-        assert_eq!(displays(&[("composer.json", "{}")], PackageManager::Composer), ["composer install --no-interaction"]);
+        assert_eq!(
+            displays(&[("composer.json", "{}")], PackageManager::Composer),
+            ["composer install --no-interaction"]
+        );
     }
 
     #[test]
     fn maven_and_gradle_prefer_wrappers() {
-        assert_eq!(displays(&[("pom.xml", "<project/>"), ("mvnw", "")], PackageManager::Maven), ["./mvnw -B -DskipTests package"]);
+        assert_eq!(
+            displays(&[("pom.xml", "<project/>"), ("mvnw", "")], PackageManager::Maven),
+            ["./mvnw -B -DskipTests package"]
+        );
         assert_eq!(displays(&[("pom.xml", "<project/>")], PackageManager::Maven), ["mvn -B -DskipTests package"]);
-        assert_eq!(displays(&[("build.gradle", ""), ("gradlew", "")], PackageManager::Gradle), ["./gradlew build -x test"]);
+        assert_eq!(
+            displays(&[("build.gradle", ""), ("gradlew", "")], PackageManager::Gradle),
+            ["./gradlew build -x test"]
+        );
         assert_eq!(displays(&[("build.gradle.kts", "")], PackageManager::Gradle), ["gradle build -x test"]);
-        let multi = [("pom.xml", "<project><modules><module>api</module></modules></project>"), ("api/pom.xml", "<project/>")];
+        let multi =
+            [("pom.xml", "<project><modules><module>api</module></modules></project>"), ("api/pom.xml", "<project/>")];
         assert!(run(&multi, "api", PackageManager::Maven).is_empty());
         let gradle = [("settings.gradle", "include 'app'"), ("build.gradle", ""), ("app/build.gradle", "")];
         assert!(run(&gradle, "app", PackageManager::Gradle).is_empty());

@@ -210,7 +210,8 @@ fn short_toolchains(toolchains: &[String]) -> String {
         .iter()
         .map(|t| {
             let parts: Vec<&str> = t.split('-').collect();
-            let triple_at = parts.iter().position(|p| p.starts_with("x86_64") || p.starts_with("aarch64") || p.starts_with("i686"));
+            let triple_at =
+                parts.iter().position(|p| p.starts_with("x86_64") || p.starts_with("aarch64") || p.starts_with("i686"));
             triple_at.map_or(t.clone(), |i| parts[..i].join("-"))
         })
         .collect::<Vec<_>>()
@@ -299,7 +300,8 @@ mod tests {
 
     #[test]
     fn rustup_toolchains_decide_pins() {
-        let list = ["stable-x86_64-unknown-linux-gnu", "nightly-x86_64-unknown-linux-gnu", "1.95.0-x86_64-unknown-linux-gnu"];
+        let list =
+            ["stable-x86_64-unknown-linux-gnu", "nightly-x86_64-unknown-linux-gnu", "1.95.0-x86_64-unknown-linux-gnu"];
         let host = Host::with_versions(&[(Runtime::Rust, "1.95.0")]).with_managed(Runtime::Rust, &list);
         let pin = |t: &str| [c(Runtime::Rust, t, true, "rust-toolchain.toml", "rust.version.toolchain-file")];
         assert_eq!(decide(Runtime::Rust, &pin("nightly"), &host).status, RuntimeStatus::Ok);

@@ -34,29 +34,167 @@ struct Rule {
 const BUILD: &str = "build-essential";
 
 const RULES: &[Rule] = &[
-    Rule { ecosystem: "python", name: "psycopg2", when: When::Always, apt: &["libpq-dev", BUILD], why: "builds from source against libpq (psycopg2-binary would not)" },
-    Rule { ecosystem: "python", name: "psycopg", when: When::Always, apt: &["libpq5"], why: "psycopg 3 without the [binary] extra loads the system libpq" },
-    Rule { ecosystem: "python", name: "psycopg[c]", when: When::Always, apt: &["libpq-dev", BUILD], why: "the [c] extra builds against libpq" },
-    Rule { ecosystem: "python", name: "mysqlclient", when: When::Always, apt: &["default-libmysqlclient-dev", "pkg-config", BUILD], why: "builds from source against the MySQL client library" },
-    Rule { ecosystem: "python", name: "mysql-python", when: When::Always, apt: &["default-libmysqlclient-dev", "pkg-config", BUILD], why: "builds from source against the MySQL client library" },
-    Rule { ecosystem: "python", name: "python-ldap", when: When::Always, apt: &["libldap2-dev", "libsasl2-dev", BUILD], why: "builds from source against OpenLDAP and SASL" },
-    Rule { ecosystem: "python", name: "pyodbc", when: When::Always, apt: &["unixodbc-dev"], why: "links the unixODBC driver manager" },
-    Rule { ecosystem: "ruby", name: "pg", when: When::Always, apt: &["libpq-dev", BUILD], why: "the native extension builds against libpq" },
-    Rule { ecosystem: "ruby", name: "mysql2", when: When::Always, apt: &["default-libmysqlclient-dev", BUILD], why: "the native extension builds against the MySQL client library" },
-    Rule { ecosystem: "node", name: "bcrypt", when: When::Always, apt: &[BUILD, "python3"], why: "node-gyp builds it when no prebuilt binary can be downloaded" },
-    Rule { ecosystem: "node", name: "argon2", when: When::Always, apt: &[BUILD, "python3"], why: "node-gyp builds it when no prebuilt binary can be downloaded" },
-    Rule { ecosystem: "node", name: "canvas", when: When::Always, apt: &[BUILD, "libcairo2-dev", "libpango1.0-dev", "libjpeg-dev", "libgif-dev", "librsvg2-dev"], why: "builds against Cairo and Pango when no prebuilt binary fits" },
-    Rule { ecosystem: "rust", name: "openssl-sys", when: When::NotFeature("vendored"), apt: &["libssl-dev", "pkg-config"], why: "links the system OpenSSL, found with pkg-config" },
-    Rule { ecosystem: "rust", name: "openssl", when: When::NotFeature("vendored"), apt: &["libssl-dev", "pkg-config"], why: "links the system OpenSSL, found with pkg-config" },
-    Rule { ecosystem: "rust", name: "native-tls", when: When::NotFeature("vendored"), apt: &["libssl-dev", "pkg-config"], why: "uses OpenSSL on Linux, found with pkg-config" },
-    Rule { ecosystem: "rust", name: "diesel", when: When::Feature("postgres"), apt: &["libpq-dev"], why: "the postgres backend links libpq" },
-    Rule { ecosystem: "rust", name: "diesel", when: When::Feature("mysql"), apt: &["default-libmysqlclient-dev"], why: "the mysql backend links the MySQL client library" },
-    Rule { ecosystem: "rust", name: "diesel", when: When::Feature("sqlite"), apt: &["libsqlite3-dev"], why: "the sqlite backend links the system SQLite" },
-    Rule { ecosystem: "rust", name: "pq-sys", when: When::NotFeature("bundled"), apt: &["libpq-dev"], why: "links libpq" },
-    Rule { ecosystem: "rust", name: "rusqlite", when: When::NotFeature("bundled"), apt: &["libsqlite3-dev"], why: "links the system SQLite (the `bundled` feature would compile its own)" },
-    Rule { ecosystem: "rust", name: "libsqlite3-sys", when: When::NotFeature("bundled"), apt: &["libsqlite3-dev"], why: "links the system SQLite (the `bundled` feature would compile its own)" },
-    Rule { ecosystem: "rust", name: "rdkafka", when: When::Always, apt: &["cmake", BUILD], why: "builds librdkafka from source" },
-    Rule { ecosystem: "go", name: "github.com/mattn/go-sqlite3", when: When::Always, apt: &[BUILD], why: "a cgo package: it needs a C compiler" },
+    Rule {
+        ecosystem: "python",
+        name: "psycopg2",
+        when: When::Always,
+        apt: &["libpq-dev", BUILD],
+        why: "builds from source against libpq (psycopg2-binary would not)",
+    },
+    Rule {
+        ecosystem: "python",
+        name: "psycopg",
+        when: When::Always,
+        apt: &["libpq5"],
+        why: "psycopg 3 without the [binary] extra loads the system libpq",
+    },
+    Rule {
+        ecosystem: "python",
+        name: "psycopg[c]",
+        when: When::Always,
+        apt: &["libpq-dev", BUILD],
+        why: "the [c] extra builds against libpq",
+    },
+    Rule {
+        ecosystem: "python",
+        name: "mysqlclient",
+        when: When::Always,
+        apt: &["default-libmysqlclient-dev", "pkg-config", BUILD],
+        why: "builds from source against the MySQL client library",
+    },
+    Rule {
+        ecosystem: "python",
+        name: "mysql-python",
+        when: When::Always,
+        apt: &["default-libmysqlclient-dev", "pkg-config", BUILD],
+        why: "builds from source against the MySQL client library",
+    },
+    Rule {
+        ecosystem: "python",
+        name: "python-ldap",
+        when: When::Always,
+        apt: &["libldap2-dev", "libsasl2-dev", BUILD],
+        why: "builds from source against OpenLDAP and SASL",
+    },
+    Rule {
+        ecosystem: "python",
+        name: "pyodbc",
+        when: When::Always,
+        apt: &["unixodbc-dev"],
+        why: "links the unixODBC driver manager",
+    },
+    Rule {
+        ecosystem: "ruby",
+        name: "pg",
+        when: When::Always,
+        apt: &["libpq-dev", BUILD],
+        why: "the native extension builds against libpq",
+    },
+    Rule {
+        ecosystem: "ruby",
+        name: "mysql2",
+        when: When::Always,
+        apt: &["default-libmysqlclient-dev", BUILD],
+        why: "the native extension builds against the MySQL client library",
+    },
+    Rule {
+        ecosystem: "node",
+        name: "bcrypt",
+        when: When::Always,
+        apt: &[BUILD, "python3"],
+        why: "node-gyp builds it when no prebuilt binary can be downloaded",
+    },
+    Rule {
+        ecosystem: "node",
+        name: "argon2",
+        when: When::Always,
+        apt: &[BUILD, "python3"],
+        why: "node-gyp builds it when no prebuilt binary can be downloaded",
+    },
+    Rule {
+        ecosystem: "node",
+        name: "canvas",
+        when: When::Always,
+        apt: &[BUILD, "libcairo2-dev", "libpango1.0-dev", "libjpeg-dev", "libgif-dev", "librsvg2-dev"],
+        why: "builds against Cairo and Pango when no prebuilt binary fits",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "openssl-sys",
+        when: When::NotFeature("vendored"),
+        apt: &["libssl-dev", "pkg-config"],
+        why: "links the system OpenSSL, found with pkg-config",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "openssl",
+        when: When::NotFeature("vendored"),
+        apt: &["libssl-dev", "pkg-config"],
+        why: "links the system OpenSSL, found with pkg-config",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "native-tls",
+        when: When::NotFeature("vendored"),
+        apt: &["libssl-dev", "pkg-config"],
+        why: "uses OpenSSL on Linux, found with pkg-config",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "diesel",
+        when: When::Feature("postgres"),
+        apt: &["libpq-dev"],
+        why: "the postgres backend links libpq",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "diesel",
+        when: When::Feature("mysql"),
+        apt: &["default-libmysqlclient-dev"],
+        why: "the mysql backend links the MySQL client library",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "diesel",
+        when: When::Feature("sqlite"),
+        apt: &["libsqlite3-dev"],
+        why: "the sqlite backend links the system SQLite",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "pq-sys",
+        when: When::NotFeature("bundled"),
+        apt: &["libpq-dev"],
+        why: "links libpq",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "rusqlite",
+        when: When::NotFeature("bundled"),
+        apt: &["libsqlite3-dev"],
+        why: "links the system SQLite (the `bundled` feature would compile its own)",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "libsqlite3-sys",
+        when: When::NotFeature("bundled"),
+        apt: &["libsqlite3-dev"],
+        why: "links the system SQLite (the `bundled` feature would compile its own)",
+    },
+    Rule {
+        ecosystem: "rust",
+        name: "rdkafka",
+        when: When::Always,
+        apt: &["cmake", BUILD],
+        why: "builds librdkafka from source",
+    },
+    Rule {
+        ecosystem: "go",
+        name: "github.com/mattn/go-sqlite3",
+        when: When::Always,
+        apt: &[BUILD],
+        why: "a cgo package: it needs a C compiler",
+    },
 ];
 
 /// PHP extensions that Composer requires as `ext-<name>`, and the Debian package with each.
@@ -235,7 +373,10 @@ mod tests {
         assert_eq!(apt_for("node", "bcrypt", "package.json", "{}"), ["build-essential", "python3"]);
         assert_eq!(apt_for("node", "argon2", "package.json", "{}"), ["build-essential", "python3"]);
         let canvas = apt_for("node", "canvas", "package.json", "{}");
-        assert!(canvas.contains(&"libcairo2-dev".to_owned()) && canvas.contains(&"librsvg2-dev".to_owned()), "{canvas:?}");
+        assert!(
+            canvas.contains(&"libcairo2-dev".to_owned()) && canvas.contains(&"librsvg2-dev".to_owned()),
+            "{canvas:?}"
+        );
         assert!(apt_for("node", "sharp", "package.json", "{}").is_empty());
         assert!(apt_for("node", "bcryptjs", "package.json", "{}").is_empty());
         // Same name, other ecosystem: no match.
@@ -248,7 +389,10 @@ mod tests {
         assert_eq!(apt_for("rust", "openssl-sys", "Cargo.toml", plain), ["libssl-dev", "pkg-config"]);
         let vendored = "[dependencies]\nopenssl = { version = \"0.10\", features = [\"vendored\"] }\n";
         assert!(apt_for("rust", "openssl", "Cargo.toml", vendored).is_empty());
-        assert_eq!(apt_for("rust", "native-tls", "Cargo.toml", "[dependencies]\nnative-tls = \"0.2\"\n"), ["libssl-dev", "pkg-config"]);
+        assert_eq!(
+            apt_for("rust", "native-tls", "Cargo.toml", "[dependencies]\nnative-tls = \"0.2\"\n"),
+            ["libssl-dev", "pkg-config"]
+        );
     }
 
     #[test]
@@ -262,12 +406,18 @@ mod tests {
 
     #[test]
     fn sqlite_unless_bundled() {
-        assert_eq!(apt_for("rust", "rusqlite", "Cargo.toml", "[dependencies]\nrusqlite = \"0.31\"\n"), ["libsqlite3-dev"]);
+        assert_eq!(
+            apt_for("rust", "rusqlite", "Cargo.toml", "[dependencies]\nrusqlite = \"0.31\"\n"),
+            ["libsqlite3-dev"]
+        );
         let bundled = "[dependencies]\nrusqlite = { version = \"0.31\", features = [\"bundled\"] }\n";
         assert!(apt_for("rust", "rusqlite", "Cargo.toml", bundled).is_empty());
         // A member inheriting from the workspace gets the workspace's features.
         let r = repo(&[
-            ("Cargo.toml", "[workspace]\nmembers=['a']\n[workspace.dependencies]\nrusqlite = { version = \"0.31\", features = [\"bundled\"] }\n"),
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers=['a']\n[workspace.dependencies]\nrusqlite = { version = \"0.31\", features = [\"bundled\"] }\n",
+            ),
             ("a/Cargo.toml", "[package]\nname='a'\n[dependencies]\nrusqlite.workspace = true\n"),
         ]);
         let mut p = project("a");
@@ -277,7 +427,10 @@ mod tests {
 
     #[test]
     fn rdkafka_and_pq_sys() {
-        assert_eq!(apt_for("rust", "rdkafka", "Cargo.toml", "[dependencies]\nrdkafka = \"0.36\"\n"), ["build-essential", "cmake"]);
+        assert_eq!(
+            apt_for("rust", "rdkafka", "Cargo.toml", "[dependencies]\nrdkafka = \"0.36\"\n"),
+            ["build-essential", "cmake"]
+        );
         assert_eq!(apt_for("rust", "pq-sys", "Cargo.toml", "[dependencies]\npq-sys = \"0.4\"\n"), ["libpq-dev"]);
     }
 

@@ -241,7 +241,9 @@ impl Found<'_> {
         for (i, line) in text.lines().enumerate() {
             let mut words = line.split("//").next().unwrap_or("").split_whitespace();
             match (words.next(), words.next()) {
-                (Some("toolchain"), Some(v)) => self.push("go.mod", Some(i as u32 + 1), "go.version.toolchain", v, false),
+                (Some("toolchain"), Some(v)) => {
+                    self.push("go.mod", Some(i as u32 + 1), "go.version.toolchain", v, false)
+                }
                 (Some("go"), Some(v)) => self.push("go.mod", Some(i as u32 + 1), "go.version.go-mod", v, false),
                 _ => {}
             }
@@ -252,7 +254,8 @@ impl Found<'_> {
     fn gemfile(&mut self) {
         let Some(text) = self.read("Gemfile") else { return };
         for (i, line) in text.lines().enumerate() {
-            let Some(args) = line.trim_start().strip_prefix("ruby ").or_else(|| line.trim_start().strip_prefix("ruby("))
+            let Some(args) =
+                line.trim_start().strip_prefix("ruby ").or_else(|| line.trim_start().strip_prefix("ruby("))
             else {
                 continue;
             };
@@ -327,10 +330,7 @@ impl Found<'_> {
 
 /// The first line that is neither blank nor a comment, with its 1-based number.
 fn first_line(text: &str) -> Option<(u32, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| (i as u32 + 1, l.trim()))
-        .find(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+    text.lines().enumerate().map(|(i, l)| (i as u32 + 1, l.trim())).find(|(_, l)| !l.is_empty() && !l.starts_with('#'))
 }
 
 #[cfg(test)]
@@ -363,8 +363,14 @@ mod tests {
 
     #[test]
     fn nvmrc_and_node_version() {
-        assert_eq!(found(&[(".nvmrc", "# pin\nv20.11.0\n")], ".", Runtime::Node), one("v20.11.0", ".nvmrc", 2, "node.version.nvmrc"));
-        assert_eq!(found(&[(".node-version", "18\n")], ".", Runtime::Node), one("18", ".node-version", 1, "node.version.node-version"));
+        assert_eq!(
+            found(&[(".nvmrc", "# pin\nv20.11.0\n")], ".", Runtime::Node),
+            one("v20.11.0", ".nvmrc", 2, "node.version.nvmrc")
+        );
+        assert_eq!(
+            found(&[(".node-version", "18\n")], ".", Runtime::Node),
+            one("18", ".node-version", 1, "node.version.node-version")
+        );
         assert!(found(&[(".nvmrc", "\n\n")], ".", Runtime::Node).is_empty());
     }
 
@@ -379,7 +385,8 @@ mod tests {
 
     #[test]
     fn root_files_apply_to_members_nearest_first() {
-        let files = [(".nvmrc", "20\n"), ("apps/web/package.json", "{\"engines\":{\"node\":\">=18\"}}"), ("apps/web/x.js", "")];
+        let files =
+            [(".nvmrc", "20\n"), ("apps/web/package.json", "{\"engines\":{\"node\":\">=18\"}}"), ("apps/web/x.js", "")];
         let got = found(&files, "apps/web", Runtime::Node);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].1, "apps/web/package.json");
@@ -392,13 +399,17 @@ mod tests {
     #[test]
     fn tool_versions_and_mise() {
         let tv = "# asdf\nnodejs 20.11.0\npython 3.11.7 3.10.13\ngolang 1.22\nruby 3.3.0\njava temurin-17.0.9+9\n";
-        assert_eq!(found(&[(".tool-versions", tv)], ".", Runtime::Node), one("20.11.0", ".tool-versions", 2, "node.version.tool-versions"));
+        assert_eq!(
+            found(&[(".tool-versions", tv)], ".", Runtime::Node),
+            one("20.11.0", ".tool-versions", 2, "node.version.tool-versions")
+        );
         assert_eq!(found(&[(".tool-versions", tv)], ".", Runtime::Python)[0].0, "3.11.7");
         assert_eq!(found(&[(".tool-versions", tv)], ".", Runtime::Go)[0].0, "1.22");
         assert_eq!(found(&[(".tool-versions", tv)], ".", Runtime::Ruby)[0].0, "3.3.0");
         assert_eq!(found(&[(".tool-versions", tv)], ".", Runtime::Java)[0].0, "temurin-17.0.9+9");
         assert!(found(&[(".tool-versions", tv)], ".", Runtime::Php).is_empty());
-        let mise = "[env]\nX = \"1\"\n\n[tools]\nnode = \"22\"\npython = [\"3.12\", \"3.11\"]\ngo = { version = \"1.23\" }\n";
+        let mise =
+            "[env]\nX = \"1\"\n\n[tools]\nnode = \"22\"\npython = [\"3.12\", \"3.11\"]\ngo = { version = \"1.23\" }\n";
         assert_eq!(found(&[("mise.toml", mise)], ".", Runtime::Node), one("22", "mise.toml", 5, "node.version.mise"));
         assert_eq!(found(&[(".mise.toml", mise)], ".", Runtime::Python)[0].0, "3.12");
         assert_eq!(found(&[("mise.toml", mise)], ".", Runtime::Go)[0].0, "1.23");
@@ -406,25 +417,49 @@ mod tests {
 
     #[test]
     fn python_sources() {
-        assert_eq!(found(&[(".python-version", "3.11\n")], ".", Runtime::Python), one("3.11", ".python-version", 1, "python.version.python-version"));
-        assert_eq!(found(&[("runtime.txt", "python-3.11.4\n")], ".", Runtime::Python), one("3.11.4", "runtime.txt", 1, "python.version.runtime-txt"));
+        assert_eq!(
+            found(&[(".python-version", "3.11\n")], ".", Runtime::Python),
+            one("3.11", ".python-version", 1, "python.version.python-version")
+        );
+        assert_eq!(
+            found(&[("runtime.txt", "python-3.11.4\n")], ".", Runtime::Python),
+            one("3.11.4", "runtime.txt", 1, "python.version.runtime-txt")
+        );
         assert!(found(&[("runtime.txt", "ruby-3.2\n")], ".", Runtime::Python).is_empty());
         let pipfile = "[packages]\nflask = \"*\"\n\n[requires]\npython_version = \"3.10\"\n";
-        assert_eq!(found(&[("Pipfile", pipfile)], ".", Runtime::Python), one("3.10", "Pipfile", 5, "python.version.pipfile"));
+        assert_eq!(
+            found(&[("Pipfile", pipfile)], ".", Runtime::Python),
+            one("3.10", "Pipfile", 5, "python.version.pipfile")
+        );
         let pep621 = "[project]\nname = \"x\"\nrequires-python = \">=3.9,<3.13\"\n";
-        assert_eq!(found(&[("pyproject.toml", pep621)], ".", Runtime::Python), one(">=3.9,<3.13", "pyproject.toml", 3, "python.version.requires-python"));
+        assert_eq!(
+            found(&[("pyproject.toml", pep621)], ".", Runtime::Python),
+            one(">=3.9,<3.13", "pyproject.toml", 3, "python.version.requires-python")
+        );
         let poetry = "[tool.poetry]\nname = \"x\"\n\n[tool.poetry.dependencies]\npython = \"^3.10\"\nflask = \"^3\"\n";
-        assert_eq!(found(&[("pyproject.toml", poetry)], ".", Runtime::Python), one("^3.10", "pyproject.toml", 5, "python.version.poetry"));
+        assert_eq!(
+            found(&[("pyproject.toml", poetry)], ".", Runtime::Python),
+            one("^3.10", "pyproject.toml", 5, "python.version.poetry")
+        );
     }
 
     #[test]
     fn rust_sources() {
         let toml = "[toolchain]\nchannel = \"1.75\"\ncomponents = [\"clippy\"]\n";
-        assert_eq!(found(&[("rust-toolchain.toml", toml)], ".", Runtime::Rust), one("1.75", "rust-toolchain.toml", 2, "rust.version.toolchain-file"));
-        assert_eq!(found(&[("rust-toolchain", "nightly-2024-01-01\n")], ".", Runtime::Rust), one("nightly-2024-01-01", "rust-toolchain", 1, "rust.version.toolchain-file"));
+        assert_eq!(
+            found(&[("rust-toolchain.toml", toml)], ".", Runtime::Rust),
+            one("1.75", "rust-toolchain.toml", 2, "rust.version.toolchain-file")
+        );
+        assert_eq!(
+            found(&[("rust-toolchain", "nightly-2024-01-01\n")], ".", Runtime::Rust),
+            one("nightly-2024-01-01", "rust-toolchain", 1, "rust.version.toolchain-file")
+        );
         assert_eq!(found(&[("rust-toolchain", toml)], ".", Runtime::Rust)[0].0, "1.75");
         let cargo = "[package]\nname = \"a\"\nversion = \"0.1.0\"\nrust-version = \"1.70\"\n";
-        assert_eq!(found(&[("Cargo.toml", cargo)], ".", Runtime::Rust), one("1.70", "Cargo.toml", 4, "rust.version.rust-version"));
+        assert_eq!(
+            found(&[("Cargo.toml", cargo)], ".", Runtime::Rust),
+            one("1.70", "Cargo.toml", 4, "rust.version.rust-version")
+        );
         let ws = "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nrust-version = \"1.80\"\n";
         let member = "[package]\nname = \"a\"\nrust-version.workspace = true\n";
         let got = found(&[("Cargo.toml", ws), ("a/Cargo.toml", member)], "a", Runtime::Rust);
@@ -443,7 +478,10 @@ mod tests {
     fn ruby_sources() {
         assert_eq!(found(&[(".ruby-version", "ruby-3.2.2\n")], ".", Runtime::Ruby)[0].0, "ruby-3.2.2");
         let gemfile = "source \"https://rubygems.org\"\n\nruby \"3.2.2\"\n\ngem \"rails\"\n";
-        assert_eq!(found(&[("Gemfile", gemfile)], ".", Runtime::Ruby), one("3.2.2", "Gemfile", 3, "ruby.version.gemfile"));
+        assert_eq!(
+            found(&[("Gemfile", gemfile)], ".", Runtime::Ruby),
+            one("3.2.2", "Gemfile", 3, "ruby.version.gemfile")
+        );
         let ranged = "ruby '>= 3.0', '< 3.4'\n";
         assert_eq!(found(&[("Gemfile", ranged)], ".", Runtime::Ruby)[0].0, ">= 3.0, < 3.4");
         // `ruby file: ".ruby-version"` names no version itself.
@@ -457,17 +495,26 @@ mod tests {
         let release = "<project>\n<properties>\n<maven.compiler.release>21</maven.compiler.release>\n<java.version>${x}</java.version>\n</properties>\n</project>\n";
         assert_eq!(found(&[("pom.xml", release)], ".", Runtime::Java)[0].0, "21");
         let gradle = "java {\n    toolchain {\n        languageVersion = JavaLanguageVersion.of(21)\n    }\n}\n";
-        assert_eq!(found(&[("build.gradle.kts", gradle)], ".", Runtime::Java), one("21", "build.gradle.kts", 3, "java.version.gradle"));
+        assert_eq!(
+            found(&[("build.gradle.kts", gradle)], ".", Runtime::Java),
+            one("21", "build.gradle.kts", 3, "java.version.gradle")
+        );
         let old = "sourceCompatibility = JavaVersion.VERSION_1_8\n";
         assert_eq!(found(&[("build.gradle", old)], ".", Runtime::Java)[0].0, "1.8");
         assert_eq!(found(&[(".java-version", "17.0\n")], ".", Runtime::Java)[0].0, "17.0");
-        assert_eq!(found(&[(".sdkmanrc", "# sdk\njava=17.0.9-tem\n")], ".", Runtime::Java), one("17.0.9-tem", ".sdkmanrc", 2, "java.version.sdkmanrc"));
+        assert_eq!(
+            found(&[(".sdkmanrc", "# sdk\njava=17.0.9-tem\n")], ".", Runtime::Java),
+            one("17.0.9-tem", ".sdkmanrc", 2, "java.version.sdkmanrc")
+        );
     }
 
     #[test]
     fn composer_php() {
         let composer = "{\n  \"require\": {\n    \"php\": \"^8.1\",\n    \"laravel/framework\": \"^10.0\"\n  }\n}\n";
-        assert_eq!(found(&[("composer.json", composer)], ".", Runtime::Php), one("^8.1", "composer.json", 3, "php.version.composer"));
+        assert_eq!(
+            found(&[("composer.json", composer)], ".", Runtime::Php),
+            one("^8.1", "composer.json", 3, "php.version.composer")
+        );
     }
 
     #[test]
