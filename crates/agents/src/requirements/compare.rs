@@ -148,11 +148,41 @@ fn semver_range(text: &str, pin: bool, installed: &str, keep: usize) -> Match {
     if let Some(m) = loose_pin(text, installed, keep).filter(|_| pin) {
         return m;
     }
-    let Ok(range) = node_semver::Range::parse(text) else { return Match::Unknown };
+    let Ok(range) = node_semver::Range::parse(npm_partials(text)) else { return Match::Unknown };
     match semver_version(installed) {
         Some(v) => yes_no(range.satisfies(&v)),
         None => Match::Unknown,
     }
+}
+
+/// npm reads a partial version after `<=` or `>` as the whole line (`<=18` is `<19.0.0-0`);
+/// node-semver reads it as `<=18.0.0`. Rewrite those clauses so both agree.
+fn npm_partials(text: &str) -> String {
+    let alternatives: Vec<String> = text
+        .split("||")
+        .map(|alt| {
+            let clauses: Vec<String> = clauses_of(alt)
+                .into_iter()
+                .map(|clause| {
+                    let (op, v) = split_op(&clause);
+                    let v = v.trim_start_matches(['v', 'V']);
+                    let numeric = !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.');
+                    match release(v) {
+                        Some(r) if numeric && r.len() < 3 && (op == "<=" || op == ">") => {
+                            let mut up = r.clone();
+                            if let Some(last) = up.last_mut() {
+                                *last += 1;
+                            }
+                            format!("{}{}", if op == "<=" { "<" } else { ">=" }, join(&up))
+                        }
+                        _ => clause,
+                    }
+                })
+                .collect();
+            clauses.join(" ")
+        })
+        .collect();
+    alternatives.join(" || ")
 }
 
 fn semver_version(installed: &str) -> Option<node_semver::Version> {
@@ -438,6 +468,18 @@ mod tests {
                 ("*", "12.0.0", Some(true)),
                 ("20.11.0", "20.12.0", Some(false)),
                 ("please use node", "20.11.0", None),
+                ("^18.17.0 || >=20.3.0", "20.11.0", Some(true)),
+                ("^18.17.0 || >=20.3.0", "18.16.1", Some(false)),
+                ("v20", "20.11.0", Some(true)),
+                ("20.11", "20.11.1", Some(true)),
+                ("20.11", "20.12.0", Some(false)),
+                (">=16.0.0 <=18", "18.20.4", Some(true)),
+                (">=16.0.0 <=18", "19.0.0", Some(false)),
+                (">18", "18.20.4", Some(false)),
+                (">18", "19.0.0", Some(true)),
+                ("<=20.11", "20.11.5", Some(true)),
+                ("16 - 20", "20.9.0", Some(true)),
+                ("16 - 20", "21.0.0", Some(false)),
             ],
         );
     }
@@ -474,6 +516,11 @@ mod tests {
                 ("system", "3.11.2", None),
                 ("pypy3.10-7.3.12", "3.10.13", None),
                 ("blah", "3.11.2", None),
+                (">=3.8.1,<4.0", "3.12.1", Some(true)),
+                ("^3.8.1", "3.8.0", Some(false)),
+                ("~=3.11.0", "3.11.7", Some(true)),
+                (">=3.9.0, <3.12.0", "3.12.0", Some(false)),
+                ("3.10.*", "3.10.13", Some(true)),
             ],
         );
     }
@@ -623,6 +670,9 @@ mod tests {
                 (">=8.1 <8.4", "8.4.1", Some(false)),
                 (">=8.1,<8.4", "8.3.1", Some(true)),
                 ("^8.1@dev", "8.2.0", Some(true)),
+                ("^8.0.2", "8.0.1", Some(false)),
+                ("8.*", "8.3.4", Some(true)),
+                ("~7.4.0|~8.0.0", "8.0.30", Some(true)),
                 ("dev-master", "8.2.7", None),
             ],
         );

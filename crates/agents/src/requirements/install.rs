@@ -179,8 +179,13 @@ fn node(at: &Dir<'_>, pm: PackageManager) -> InstallStep {
             &format!("no package-lock.json: npm install resolves package.json ranges (and writes a lock){also}"),
         ),
         PackageManager::Yarn if at.has("yarn.lock") => {
+            // Berry writes `__metadata` at the top of the lock: the head is enough, and a
+            // lock over the read limit is common in large monorepos.
             let berry = at.has(".yarnrc.yml")
-                || read(at.repo, &join(at.dir, "yarn.lock")).is_some_and(|t| t.content.contains("__metadata"));
+                || at
+                    .repo
+                    .read_head(&join(at.dir, "yarn.lock"), 4096)
+                    .is_some_and(|t| t.content.contains("__metadata"));
             if berry {
                 at.step(
                     &["yarn", "install", "--immutable"],

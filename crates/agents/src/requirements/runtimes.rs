@@ -150,9 +150,12 @@ fn manager_verdict(
     let verdict = if runtime == Runtime::Rust {
         match toolchains.iter().find(|t| rustup_has(t, &pin.text)) {
             Some(t) => {
-                let version = match release(&pin.text) {
-                    Some(_) if pin.text.starts_with(|c: char| c.is_ascii_digit()) => pin.text.clone(),
-                    _ => installed.unwrap_or(&pin.text).to_owned(),
+                // What runs in the project directory: the pinned release, the default
+                // toolchain for `stable` (what rustc on PATH reports), else the toolchain.
+                let version = match (release(&pin.text), pin.text.as_str(), installed) {
+                    (Some(_), _, _) if pin.text.starts_with(|c: char| c.is_ascii_digit()) => pin.text.clone(),
+                    (_, "stable", Some(v)) if !v.contains('-') => v.to_owned(),
+                    _ => t.clone(),
                 };
                 Managed::Selected { version, note: format!("rustup runs toolchain {t} here ({file})") }
             }
@@ -304,7 +307,10 @@ mod tests {
             ["stable-x86_64-unknown-linux-gnu", "nightly-x86_64-unknown-linux-gnu", "1.95.0-x86_64-unknown-linux-gnu"];
         let host = Host::with_versions(&[(Runtime::Rust, "1.95.0")]).with_managed(Runtime::Rust, &list);
         let pin = |t: &str| [c(Runtime::Rust, t, true, "rust-toolchain.toml", "rust.version.toolchain-file")];
-        assert_eq!(decide(Runtime::Rust, &pin("nightly"), &host).status, RuntimeStatus::Ok);
+        let r = decide(Runtime::Rust, &pin("nightly"), &host);
+        assert_eq!((r.status, r.installed.as_deref()), (RuntimeStatus::Ok, Some("nightly-x86_64-unknown-linux-gnu")));
+        let r = decide(Runtime::Rust, &pin("stable"), &host);
+        assert_eq!((r.status, r.installed.as_deref()), (RuntimeStatus::Ok, Some("1.95.0")));
         assert_eq!(decide(Runtime::Rust, &pin("1.95"), &host).status, RuntimeStatus::Ok);
         let r = decide(Runtime::Rust, &pin("1.75"), &host);
         assert_eq!(r.status, RuntimeStatus::Mismatch);

@@ -20,6 +20,9 @@ enum When {
     Feature(&'static str),
     /// The Cargo dependency does not enable this feature (`bundled` builds its own copy).
     NotFeature(&'static str),
+    /// psycopg without the `[binary]` extra, which ships its own libpq. Providers may drop
+    /// extras from the name, so the declaring line is read too.
+    NoBinaryExtra,
 }
 
 struct Rule {
@@ -44,16 +47,16 @@ const RULES: &[Rule] = &[
     Rule {
         ecosystem: "python",
         name: "psycopg",
-        when: When::Always,
+        when: When::NoBinaryExtra,
         apt: &["libpq5"],
-        why: "psycopg 3 without the [binary] extra loads the system libpq",
+        why: "without the [binary] extra loads the system libpq at run time",
     },
     Rule {
         ecosystem: "python",
         name: "psycopg[c]",
         when: When::Always,
         apt: &["libpq-dev", BUILD],
-        why: "the [c] extra builds against libpq",
+        why: "builds against libpq",
     },
     Rule {
         ecosystem: "python",
@@ -88,28 +91,28 @@ const RULES: &[Rule] = &[
         name: "pg",
         when: When::Always,
         apt: &["libpq-dev", BUILD],
-        why: "the native extension builds against libpq",
+        why: "builds its native extension against libpq",
     },
     Rule {
         ecosystem: "ruby",
         name: "mysql2",
         when: When::Always,
         apt: &["default-libmysqlclient-dev", BUILD],
-        why: "the native extension builds against the MySQL client library",
+        why: "builds its native extension against the MySQL client library",
     },
     Rule {
         ecosystem: "node",
         name: "bcrypt",
         when: When::Always,
         apt: &[BUILD, "python3"],
-        why: "node-gyp builds it when no prebuilt binary can be downloaded",
+        why: "is built by node-gyp when no prebuilt binary can be downloaded",
     },
     Rule {
         ecosystem: "node",
         name: "argon2",
         when: When::Always,
         apt: &[BUILD, "python3"],
-        why: "node-gyp builds it when no prebuilt binary can be downloaded",
+        why: "is built by node-gyp when no prebuilt binary can be downloaded",
     },
     Rule {
         ecosystem: "node",
@@ -144,21 +147,21 @@ const RULES: &[Rule] = &[
         name: "diesel",
         when: When::Feature("postgres"),
         apt: &["libpq-dev"],
-        why: "the postgres backend links libpq",
+        why: "with the postgres feature links libpq",
     },
     Rule {
         ecosystem: "rust",
         name: "diesel",
         when: When::Feature("mysql"),
         apt: &["default-libmysqlclient-dev"],
-        why: "the mysql backend links the MySQL client library",
+        why: "with the mysql feature links the MySQL client library",
     },
     Rule {
         ecosystem: "rust",
         name: "diesel",
         when: When::Feature("sqlite"),
         apt: &["libsqlite3-dev"],
-        why: "the sqlite backend links the system SQLite",
+        why: "with the sqlite feature links the system SQLite",
     },
     Rule {
         ecosystem: "rust",
@@ -193,7 +196,7 @@ const RULES: &[Rule] = &[
         name: "github.com/mattn/go-sqlite3",
         when: When::Always,
         apt: &[BUILD],
-        why: "a cgo package: it needs a C compiler",
+        why: "is a cgo package: it needs a C compiler",
     },
 ];
 
@@ -245,6 +248,10 @@ pub fn for_project(project: &Project, repo: &RepoView) -> Vec<SystemPackage> {
                 When::Always => true,
                 When::Feature(f) => cargo_features(repo, dep).iter().any(|x| x == f),
                 When::NotFeature(f) => !cargo_features(repo, dep).iter().any(|x| x == f),
+                When::NoBinaryExtra => {
+                    !project.dependencies.iter().any(|d| normalise(d) == "psycopg-binary")
+                        && !declaring_line(repo, dep).is_some_and(|l| l.contains("binary"))
+                }
             };
             if applies {
                 for apt in rule.apt {
@@ -283,6 +290,13 @@ fn normalise(dep: &Dependency) -> String {
         }
     }
     name
+}
+
+/// The line that declares a dependency, as written.
+fn declaring_line(repo: &RepoView, dep: &Dependency) -> Option<String> {
+    let text = super::read(repo, &dep.evidence.file)?.content;
+    let line = dep.evidence.line?;
+    text.lines().nth((line as usize).checked_sub(1)?).map(str::to_owned)
 }
 
 /// The features a Cargo dependency enables, from the manifest that declares it (and the
@@ -345,6 +359,16 @@ mod tests {
         assert!(py("psycopg[binary]").is_empty());
         assert!(py("psycopg[binary,pool]").is_empty());
         assert_eq!(py("psycopg[c]"), ["build-essential", "libpq-dev"]);
+        // A provider that dropped the extra from the name: the declaring line still says it.
+        assert!(apt_for("python", "psycopg", "requirements.txt", "psycopg[binary]==3.1.18\n").is_empty());
+        let poetry = "psycopg = { version = \"^3.1\", extras = [\"binary\"] }\n";
+        assert!(apt_for("python", "psycopg", "pyproject.toml", poetry).is_empty());
+        // psycopg-binary beside psycopg provides libpq too.
+        let r = repo(&[("requirements.txt", "psycopg\npsycopg-binary\n")]);
+        let mut p = project(".");
+        p.dependencies.push(dep("python", "psycopg", "requirements.txt"));
+        p.dependencies.push(dep("python", "psycopg-binary", "requirements.txt"));
+        assert!(for_project(&p, &r.view).is_empty());
     }
 
     #[test]
