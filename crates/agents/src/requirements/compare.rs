@@ -681,6 +681,48 @@ mod tests {
     }
 
     #[test]
+    fn garbage_is_unknown_or_an_answer_never_a_panic() {
+        let garbage = [
+            "",
+            " ",
+            "^",
+            "~",
+            ">=",
+            "||",
+            "v",
+            ".",
+            "..",
+            "1..2",
+            "-1",
+            "\u{e9}\u{1f600}",
+            "99999999999999999999999",
+            ">=3.9,,<",
+            "^0",
+            "~>",
+            "= ",
+            "lts/",
+            "nightly-",
+            "1.2.3.4.5.6",
+            "go",
+            "x.y.z",
+            ">=1 <",
+            "*.*",
+            "|",
+        ];
+        for runtime in Runtime::ALL {
+            for pin in [true, false] {
+                for text in garbage {
+                    for installed in ["20.11.0", "", "garbage", "1", "\u{1f600}"] {
+                        let _ = check(*runtime, pin, text, installed);
+                    }
+                }
+            }
+        }
+        assert_eq!(check(Runtime::Python, false, "^", "3.11.7"), Match::Unknown);
+        assert_eq!(check(Runtime::Node, true, "\u{e9}", "20.11.0"), Match::Unknown);
+    }
+
+    #[test]
     fn bun_ranges() {
         table(Runtime::Bun, false, &[(">=1.0", "1.1.42", Some(true)), ("^1.2", "1.1.0", Some(false))]);
         table(Runtime::Bun, true, &[("1.1.0", "1.1.42", Some(true)), ("1.1.0", "1.2.0", Some(false))]);

@@ -16,19 +16,18 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
     let dir = project.path.as_str();
     let at = Dir { repo, dir };
     let mut out = Vec::new();
-    let mut node_done = false;
-    for pm in project.package_managers.iter().map(|f| f.value) {
+    let managers: Vec<PackageManager> = project.package_managers.iter().map(|f| f.value).collect();
+    let node_pm = choose(&at, &managers, NODE_LOCKS);
+    let python_pm = choose(&at, &managers, PYTHON_LOCKS);
+    for pm in managers.iter().copied() {
         use PackageManager::*;
         match pm {
             Npm | Yarn | Pnpm | Bun => {
-                // One Node install per project: a second lock file is a leftover, and the
-                // detection agent ranks the managers.
-                if node_done || node_workspace_root(repo, dir).is_some() {
-                    continue;
+                if Some(pm) == node_pm && node_workspace_root(repo, dir).is_none() {
+                    out.push(node(&at, pm));
                 }
-                node_done = true;
-                out.push(node(&at, pm));
             }
+            Pip | Poetry | Uv | Pipenv | Pdm if Some(pm) != python_pm => {}
             Pip => out.extend(pip(&at)),
             Poetry => out.push(poetry(&at)),
             Uv => out.push(if at.has("uv.lock") {
@@ -120,6 +119,32 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
         }
     }
     out
+}
+
+/// Node managers with their lock files, in the order a tie is broken.
+const NODE_LOCKS: &[(PackageManager, &[&str])] = &[
+    (PackageManager::Pnpm, &["pnpm-lock.yaml"]),
+    (PackageManager::Yarn, &["yarn.lock"]),
+    (PackageManager::Bun, &["bun.lock", "bun.lockb"]),
+    (PackageManager::Npm, &["package-lock.json", "npm-shrinkwrap.json"]),
+];
+
+/// Python managers with their lock files (`requirements.txt` is pip's), in the order a tie
+/// is broken.
+const PYTHON_LOCKS: &[(PackageManager, &[&str])] = &[
+    (PackageManager::Uv, &["uv.lock"]),
+    (PackageManager::Poetry, &["poetry.lock"]),
+    (PackageManager::Pdm, &["pdm.lock"]),
+    (PackageManager::Pipenv, &["Pipfile.lock"]),
+    (PackageManager::Pip, &["requirements.txt"]),
+];
+
+/// One install per ecosystem: two managers in one project install the same dependencies
+/// twice, into different places. The detected manager whose lock file is present wins, else
+/// the first of the table that was detected.
+fn choose(at: &Dir<'_>, detected: &[PackageManager], table: &[(PackageManager, &[&str])]) -> Option<PackageManager> {
+    let candidates = || table.iter().filter(|(pm, _)| detected.contains(pm));
+    candidates().find(|(_, locks)| locks.iter().any(|l| at.has(l))).or_else(|| candidates().next()).map(|(pm, _)| *pm)
 }
 
 struct Dir<'a> {
@@ -412,7 +437,30 @@ mod tests {
         p.package_managers.push(crate::plan::Finding { value: PackageManager::Yarn, evidence: vec![] });
         let s = steps(&p, &r.view);
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].command.display, "npm ci");
+        // Both locks present: the table breaks the tie (a yarn.lock is rarely a leftover of npm).
+        assert_eq!(s[0].command.display, "yarn install --frozen-lockfile");
+    }
+
+    #[test]
+    fn the_manager_with_a_lock_wins() {
+        let both = |files: &[(&str, &str)], a: PackageManager, b: PackageManager| {
+            let r = repo(files);
+            let mut p = with_pm(".", a);
+            p.package_managers.push(crate::plan::Finding { value: b, evidence: vec![] });
+            steps(&p, &r.view).into_iter().map(|s| s.command.display).collect::<Vec<_>>()
+        };
+        let yarn = [PKG, ("yarn.lock", "# yarn lockfile v1\n")];
+        assert_eq!(both(&yarn, PackageManager::Npm, PackageManager::Yarn), ["yarn install --frozen-lockfile"]);
+        let poetry = [("pyproject.toml", "[tool.poetry]\n"), ("poetry.lock", "")];
+        assert_eq!(both(&poetry, PackageManager::Pip, PackageManager::Poetry), ["poetry install"]);
+        // An exported requirements.txt beside a pyproject without lock: pip's list wins.
+        let exported = [("pyproject.toml", "[tool.poetry]\n"), ("requirements.txt", "flask\n")];
+        assert_eq!(
+            both(&exported, PackageManager::Pip, PackageManager::Poetry),
+            ["python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt"]
+        );
+        let none = [("pyproject.toml", "[tool.poetry]\n")];
+        assert_eq!(both(&none, PackageManager::Pip, PackageManager::Poetry), ["poetry install"]);
     }
 
     #[test]

@@ -160,12 +160,11 @@ impl Found<'_> {
     fn package_json(&mut self, keys: &[&str; 2], pin: bool, rule: &str) {
         let Some((text, json)) = read_json(self.repo, &join(self.dir, "package.json")) else { return };
         if let Some(v) = json.get(keys[0]).and_then(|o| o.get(keys[1])).and_then(|v| v.as_str()) {
-            let line = line_of(&text, &format!("\"{}\"", keys[0]))
-                .and_then(|start| {
-                    let from = text.lines().take(start as usize - 1).map(|l| l.len() + 1).sum::<usize>();
-                    text[from..].find(&format!("\"{}\"", keys[1])).map(|i| line_at(&text, from + i))
-                })
-                .or_else(|| line_of(&text, &format!("\"{}\"", keys[1])));
+            let (outer, inner) = (format!("\"{}\"", keys[0]), format!("\"{}\"", keys[1]));
+            let line = text
+                .find(&outer)
+                .and_then(|at| text[at..].find(&inner).map(|i| line_at(&text, at + i)))
+                .or_else(|| line_of(&text, &inner));
             self.push("package.json", line, rule, v, pin);
         }
     }
@@ -514,6 +513,15 @@ mod tests {
         assert_eq!(
             found(&[("composer.json", composer)], ".", Runtime::Php),
             one("^8.1", "composer.json", 3, "php.version.composer")
+        );
+    }
+
+    #[test]
+    fn crlf_and_unicode_do_not_confuse_lines() {
+        let pkg = "{\r\n  \"description\": \"caf\u{e9} \u{1f600}\",\r\n  \"engines\": {\r\n    \"node\": \">=20\"\r\n  }\r\n}\r\n";
+        assert_eq!(
+            found(&[("package.json", pkg)], ".", Runtime::Node),
+            one(">=20", "package.json", 4, "node.version.engines")
         );
     }
 
