@@ -3,7 +3,7 @@
 //! `--frozen-lockfile`, `uv sync --frozen`); without one the manager resolves.
 //!
 //! Workspaces install once, at the root: a member of an npm/yarn/pnpm/bun workspace, a Cargo
-//! workspace, a multi-module Maven build or a Gradle build gets no step of its own.
+//! or uv workspace, a multi-module Maven build or a Gradle build gets no step of its own.
 
 use crate::detection::command;
 use crate::plan::{Evidence, InstallStep, PackageManager, Project};
@@ -30,6 +30,7 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
             Pip | Poetry | Uv | Pipenv | Pdm if Some(pm) != python_pm => {}
             Pip => out.extend(pip(&at)),
             Poetry => out.push(poetry(&at)),
+            Uv if uv_workspace_root(repo, dir).is_some() => {}
             Uv => out.push(if at.has("uv.lock") {
                 at.step(
                     &["uv", "sync", "--frozen"],
@@ -167,21 +168,113 @@ impl Dir<'_> {
     }
 }
 
-/// The nearest strict ancestor whose package.json declares `workspaces` or that holds a
-/// `pnpm-workspace.yaml`: the directory that installs for this member.
+/// The nearest strict ancestor that is an npm/yarn/bun workspace (package.json `workspaces`)
+/// or a pnpm workspace (`pnpm-workspace.yaml`) with this directory among its members: the
+/// directory that installs for it.
 fn node_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
-    ancestors(dir).into_iter().skip(1).find(|d| {
-        repo.exists(&join(d, "pnpm-workspace.yaml"))
-            || read_json(repo, &join(d, "package.json")).is_some_and(|(_, j)| j.get("workspaces").is_some())
+    ancestors(dir).into_iter().skip(1).find(|root| {
+        let patterns = if repo.exists(&join(root, "pnpm-workspace.yaml")) {
+            let text = read(repo, &join(root, "pnpm-workspace.yaml")).map(|t| t.content).unwrap_or_default();
+            let yaml: Option<serde_yaml_ng::Value> = serde_yaml_ng::from_str(&text).ok();
+            strings(
+                yaml.as_ref()
+                    .and_then(|y| y.get("packages"))
+                    .and_then(|p| p.as_sequence())
+                    .map(|s| s.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect()),
+            )
+        } else {
+            let json = read_json(repo, &join(root, "package.json")).map(|(_, j)| j);
+            let Some(ws) = json.as_ref().and_then(|j| j.get("workspaces")) else { return false };
+            let list = ws.as_array().or_else(|| ws.get("packages").and_then(|p| p.as_array()));
+            strings(list.map(|l| l.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect()))
+        };
+        is_member(root, dir, &patterns)
     })
 }
 
-/// The nearest strict ancestor whose Cargo.toml has a `[workspace]`.
+/// The nearest strict ancestor whose Cargo.toml has a `[workspace]` listing this directory.
 fn cargo_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
-    ancestors(dir)
-        .into_iter()
-        .skip(1)
-        .find(|d| read_toml(repo, &join(d, "Cargo.toml")).is_some_and(|(_, t)| t.contains_key("workspace")))
+    ancestors(dir).into_iter().skip(1).find(|root| {
+        let Some((_, toml)) = read_toml(repo, &join(root, "Cargo.toml")) else { return false };
+        let Some(ws) = toml.get("workspace") else { return false };
+        let list = |key: &str| {
+            ws.get(key)
+                .and_then(|m| m.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect())
+        };
+        let mut patterns = strings(list("members"));
+        patterns.extend(list("exclude").unwrap_or_default().into_iter().map(|e: String| format!("!{e}")));
+        is_member(root, dir, &patterns)
+    })
+}
+
+/// The nearest strict ancestor whose pyproject.toml has a `[tool.uv.workspace]` listing this
+/// directory: `uv sync` there installs every member into one `.venv`.
+fn uv_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
+    ancestors(dir).into_iter().skip(1).find(|root| {
+        let Some((_, toml)) = read_toml(repo, &join(root, "pyproject.toml")) else { return false };
+        let Some(ws) = toml.get("tool").and_then(|t| t.get("uv")).and_then(|u| u.get("workspace")) else {
+            return false;
+        };
+        let list = |key: &str| {
+            ws.get(key)
+                .and_then(|m| m.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect())
+        };
+        let mut patterns = strings(list("members"));
+        patterns.extend(list("exclude").unwrap_or_default().into_iter().map(|e: String| format!("!{e}")));
+        is_member(root, dir, &patterns)
+    })
+}
+
+/// `members` and `exclude` of a Cargo or uv workspace table, excludes as `!pattern`.
+fn toml_patterns(ws: &toml::Value) -> Vec<String> {
+    let list = |key: &str| -> Option<Vec<String>> {
+        ws.get(key).and_then(|m| m.as_array()).map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect())
+    };
+    let mut patterns = strings(list("members"));
+    patterns.extend(list("exclude").unwrap_or_default().into_iter().map(|e| format!("!{e}")));
+    patterns
+}
+
+/// Patterns as declared; a workspace whose list cannot be read is taken to hold everything
+/// below it, so that nothing installs twice.
+fn strings(list: Option<Vec<String>>) -> Vec<String> {
+    list.unwrap_or_else(|| vec!["**".to_owned()])
+}
+
+/// Whether `dir` is a member of the workspace at `root` with these member patterns (`apps/*`,
+/// `packages/**`, `!**/test/**`).
+fn is_member(root: &str, dir: &str, patterns: &[String]) -> bool {
+    let rel = if root == "." { dir } else { dir.strip_prefix(root).map_or(dir, |r| r.trim_start_matches('/')) };
+    let clean = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_owned();
+    let included = patterns.iter().filter(|p| !p.starts_with('!')).any(|p| glob(&clean(p), rel));
+    let excluded = patterns.iter().filter_map(|p| p.strip_prefix('!')).any(|p| glob(&clean(p), rel));
+    included && !excluded
+}
+
+/// A path glob: `*` within a segment, `**` for any number of segments.
+fn glob(pattern: &str, path: &str) -> bool {
+    fn segments(p: &[&str], s: &[&str]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((&"**", rest)) => (0..=s.len()).any(|i| segments(rest, &s[i..])),
+            Some((first, rest)) => s.split_first().is_some_and(|(h, t)| segment(first, h) && segments(rest, t)),
+        }
+    }
+    fn segment(p: &str, s: &str) -> bool {
+        match p.split_once('*') {
+            None => p == s,
+            Some((head, tail)) => {
+                s.starts_with(head)
+                    && (0..=s.len() - head.len())
+                        .any(|i| s.is_char_boundary(head.len() + i) && segment(tail, &s[head.len() + i..]))
+            }
+        }
+    }
+    let p: Vec<&str> = pattern.split('/').filter(|x| !x.is_empty()).collect();
+    let s: Vec<&str> = path.split('/').filter(|x| !x.is_empty()).collect();
+    segments(&p, &s)
 }
 
 fn has_parent(dir: &str, is_root: impl Fn(&str) -> bool) -> bool {
@@ -481,12 +574,36 @@ mod tests {
             ("apps/web/package.json", "{}"),
         ];
         assert!(run(&pnpm, "apps/web", PackageManager::Pnpm).is_empty());
+        // A project the workspace does not list installs itself.
+        let tools = [("package.json", "{\"workspaces\":{\"packages\":[\"apps/*\"]}}"), ("tools/x/package.json", "{}")];
+        assert_eq!(run(&tools, "tools/x", PackageManager::Npm).len(), 1);
+        let pnpm_excl = [
+            ("pnpm-workspace.yaml", "packages:\n  - 'apps/**'\n  - '!**/fixtures/**'\n"),
+            ("apps/a/fixtures/b/package.json", "{}"),
+        ];
+        assert_eq!(run(&pnpm_excl, "apps/a/fixtures/b", PackageManager::Pnpm).len(), 1);
         // A nested project without a workspace above it installs itself.
         let plain = [("package.json", "{}"), ("web/package.json", "{}")];
         assert_eq!(
             run(&plain, "web", PackageManager::Npm),
             [("npm install".to_owned(), "web/package.json".to_owned())]
         );
+    }
+
+    #[test]
+    fn workspace_globs() {
+        assert!(glob("apps/*", "apps/web"));
+        assert!(!glob("apps/*", "apps/web/sub"));
+        assert!(glob("packages/**", "packages/a/b"));
+        assert!(glob("**", "anything/at/all"));
+        assert!(glob("packages/plugin-*", "packages/plugin-auth"));
+        assert!(!glob("packages/plugin-*", "packages/core"));
+        assert!(glob("**/fixtures/**", "apps/a/fixtures/b"));
+        assert!(glob("services/api", "services/api"));
+        assert!(!glob("services/api", "services/apis"));
+        assert!(is_member(".", "apps/web", &["./apps/*/".to_owned()]));
+        assert!(is_member("js", "js/apps/web", &["apps/*".to_owned()]));
+        assert!(!is_member(".", "apps/web", &["apps/*".to_owned(), "!apps/web".to_owned()]));
     }
 
     #[test]
@@ -506,6 +623,12 @@ mod tests {
         let pp = ("pyproject.toml", "[project]\nname='a'\n");
         assert_eq!(displays(&[pp, ("uv.lock", "version = 1\n")], PackageManager::Uv), ["uv sync --frozen"]);
         assert_eq!(displays(&[pp], PackageManager::Uv), ["uv sync"]);
+        let uv_ws = [
+            ("pyproject.toml", "[tool.uv.workspace]\nmembers = [\"packages/*\"]\n"),
+            ("packages/a/pyproject.toml", ""),
+        ];
+        assert!(run(&uv_ws, "packages/a", PackageManager::Uv).is_empty());
+        assert_eq!(run(&uv_ws, ".", PackageManager::Uv).len(), 1);
         assert_eq!(displays(&[pp, ("poetry.lock", "")], PackageManager::Poetry), ["poetry install"]);
         assert_eq!(
             displays(&[("Pipfile", ""), ("Pipfile.lock", "{}")], PackageManager::Pipenv),
@@ -523,6 +646,12 @@ mod tests {
         let ws = [("Cargo.toml", "[workspace]\nmembers = ['api']\n"), ("api/Cargo.toml", "[package]\nname='api'\n")];
         assert!(run(&ws, "api", PackageManager::Cargo).is_empty());
         assert_eq!(run(&ws, ".", PackageManager::Cargo).len(), 1);
+        let excluded = [
+            ("Cargo.toml", "[workspace]\nmembers = ['crates/*']\nexclude = ['crates/old']\n"),
+            ("crates/old/Cargo.toml", ""),
+        ];
+        assert_eq!(run(&excluded, "crates/old", PackageManager::Cargo).len(), 1);
+        assert!(run(&excluded[..1], "crates/new", PackageManager::Cargo).is_empty());
     }
 
     #[test]
