@@ -197,14 +197,7 @@ fn cargo_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
     ancestors(dir).into_iter().skip(1).find(|root| {
         let Some((_, toml)) = read_toml(repo, &join(root, "Cargo.toml")) else { return false };
         let Some(ws) = toml.get("workspace") else { return false };
-        let list = |key: &str| {
-            ws.get(key)
-                .and_then(|m| m.as_array())
-                .map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect())
-        };
-        let mut patterns = strings(list("members"));
-        patterns.extend(list("exclude").unwrap_or_default().into_iter().map(|e: String| format!("!{e}")));
-        is_member(root, dir, &patterns)
+        is_member(root, dir, &toml_patterns(ws))
     })
 }
 
@@ -216,14 +209,7 @@ fn uv_workspace_root(repo: &RepoView, dir: &str) -> Option<String> {
         let Some(ws) = toml.get("tool").and_then(|t| t.get("uv")).and_then(|u| u.get("workspace")) else {
             return false;
         };
-        let list = |key: &str| {
-            ws.get(key)
-                .and_then(|m| m.as_array())
-                .map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect())
-        };
-        let mut patterns = strings(list("members"));
-        patterns.extend(list("exclude").unwrap_or_default().into_iter().map(|e: String| format!("!{e}")));
-        is_member(root, dir, &patterns)
+        is_member(root, dir, &toml_patterns(ws))
     })
 }
 
