@@ -294,7 +294,10 @@ fn node(at: &Dir<'_>, pm: PackageManager) -> InstallStep {
                 at.step(
                     &["yarn", "install", "--immutable"],
                     "yarn.lock",
-                    &format!("Yarn Berry lock (.yarnrc.yml or __metadata): yarn install --immutable installs exactly the lock{also}"),
+                    &format!(
+                        "Yarn Berry lock (.yarnrc.yml or __metadata): yarn install --immutable installs exactly the \
+                         lock{also}"
+                    ),
                 )
             } else {
                 at.step(

@@ -299,18 +299,25 @@ impl Found<'_> {
         }
     }
 
-    /// Gradle: `JavaLanguageVersion.of(17)` (toolchain) or `sourceCompatibility = JavaVersion.VERSION_17`.
+    /// Gradle: `JavaLanguageVersion.of(17)` or Kotlin's `jvmToolchain(17)` (toolchains), else
+    /// `sourceCompatibility = JavaVersion.VERSION_17`.
     fn gradle(&mut self) {
         for file in ["build.gradle.kts", "build.gradle"] {
             let Some(text) = self.read(file) else { continue };
-            let found = ["JavaLanguageVersion.of(", "VERSION_", "sourceCompatibility = '", "sourceCompatibility = \""]
-                .iter()
-                .find_map(|needle| {
-                    let at = text.find(needle)?;
-                    let rest = &text[at + needle.len()..];
-                    let v: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '_' || *c == '.').collect();
-                    (!v.is_empty()).then(|| (line_at(&text, at), v.replace('_', ".")))
-                });
+            let found = [
+                "JavaLanguageVersion.of(",
+                "jvmToolchain(",
+                "VERSION_",
+                "sourceCompatibility = '",
+                "sourceCompatibility = \"",
+            ]
+            .iter()
+            .find_map(|needle| {
+                let at = text.find(needle)?;
+                let rest = &text[at + needle.len()..];
+                let v: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '_' || *c == '.').collect();
+                (!v.is_empty()).then(|| (line_at(&text, at), v.replace('_', ".")))
+            });
             if let Some((line, v)) = found {
                 self.push(file, Some(line), "java.version.gradle", &v, false);
                 return;
@@ -497,6 +504,11 @@ mod tests {
         assert_eq!(
             found(&[("build.gradle.kts", gradle)], ".", Runtime::Java),
             one("21", "build.gradle.kts", 3, "java.version.gradle")
+        );
+        let kotlin = "plugins { kotlin(\"jvm\") }\nkotlin {\n    jvmToolchain(17)\n}\n";
+        assert_eq!(
+            found(&[("build.gradle.kts", kotlin)], ".", Runtime::Java),
+            one("17", "build.gradle.kts", 3, "java.version.gradle")
         );
         let old = "sourceCompatibility = JavaVersion.VERSION_1_8\n";
         assert_eq!(found(&[("build.gradle", old)], ".", Runtime::Java)[0].0, "1.8");
