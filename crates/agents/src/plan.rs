@@ -349,6 +349,10 @@ pub struct RuntimeRequirement {
     /// What the host has, if anything.
     pub installed: Option<String>,
     pub status: RuntimeStatus,
+    /// What a person should know about the status: the toolchain to install, a pin read
+    /// loosely, the version manager that decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
