@@ -75,7 +75,17 @@ pub struct PlanDocument {
 }
 
 impl PlanDocument {
-    pub fn new(source: Source, detection: Detection, requirements: Requirements) -> Self {
+    /// Join the stages' outputs. `late_warnings` are warnings raised after detection (the
+    /// Requirements agent reads version files too); they are merged with detection's.
+    pub fn new(
+        source: Source,
+        mut detection: Detection,
+        requirements: Requirements,
+        late_warnings: Vec<Warning>,
+    ) -> Self {
+        detection.warnings.extend(late_warnings);
+        detection.warnings.sort();
+        detection.warnings.dedup();
         let services = services(&detection);
         let steps = steps(&detection, &requirements, &services);
         PlanDocument {
@@ -146,20 +156,28 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                     format!("{} constraint `{want}` not understood; the host has {have}", rt.runtime)
                 }
             };
+            let mut why = match &rt.evidence {
+                Some(e) => format!("{why} (from {})", location(e)),
+                None => why,
+            };
+            if let Some(message) = &rt.message {
+                why = format!("{why}; {message}");
+            }
             steps.push(Step {
                 kind: StepKind::CheckRuntime,
                 target: project.path.clone(),
-                description: format!("check {} {want}", rt.runtime),
-                command: None,
-                why: match &rt.evidence {
-                    Some(e) => format!("{why} (from {})", location(e)),
-                    None => why,
+                description: match &rt.required {
+                    Some(want) => format!("check {} {want}", rt.runtime),
+                    None => format!("check {} is installed", rt.runtime),
                 },
+                command: None,
+                why,
             });
         }
         if !req.system_packages.is_empty() {
             let names: Vec<_> = req.system_packages.iter().map(|p| p.apt.as_str()).collect();
-            let reasons: Vec<_> = req.system_packages.iter().map(|p| p.reason.as_str()).collect();
+            let mut reasons: Vec<_> = req.system_packages.iter().map(|p| p.reason.as_str()).collect();
+            reasons.dedup(); // one dependency often needs several packages for one reason
             steps.push(Step {
                 kind: StepKind::InstallSystemPackages,
                 target: project.path.clone(),

@@ -23,7 +23,12 @@ pub fn plan_json(dir: &Path, host: &Host) -> Value {
     let repo = RepoView::open(dir).unwrap();
     let detection = detection::detect(&repo);
     let requirements = requirements::resolve(&detection, &repo, host);
-    let doc = PlanDocument::new(Source { path: dir.display().to_string(), git: None }, detection, requirements);
+    let doc = PlanDocument::new(
+        Source { path: dir.display().to_string(), git: None },
+        detection,
+        requirements,
+        repo.warnings(),
+    );
     let mut value = serde_json::to_value(&doc).unwrap();
     redact_machine(&mut value);
     value
@@ -39,6 +44,9 @@ fn redact_machine(plan: &mut Value) {
                 for rt in runtimes {
                     rt["installed"] = "[host]".into();
                     rt["status"] = "[host]".into();
+                    if rt.get("message").is_some() {
+                        rt["message"] = "[host]".into();
+                    }
                 }
             }
         }

@@ -43,5 +43,5 @@ pub fn plan(dir: &std::path::Path, source: repo_run_agents::document::Source) ->
     }
     let detection = board.detection.take().context("detection produced nothing")?;
     let requirements = board.requirements.take().context("requirements produced nothing")?;
-    Ok(PlanDocument::new(source, detection, requirements))
+    Ok(PlanDocument::new(source, detection, requirements, board.repo.warnings()))
 }
