@@ -33,3 +33,52 @@ pub fn project<'a>(d: &'a Detection, path: &str) -> &'a Project {
         panic!("no project at {path}; found {:?}", d.projects.iter().map(|p| &p.path).collect::<Vec<_>>())
     })
 }
+
+/// Fragments that end in the middle of a construct (shared by the providers' never-panic
+/// tests), with multi-byte characters where
+/// byte offsets could split them.
+pub const ODD: &[&str] = &[
+    "",
+    "\\",
+    "é",
+    "\"",
+    "'",
+    "${",
+    "${}",
+    "$",
+    "<",
+    "<!--",
+    "<![CDATA[",
+    "</>",
+    "<a",
+    "ENV[\"",
+    "ENV.fetch('é",
+    "gem",
+    "gem é",
+    "group",
+    "end",
+    "FROM",
+    "CMD [",
+    "EXPOSE $",
+    "a=\"é",
+    "web:",
+    ":",
+    "-p",
+    "--port=",
+    "port ENV.fetch(",
+    "set :port,",
+    "${é:é}",
+    "<<",
+    "RUN <<",
+    "日本語",
+    " do",
+    "#",
+    "=",
+    "'é",
+    "\"\"\"",
+];
+
+pub fn odd_inputs() -> impl Iterator<Item = String> {
+    ODD.iter()
+        .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
+}

@@ -133,56 +133,8 @@ fn is_url_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detection::testing::{detect_files, project};
+    use crate::detection::testing::{detect_files, odd_inputs, project};
     use crate::plan::ServiceKind;
-
-    /// Fragments that end in the middle of a construct, with multi-byte characters where
-    /// byte offsets could split them.
-    const ODD: &[&str] = &[
-        "",
-        "\\",
-        "é",
-        "\"",
-        "'",
-        "${",
-        "${}",
-        "$",
-        "<",
-        "<!--",
-        "<![CDATA[",
-        "</>",
-        "<a",
-        "ENV[\"",
-        "ENV.fetch('é",
-        "gem",
-        "gem é",
-        "group",
-        "end",
-        "FROM",
-        "CMD [",
-        "EXPOSE $",
-        "a=\"é",
-        "web:",
-        ":",
-        "-p",
-        "--port=",
-        "port ENV.fetch(",
-        "set :port,",
-        "${é:é}",
-        "<<",
-        "RUN <<",
-        "日本語",
-        " do",
-        "#",
-        "=",
-        "'é",
-        "\"\"\"",
-    ];
-
-    fn odd_inputs() -> impl Iterator<Item = String> {
-        ODD.iter()
-            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
-    }
 
     #[test]
     fn parses_dotenv_forms() {

@@ -411,55 +411,7 @@ fn database_yml(cx: &ProjectContext<'_>, out: &mut Findings, rails: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detection::testing::{detect_files, detect_fixture, project};
-
-    /// Fragments that end in the middle of a construct, with multi-byte characters where
-    /// byte offsets could split them.
-    const ODD: &[&str] = &[
-        "",
-        "\\",
-        "é",
-        "\"",
-        "'",
-        "${",
-        "${}",
-        "$",
-        "<",
-        "<!--",
-        "<![CDATA[",
-        "</>",
-        "<a",
-        "ENV[\"",
-        "ENV.fetch('é",
-        "gem",
-        "gem é",
-        "group",
-        "end",
-        "FROM",
-        "CMD [",
-        "EXPOSE $",
-        "a=\"é",
-        "web:",
-        ":",
-        "-p",
-        "--port=",
-        "port ENV.fetch(",
-        "set :port,",
-        "${é:é}",
-        "<<",
-        "RUN <<",
-        "日本語",
-        " do",
-        "#",
-        "=",
-        "'é",
-        "\"\"\"",
-    ];
-
-    fn odd_inputs() -> impl Iterator<Item = String> {
-        ODD.iter()
-            .flat_map(|a| ODD.iter().flat_map(move |b| [format!("{a}{b}"), format!("{a}\n{b}"), format!("{a} {b}\n")]))
-    }
+    use crate::detection::testing::{detect_files, detect_fixture, odd_inputs, project};
 
     #[test]
     fn gemfile_groups_versions_and_blocks() {
