@@ -254,6 +254,22 @@ impl RepoView {
     }
 }
 
+/// `dir` (a repository path, `.` for the root) and every directory above it, nearest first,
+/// ending with `.`: where version files, lock files and compose files of a monorepo live.
+pub fn self_and_ancestors(dir: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(dir);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = (current != ".").then(|| current.rfind('/').map_or(".", |i| &current[..i]));
+        Some(current)
+    })
+}
+
+/// The repository path of `name` inside `dir` (`.` for the root).
+pub fn join(dir: &str, name: &str) -> String {
+    if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
+}
+
 fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     let mut out = String::new();
@@ -338,6 +354,14 @@ fn symlink_warning(root: &Path, path: &Path, rel: &str) -> Option<Warning> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ancestors_nearest_first() {
+        assert_eq!(self_and_ancestors("apps/web").collect::<Vec<_>>(), ["apps/web", "apps", "."]);
+        assert_eq!(self_and_ancestors(".").collect::<Vec<_>>(), ["."]);
+        assert_eq!(join(".", "a"), "a");
+        assert_eq!(join("x/y", "a"), "x/y/a");
+    }
 
     #[test]
     fn dir_listing_is_exact() {

@@ -44,21 +44,12 @@ pub fn resolve(detection: &Detection, repo: &RepoView, host: &Host) -> Requireme
     Requirements { projects, host }
 }
 
-/// `dir` and each of its ancestors up to the root (`.`), nearest first.
+/// `dir` and each of its ancestors up to the root (`.`), nearest first, owned.
 fn ancestors(dir: &str) -> Vec<String> {
-    let mut out = vec![dir.to_owned()];
-    let mut d = dir;
-    while d != "." {
-        d = d.rfind('/').map_or(".", |i| &d[..i]);
-        out.push(d.to_owned());
-    }
-    out
+    crate::repo::self_and_ancestors(dir).map(str::to_owned).collect()
 }
 
-/// A repository path for `name` in `dir`.
-fn join(dir: &str, name: &str) -> String {
-    if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
-}
+use crate::repo::join;
 
 fn read(repo: &RepoView, path: &str) -> Option<Text> {
     if repo.exists(path) { repo.read_text(path) } else { None }
@@ -159,12 +150,6 @@ mod tests {
     use crate::plan::{
         Dependency, EnvSource, Evidence, Finding, PackageManager, Project, RuntimeStatus, ServiceFinding, ServiceKind,
     };
-
-    #[test]
-    fn ancestors_nearest_first() {
-        assert_eq!(ancestors("apps/web"), ["apps/web", "apps", "."]);
-        assert_eq!(ancestors("."), ["."]);
-    }
 
     /// Add what a provider would have found, unless it already did (providers are written in
     /// parallel with this agent; these tests hold with or without them).

@@ -310,9 +310,7 @@ fn parse_package_manager(value: &str) -> Option<PackageManager> {
     })
 }
 
-fn join(dir: &str, name: &str) -> String {
-    if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
-}
+use crate::repo::join;
 
 fn parent(dir: &str) -> Option<&str> {
     match dir {

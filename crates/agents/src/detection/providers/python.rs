@@ -188,18 +188,10 @@ fn package_managers(cx: &ProjectContext<'_>, pyproject: Option<(&str, &Table)>, 
 
 /// The directories above `dir` (a repository path), nearest first, ending with the root `.`.
 fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
-    let mut next = (dir != ".").then_some(dir);
-    std::iter::from_fn(move || {
-        let current = next?;
-        let parent = current.rfind('/').map_or(".", |i| &current[..i]);
-        next = (parent != ".").then_some(parent);
-        Some(parent)
-    })
+    crate::repo::self_and_ancestors(dir).skip(1)
 }
 
-fn join_name(dir: &str, name: &str) -> String {
-    if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
-}
+use crate::repo::join as join_name;
 
 // ---- dependencies ----------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ impl WorkspaceRoot {
             // own project's detection: parse quietly here.
             let text = cx.repo.read_text(&path)?;
             let manifest: Table = text.content.parse().ok()?;
-            manifest.contains_key("workspace").then_some(WorkspaceRoot { dir, manifest })
+            manifest.contains_key("workspace").then_some(WorkspaceRoot { dir: dir.to_owned(), manifest })
         })
     }
 
@@ -86,20 +86,7 @@ impl WorkspaceRoot {
     }
 }
 
-/// `dir` and every directory above it, nearest first.
-fn ancestors(dir: &str) -> Vec<String> {
-    let mut out = vec![dir.to_owned()];
-    let mut d = dir;
-    while d != "." {
-        d = d.rfind('/').map_or(".", |i| &d[..i]);
-        out.push(d.to_owned());
-    }
-    out
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
-}
+use crate::repo::{join, self_and_ancestors as ancestors};
 
 /// Cargo is the only package manager; the lock file (here, or at the workspace root that
 /// members share) is the better evidence.
