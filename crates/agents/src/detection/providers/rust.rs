@@ -71,7 +71,7 @@ struct WorkspaceRoot {
 impl WorkspaceRoot {
     fn find(cx: &ProjectContext<'_>) -> Option<WorkspaceRoot> {
         ancestors(cx.dir).into_iter().find_map(|dir| {
-            let path = join(&dir, "Cargo.toml");
+            let path = join(dir, "Cargo.toml");
             // Our own manifest's problems are reported by `read_toml`; an ancestor's by its
             // own project's detection: parse quietly here.
             let text = cx.repo.read_text(&path)?;
