@@ -48,10 +48,9 @@ struct Started {
 }
 
 impl Engine {
-    pub async fn connect(timeout: Duration) -> Result<Self, ServiceError> {
-        let host = std::env::var(env_vars::DOCKER_HOST).unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let unreachable = |reason: String| ServiceError::Unreachable { host: host.clone(), reason };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+    pub async fn connect(host: &str, timeout: Duration) -> Result<Self, ServiceError> {
+        let unreachable = |reason: String| ServiceError::Unreachable { host: host.to_owned(), reason };
+        let docker = Docker::connect_with_host(host).map_err(|e| unreachable(e.to_string()))?;
         match tokio::time::timeout(timeout, docker.ping()).await {
             Ok(Ok(_)) => Ok(Engine { docker }),
             Ok(Err(e)) => Err(unreachable(e.to_string())),
@@ -80,7 +79,9 @@ impl Engine {
             check_database_name(db)?;
         }
         let var = env_vars::image_override(kind);
-        let image = std::env::var(var).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| def.image.clone());
+        // The machine's override beats the project's choice: it exists because this machine cannot pull.
+        let from_env = std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+        let image = from_env.or_else(|| request.image.clone()).unwrap_or_else(|| def.image.clone());
         let name = project.resource_name(kind);
         let created = Instant::now();
         let started = |host_port, since, reused| Started {

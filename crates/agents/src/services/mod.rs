@@ -74,15 +74,18 @@ pub struct ServiceRequest {
     pub kind: ServiceKind,
     /// The database the app names in its URL; created if missing. `None`: the catalogue's.
     pub database: Option<String>,
+    /// The project's image (from its configuration); `REPO_RUN_<SERVICE>_IMAGE` still wins,
+    /// then the catalogue's official image.
+    pub image: Option<String>,
 }
 
 impl ServiceRequest {
     pub fn new(kind: ServiceKind) -> Self {
-        ServiceRequest { kind, database: None }
+        ServiceRequest { kind, database: None, image: None }
     }
 
     pub fn with_database(kind: ServiceKind, database: impl Into<String>) -> Self {
-        ServiceRequest { kind, database: Some(database.into()) }
+        ServiceRequest { database: Some(database.into()), ..ServiceRequest::new(kind) }
     }
 }
 
@@ -157,11 +160,21 @@ impl Services {
     /// How long connecting may take before the daemon is declared unreachable.
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+    /// The daemon when `DOCKER_HOST` is not set.
+    pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
     /// Connects to the daemon named by `DOCKER_HOST` (or the local socket) and pings it.
     pub fn connect() -> Result<Self, ServiceError> {
+        let host = std::env::var(env_vars::DOCKER_HOST).unwrap_or_else(|_| Self::DEFAULT_HOST.to_owned());
+        Self::connect_to(&host)
+    }
+
+    /// Connects to the daemon at `host` (`unix://…`, `tcp://…`) and pings it, within
+    /// [`Self::CONNECT_TIMEOUT`].
+    pub fn connect_to(host: &str) -> Result<Self, ServiceError> {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServiceError::Runtime)?;
-        let engine = runtime.block_on(docker::Engine::connect(Self::CONNECT_TIMEOUT))?;
+        let engine = runtime.block_on(docker::Engine::connect(host, Self::CONNECT_TIMEOUT))?;
         Ok(Services { runtime, engine })
     }
 
