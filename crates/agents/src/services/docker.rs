@@ -110,9 +110,8 @@ impl Engine {
         }
 
         self.ensure_image(kind, &image, var).await?;
-        let labels = labels(project, kind);
         let volume =
-            VolumeCreateRequest { name: Some(name.clone()), labels: Some(labels.clone()), ..Default::default() };
+            VolumeCreateRequest { name: Some(name.clone()), labels: Some(labels(project, kind)), ..Default::default() };
         self.docker.create_volume(volume).await.map_err(docker_error(format!("creating volume {name}")))?;
 
         let vars = Vars { credentials: def.credentials.as_ref(), db: request.database.as_deref(), ..Vars::default() };
@@ -120,7 +119,7 @@ impl Engine {
         for attempt in 1..=PORT_ATTEMPTS {
             let host_port =
                 free_port(preferred.take()).map_err(|source| ServiceError::NoFreePort { service: kind, source })?;
-            self.create(&name, &image, def, &vars, &labels, host_port).await?;
+            self.create(project, kind, &image, def, &vars, host_port).await?;
             let since = SystemTime::now();
             match self.docker.start_container(&name, None::<StartContainerOptions>).await {
                 Ok(()) => return Ok(started(host_port, since, false)),
@@ -133,13 +132,14 @@ impl Engine {
 
     async fn create(
         &self,
-        name: &str,
+        project: &ProjectId,
+        kind: ServiceKind,
         image: &str,
         def: &ServiceDef,
         vars: &Vars<'_>,
-        labels: &HashMap<String, String>,
         host_port: u16,
     ) -> Result<(), ServiceError> {
+        let name = project.resource_name(kind);
         let port_key = format!("{}/tcp", def.container_port);
         let binding =
             PortBinding { host_ip: Some(Ipv4Addr::LOCALHOST.to_string()), host_port: Some(host_port.to_string()) };
@@ -155,15 +155,17 @@ impl Engine {
         };
         let body = ContainerCreateBody {
             image: Some(image.to_owned()),
+            // A fixed hostname: RabbitMQ names its node, and its data directory, after it.
+            hostname: Some(kind.to_string()),
             env: Some(def.env.iter().map(|(k, v)| format!("{k}={}", vars.expand(v))).collect()),
-            labels: Some(labels.clone()),
+            labels: Some(labels(project, kind)),
             exposed_ports: Some(vec![port_key.clone()]),
             healthcheck,
             host_config: Some(HostConfig {
                 port_bindings: Some(HashMap::from([(port_key, Some(vec![binding]))])),
                 mounts: Some(vec![Mount {
                     target: Some(def.volume_path.clone()),
-                    source: Some(name.to_owned()),
+                    source: Some(name.clone()),
                     typ: Some(MountType::VOLUME),
                     ..Default::default()
                 }]),
@@ -171,7 +173,7 @@ impl Engine {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
         self.docker
             .create_container(Some(options), body)
             .await
