@@ -1,4 +1,5 @@
-//! `cargo xtask images`: local service images for machines with no container registry.
+//! `cargo xtask images`: local service images (PostgreSQL, Redis, MariaDB, RabbitMQ) for
+//! machines with no container registry.
 //!
 //! Each image is a Debian bookworm root (`debootstrap --variant=minbase`) with the server
 //! package and our entrypoint from `templates/images/`, imported with `docker import`. The tag
@@ -20,6 +21,10 @@ struct Recipe {
     entrypoint: &'static str,
     /// `docker import --change` lines, besides the entrypoint.
     changes: &'static [&'static str],
+    /// Directories emptied before import: the package's own data (Debian's postinst creates a
+    /// cluster), which Docker would copy into a new volume and the entrypoint would take for
+    /// initialised data.
+    empty: &'static [&'static str],
 }
 
 const RECIPES: &[Recipe] = &[
@@ -33,6 +38,7 @@ const RECIPES: &[Recipe] = &[
             "ENV PGDATA=/var/lib/postgresql/data",
             "EXPOSE 5432",
         ],
+        empty: &["var/lib/postgresql"],
     },
     Recipe {
         service: "redis",
@@ -40,6 +46,23 @@ const RECIPES: &[Recipe] = &[
         packages: &["redis-server"],
         entrypoint: "redis-entrypoint.sh",
         changes: &["EXPOSE 6379"],
+        empty: &["var/lib/redis"],
+    },
+    Recipe {
+        service: "mariadb",
+        version: "10.11",
+        packages: &["mariadb-server"],
+        entrypoint: "mariadb-entrypoint.sh",
+        changes: &["EXPOSE 3306"],
+        empty: &["var/lib/mysql"],
+    },
+    Recipe {
+        service: "rabbitmq",
+        version: "3.10",
+        packages: &["rabbitmq-server"],
+        entrypoint: "rabbitmq-entrypoint.sh",
+        changes: &["EXPOSE 5672"],
+        empty: &["var/lib/rabbitmq"],
     },
 ];
 
@@ -93,6 +116,7 @@ fn build(recipe: &Recipe, cache: &Path, mirror: &str) -> Result<String> {
         eprintln!("{image}: already built");
         return Ok(image);
     }
+    remove_older_builds(recipe, &image);
 
     let started = Instant::now();
     // The root depends on the packages only: kept in the cache, so a changed entrypoint or a
@@ -128,6 +152,9 @@ fn build(recipe: &Recipe, cache: &Path, mirror: &str) -> Result<String> {
     for dir in ["var/lib/apt/lists", "var/cache/apt/archives"] {
         let _ = std::fs::remove_dir_all(root.join(dir));
     }
+    for dir in recipe.empty {
+        empty_dir(&root.join(dir))?;
+    }
 
     let mut import = Command::new("docker");
     import.arg("import");
@@ -161,7 +188,8 @@ fn recipe_hash(recipe: &Recipe, script: &[u8]) -> u32 {
     let text = [SUITE, recipe.version]
         .into_iter()
         .chain(recipe.packages.iter().copied())
-        .chain(recipe.changes.iter().copied());
+        .chain(recipe.changes.iter().copied())
+        .chain(recipe.empty.iter().copied());
     fnv1a(text.map(str::as_bytes).chain([script]))
 }
 
@@ -189,6 +217,23 @@ fn image_exists(image: &str) -> Result<bool> {
         .status()
         .context("running docker image inspect")?;
     Ok(status.success())
+}
+
+/// Images of earlier recipes of this service: removed where no container uses them.
+fn remove_older_builds(recipe: &Recipe, keep: &str) {
+    let repository = format!("{REPOSITORY_PREFIX}/{}", recipe.service);
+    let Ok(out) =
+        Command::new("docker").args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", &repository]).output()
+    else {
+        return;
+    };
+    for old in String::from_utf8_lossy(&out.stdout).lines().filter(|l| *l != keep) {
+        let removed =
+            Command::new("docker").args(["image", "rm", old]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if removed.is_ok_and(|s| s.success()) {
+            eprintln!("{old}: removed (an earlier recipe)");
+        }
+    }
 }
 
 /// The Debian mirror apt uses here (deb822 `.sources` first, then one-line `sources.list`).
@@ -237,6 +282,21 @@ fn require_tools(tools: &[&str]) -> Result<()> {
         if !found {
             bail!("`{tool}` is not on PATH: `cargo xtask images` needs docker, debootstrap and tar");
         }
+    }
+    Ok(())
+}
+
+/// Removes what `dir` holds, keeping the directory (its owner and mode matter to the server).
+fn empty_dir(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let path = entry?.path();
+        let removed = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   setup        install what the build and the tests need (apt packages, models), once
   test         setup, then run every test and print a summary line
-  images       build local PostgreSQL and Redis images from Debian packages (or only those named)
+  images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures";
 
 fn main() -> ExitCode {

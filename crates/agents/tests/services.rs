@@ -270,3 +270,88 @@ fn docker_host_names_the_daemon() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs a command in a container through the Docker CLI; stdout, or the error output.
+fn docker_exec(container: &str, command: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker").arg("exec").arg(container).args(command).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+    if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+}
+
+/// The MySQL protocol's first packet: the server greets with its version.
+fn mysql_greeting(port: u16) -> String {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut header = [0; 4];
+    stream.read_exact(&mut header).unwrap();
+    let mut payload = vec![0; usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16];
+    stream.read_exact(&mut payload).unwrap();
+    assert_eq!(payload[0], 10, "protocol version");
+    let end = payload[1..].iter().position(|&b| b == 0).unwrap();
+    String::from_utf8_lossy(&payload[1..=end]).into_owned()
+}
+
+/// AMQP 0-9-1 up to authentication: the protocol header, Connection.Start from the server,
+/// Connection.StartOk with PLAIN credentials, then the server's next method: (10, 30)
+/// Connection.Tune when the credentials are accepted.
+fn amqp_login(port: u16, user: &str, password: &str) -> (u16, u16) {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+    let read_method = |stream: &mut TcpStream| -> (u16, u16) {
+        let mut header = [0; 7];
+        stream.read_exact(&mut header).unwrap();
+        assert_eq!(header[0], 1, "a method frame");
+        let size = u32::from_be_bytes(header[3..7].try_into().unwrap()) as usize;
+        let mut payload = vec![0; size + 1];
+        stream.read_exact(&mut payload).unwrap();
+        (u16::from_be_bytes([payload[0], payload[1]]), u16::from_be_bytes([payload[2], payload[3]]))
+    };
+    assert_eq!(read_method(&mut stream), (10, 10), "Connection.Start");
+    let response = format!("\0{user}\0{password}");
+    let mut args = vec![0, 10, 0, 11, 0, 0, 0, 0, 5];
+    args.extend(b"PLAIN");
+    args.extend((response.len() as u32).to_be_bytes());
+    args.extend(response.as_bytes());
+    args.push(5);
+    args.extend(b"en_US");
+    let mut frame = vec![1, 0, 0];
+    frame.extend((args.len() as u32).to_be_bytes());
+    frame.extend(&args);
+    frame.push(0xce);
+    stream.write_all(&frame).unwrap();
+    read_method(&mut stream)
+}
+
+#[test]
+fn mariadb_and_rabbitmq_come_up_with_working_credentials() {
+    let p = TestProject::new();
+    let requests =
+        [ServiceRequest::with_database(ServiceKind::Mariadb, "shop"), ServiceRequest::new(ServiceKind::Rabbitmq)];
+    let running = p.up(&requests);
+    let (db, mq) = (find(&running, ServiceKind::Mariadb), find(&running, ServiceKind::Rabbitmq));
+
+    assert_eq!(db.url, format!("mysql://repo_run:repo_run@127.0.0.1:{}/shop", db.host_port));
+    assert!(mysql_greeting(db.host_port).contains("MariaDB"));
+    // The URL's user reaches the database the app named, over TCP.
+    let sql = "CREATE TABLE orders (item text); INSERT INTO orders VALUES ('kept'); SELECT item FROM orders";
+    let out = docker_exec(
+        &db.container,
+        &["mariadb", "-h", "127.0.0.1", "-urepo_run", "-prepo_run", "shop", "-N", "-e", sql],
+    );
+    assert_eq!(out.unwrap(), "kept");
+
+    assert_eq!(mq.url, format!("amqp://repo_run:repo_run@127.0.0.1:{}/%2F", mq.host_port));
+    assert_eq!(mq.url_env[0], "AMQP_URL");
+    assert_eq!(amqp_login(mq.host_port, "repo_run", "repo_run"), (10, 30), "Connection.Tune");
+
+    // Data survives a down without volumes.
+    p.down(false);
+    let running = p.up(&requests);
+    let db = find(&running, ServiceKind::Mariadb);
+    let out = docker_exec(
+        &db.container,
+        &["mariadb", "-h", "127.0.0.1", "-urepo_run", "-prepo_run", "shop", "-N", "-e", "SELECT item FROM orders"],
+    );
+    assert_eq!(out.unwrap(), "kept");
+}
