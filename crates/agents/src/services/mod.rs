@@ -87,6 +87,21 @@ impl ServiceRequest {
     pub fn with_database(kind: ServiceKind, database: impl Into<String>) -> Self {
         ServiceRequest { database: Some(database.into()), ..ServiceRequest::new(kind) }
     }
+
+    /// The request for an app whose configuration (e.g. `.env.example`) gives `url`: the
+    /// database is the URL's path, for services whose databases are created by name.
+    pub fn for_url(kind: ServiceKind, url: &str) -> Self {
+        let creates = catalogue::get(kind).is_ok_and(|def| def.create_database.is_some());
+        ServiceRequest { database: creates.then(|| database_in_url(url)).flatten(), ..ServiceRequest::new(kind) }
+    }
+}
+
+/// `shop` in `postgres://user:pass@localhost:5432/shop?sslmode=disable`.
+fn database_in_url(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let (_, path) = rest.split_once('/')?;
+    let name = path.split(['?', '#']).next()?.trim_end_matches('/');
+    (!name.is_empty() && !name.contains(['/', '%', '{', '$'])).then(|| name.to_owned())
 }
 
 /// A service that is up and ready.
@@ -216,6 +231,20 @@ mod tests {
         let one = tempfile::tempdir().unwrap();
         let two = tempfile::tempdir().unwrap();
         assert_ne!(ProjectId::for_path(one.path()).unwrap(), ProjectId::for_path(two.path()).unwrap());
+    }
+
+    #[test]
+    fn database_comes_from_the_url_path() {
+        let pg = |url| ServiceRequest::for_url(ServiceKind::Postgres, url).database;
+        assert_eq!(pg("postgres://u:p@localhost:5432/shop?sslmode=disable").as_deref(), Some("shop"));
+        assert_eq!(pg("postgresql://localhost/shop_dev").as_deref(), Some("shop_dev"));
+        assert_eq!(pg("postgres://localhost:5432"), None);
+        assert_eq!(pg("postgres://localhost:5432/"), None);
+        assert_eq!(pg("postgres://localhost/${DB_NAME}"), None);
+        let mysql = ServiceRequest::for_url(ServiceKind::Mysql, "mysql://root:pw@127.0.0.1/app#x");
+        assert_eq!(mysql.database.as_deref(), Some("app"));
+        // Redis numbers its databases; nothing to create.
+        assert_eq!(ServiceRequest::for_url(ServiceKind::Redis, "redis://localhost:6379/1").database, None);
     }
 
     #[test]
