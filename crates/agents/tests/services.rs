@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use repo_run_agents::plan::ServiceKind;
 use repo_run_agents::services::{
-    DownOptions, PROJECT_LABEL, ProjectId, RunningService, ServiceError, ServiceRequest, Services, env_vars,
+    DownOptions, PROJECT_LABEL, ProjectId, RunningService, ServiceError, ServiceRequest, Services, catalogue, env_vars,
 };
 
 /// Docker tests run one at a time: they compete for the usual ports and for two CPU cores.
@@ -354,4 +354,32 @@ fn mariadb_and_rabbitmq_come_up_with_working_credentials() {
         &["mariadb", "-h", "127.0.0.1", "-urepo_run", "-prepo_run", "shop", "-N", "-e", "SELECT item FROM orders"],
     );
     assert_eq!(out.unwrap(), "kept");
+}
+
+/// The built-in Redis entry with its exec probe replaced by a log line.
+fn redis_with_log_probe(line: &str, timeout_secs: u64) -> ServiceRequest {
+    let text = include_str!("../../../templates/services/redis.toml");
+    let start = text.find("[readiness]").unwrap();
+    let text = format!("{}[readiness]\nlog = \"{line}\"\ntimeout_secs = {timeout_secs}\n", &text[..start]);
+    let definition = catalogue::parse("redis-log.toml", &text).unwrap();
+    ServiceRequest { definition: Some(definition), ..ServiceRequest::new(ServiceKind::Redis) }
+}
+
+#[test]
+fn a_log_line_can_prove_readiness() {
+    let p = TestProject::new();
+    let running = p.up(&[redis_with_log_probe("Ready to accept connections", 30)]);
+    assert_eq!(redis(running[0].host_port, &["PING"]), "+PONG");
+}
+
+#[test]
+fn a_service_not_ready_by_its_deadline_is_reported_with_its_log() {
+    let p = TestProject::new();
+    let started = Instant::now();
+    let err = p.services.up(&p.id, &[redis_with_log_probe("a line redis never prints", 3)]).unwrap_err();
+    let ServiceError::NotReady { ref reason, ref logs, .. } = err else { panic!("{err:?}") };
+    assert!(reason.contains("seen 0 of 1 times"), "{reason}");
+    assert!(logs.contains("Ready to accept connections"), "{logs}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(10), "{waited:?}");
 }

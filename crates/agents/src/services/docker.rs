@@ -35,9 +35,9 @@ pub(super) struct Engine {
 }
 
 /// A container created and started, not yet known to be ready.
-struct Started {
+struct Started<'a> {
     kind: ServiceKind,
-    def: &'static ServiceDef,
+    def: &'a ServiceDef,
     database: Option<String>,
     container: String,
     image: String,
@@ -72,9 +72,12 @@ impl Engine {
         ready.into_iter().collect()
     }
 
-    async fn start(&self, project: &ProjectId, request: &ServiceRequest) -> Result<Started, ServiceError> {
+    async fn start<'a>(&self, project: &ProjectId, request: &'a ServiceRequest) -> Result<Started<'a>, ServiceError> {
         let kind = request.kind;
-        let def = catalogue::get(kind)?;
+        let def = match &request.definition {
+            Some(def) => def,
+            None => catalogue::get(kind)?,
+        };
         if let Some(db) = &request.database {
             check_database_name(db)?;
         }
@@ -203,7 +206,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn make_ready(&self, s: Started) -> Result<RunningService, ServiceError> {
+    async fn make_ready(&self, s: Started<'_>) -> Result<RunningService, ServiceError> {
         let vars = Vars { credentials: s.def.credentials.as_ref(), db: s.database.as_deref(), ..Vars::default() };
         let deadline = s.created + s.def.readiness.timeout;
         if let Err(reason) = readiness::wait(self, &s.container, &s.def.readiness.probe, &vars, s.since, deadline).await

@@ -69,7 +69,7 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 }
 
 /// One service the app needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServiceRequest {
     pub kind: ServiceKind,
     /// The database the app names in its URL; created if missing. `None`: the catalogue's.
@@ -77,11 +77,14 @@ pub struct ServiceRequest {
     /// The project's image (from its configuration); `REPO_RUN_<SERVICE>_IMAGE` still wins,
     /// then the catalogue's official image.
     pub image: Option<String>,
+    /// The project's own description of the service, in place of the built-in catalogue's
+    /// (same format as `templates/services/*.toml`, read with [`catalogue::parse`]).
+    pub definition: Option<ServiceDef>,
 }
 
 impl ServiceRequest {
     pub fn new(kind: ServiceKind) -> Self {
-        ServiceRequest { kind, database: None, image: None }
+        ServiceRequest { kind, database: None, image: None, definition: None }
     }
 
     pub fn with_database(kind: ServiceKind, database: impl Into<String>) -> Self {

@@ -31,10 +31,12 @@ pub(super) async fn wait(
             Ok(()) => return Ok(()),
             Err(reason) => reason,
         };
-        if Instant::now() + delay > deadline {
+        // The last wait ends at the deadline, for one last probe there.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return Err(format!("last probe: {last}"));
         }
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(delay.min(left)).await;
         delay = next_delay(delay);
     }
 }
