@@ -2,6 +2,7 @@
 //! Few dependencies on purpose: this builds before anything else.
 
 mod bench_plan;
+mod images;
 mod setup;
 mod test;
 
@@ -12,6 +13,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   setup        install what the build and the tests need (apt packages, models), once
   test         setup, then run every test and print a summary line
+  images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures";
 
 fn main() -> ExitCode {
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["setup"] => setup::run(),
         ["test", rest @ ..] => test::run(rest),
+        ["images", rest @ ..] => images::run(rest),
         ["bench", "plan", rest @ ..] => bench_plan::run(rest),
         _ => {
             eprintln!("{USAGE}");

@@ -12,6 +12,8 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("cmake", "llama.cpp is built from source by llama-cpp-sys-2"),
     ("clang", "bindgen for llama-cpp-sys-2"),
     ("libclang-dev", "bindgen for llama-cpp-sys-2"),
+    ("debootstrap", "`cargo xtask images` builds service images from Debian packages"),
+    ("postgresql-client", "the DB agent's tests talk to PostgreSQL with psql"),
 ];
 
 pub fn run() -> anyhow::Result<()> {

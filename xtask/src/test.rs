@@ -8,9 +8,12 @@ use anyhow::{Context, bail};
 
 pub fn run(extra: &[&str]) -> anyhow::Result<()> {
     crate::setup::run()?;
+    // The Docker tests need service images; on a machine without a registry, local ones.
+    let images = crate::images::for_tests()?;
     let mut child = crate::cargo()
         .args(["test", "--workspace", "--color", "never"])
         .args(extra)
+        .envs(images)
         .current_dir(crate::workspace_root())
         .stdout(Stdio::piped())
         .spawn()

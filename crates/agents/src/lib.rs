@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod repo;
 pub mod requirements;
+pub mod services;
 
 pub use pipeline::{Agent, AgentError, Pipeline, Registry, Stage};
 pub use plan::{Detection, Requirements};
