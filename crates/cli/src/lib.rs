@@ -6,6 +6,7 @@ mod env_vars;
 mod error;
 mod plan_cmd;
 mod render;
+mod review_cmd;
 mod source;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Review(args) => review_cmd::run(args),
     }
 }
 

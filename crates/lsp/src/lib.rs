@@ -4,6 +4,7 @@
 //! and rule ids.
 
 pub mod lang;
+pub mod review;
 pub mod rules;
 pub mod text;
 
@@ -89,7 +90,7 @@ impl FileInfo {
             || name.ends_with("_test.py")
             || name.contains(".test.")
             || name.contains(".spec.")
-            || name == "conftest.py";
+            || matches!(name, "conftest.py" | "testing.rs" | "test_utils.rs" | "test_helpers.rs");
         let is_entry = matches!(name, "main.rs" | "build.rs" | "__main__.py" | "manage.py")
             || dirs.iter().any(|d| matches!(*d, "bin" | "examples" | "benches" | "scripts" | "xtask"));
         FileInfo { path, lang, is_test, is_entry }

@@ -61,6 +61,12 @@ pub struct Rule {
     pub fix: fn(&Hit<'_>) -> Option<Fix>,
 }
 
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
 pub fn always(_: &Hit<'_>) -> bool {
     true
 }

@@ -9,9 +9,9 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     message: "unwrap/expect in library code: return an error instead",
     docs: "In a library, `unwrap()` and `expect()` turn a recoverable error into a panic that the \
-           caller cannot handle. Propagate it with `?` and a typed error, or, where the value is \
-           truly always there, say why in the `expect` message and keep it. Binaries (`main.rs`, \
-           `src/bin/`), build scripts, examples and tests are not checked.",
+           caller cannot handle. Propagate it with `?` and a typed error. Binaries (`main.rs`, \
+           `src/bin/`), build scripts, examples, tests and test helpers (`testing.rs`) are not \
+           checked.",
     queries: &[(
         &[Lang::Rust],
         "(call_expression function: (field_expression field: (field_identifier) @finding) arguments: (arguments)
