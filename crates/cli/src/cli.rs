@@ -30,6 +30,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Review source files with the code-review rules (text, JSON or SARIF for CI).
     Review(crate::review_cmd::ReviewArgs),
+    /// Serve the review rules to editors: a language server on stdio.
+    Lsp(crate::lsp_cmd::LspArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod cli;
 mod env_vars;
 mod error;
+mod lsp_cmd;
 mod plan_cmd;
 mod render;
 mod review_cmd;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Review(args) => review_cmd::run(args),
+        Command::Lsp(args) => lsp_cmd::run(args),
     }
 }
 

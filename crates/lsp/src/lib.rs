@@ -6,7 +6,9 @@
 pub mod lang;
 pub mod review;
 pub mod rules;
+pub mod server;
 pub mod text;
+mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
 

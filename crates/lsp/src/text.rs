@@ -33,6 +33,12 @@ impl LineIndex {
         text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
     }
 
+    /// Byte `offset` as tree-sitter's point: row and byte column.
+    pub fn point(&self, offset: usize) -> tree_sitter::Point {
+        let row = self.line_of(offset);
+        tree_sitter::Point { row, column: offset - self.starts[row] }
+    }
+
     /// Byte `offset` (clamped to the text, moved back to a char boundary) as a UTF-16 position.
     pub fn position(&self, text: &str, offset: usize) -> Position {
         let mut offset = offset.min(text.len());
