@@ -142,24 +142,42 @@ pub fn text<'a>(node: Node<'_>, source: &'a str) -> &'a str {
     source.get(node.byte_range()).unwrap_or("")
 }
 
+/// All rules of one language in one query, so a check walks the tree once; `rules[i]` owns
+/// pattern `i`.
 struct Compiled {
-    rule: &'static Rule,
     query: Query,
+    rules: Vec<&'static Rule>,
 }
 
 /// Queries compiled once per grammar. A query that does not compile is a bug in the rule,
-/// caught by `every_query_compiles`; here it is skipped with a log line.
-static COMPILED: LazyLock<HashMap<Lang, Vec<Compiled>>> = LazyLock::new(|| {
-    let mut map: HashMap<Lang, Vec<Compiled>> = HashMap::new();
-    for rule in RULES {
-        for (langs, source) in rule.queries {
-            for lang in *langs {
-                match Query::new(&lang.grammar(), source) {
-                    Ok(query) => map.entry(*lang).or_default().push(Compiled { rule, query }),
-                    Err(e) => tracing::error!("rule {} does not compile for {lang:?}: {e}", rule.id),
+/// caught by `every_query_compiles`; here it is left out with a log line.
+static COMPILED: LazyLock<HashMap<Lang, Compiled>> = LazyLock::new(|| {
+    let mut map = HashMap::new();
+    for lang in Lang::ALL {
+        let mut source = String::new();
+        let mut segments = Vec::new();
+        for rule in RULES {
+            for (langs, q) in rule.queries {
+                if !langs.contains(&lang) {
+                    continue;
                 }
+                if let Err(e) = Query::new(&lang.grammar(), q) {
+                    tracing::error!("rule {} does not compile for {lang:?}: {e}", rule.id);
+                    continue;
+                }
+                segments.push((source.len(), *rule));
+                source.push_str(q);
+                source.push('\n');
             }
         }
+        let Ok(query) = Query::new(&lang.grammar(), &source) else { continue };
+        let rules = (0..query.pattern_count())
+            .map(|i| {
+                let at = query.start_byte_for_pattern(i);
+                segments.iter().rev().find(|(start, _)| *start <= at).map_or(RULES[0], |(_, r)| *r)
+            })
+            .collect();
+        map.insert(lang, Compiled { query, rules });
     }
     map
 });
@@ -173,30 +191,29 @@ pub fn check(file: &FileInfo, tree: &Tree, source: &str, config: &Config) -> Vec
     let Some(compiled) = COMPILED.get(&file.lang) else { return out };
     let mut cursor = QueryCursor::new();
     cursor.set_match_limit(MATCH_LIMIT);
-    for c in compiled {
-        if !config.enabled(c.rule.id) {
+    let names = compiled.query.capture_names();
+    let mut matches = cursor.matches(&compiled.query, tree.root_node(), source.as_bytes());
+    while let Some(m) = matches.next() {
+        let rule = compiled.rules[m.pattern_index];
+        if !config.enabled(rule.id) {
             continue;
         }
-        let names = c.query.capture_names();
-        let mut matches = cursor.matches(&c.query, tree.root_node(), source.as_bytes());
-        while let Some(m) = matches.next() {
-            let captures = m.captures.iter().map(|cap| (names[cap.index as usize], cap.node)).collect();
-            let hit = Hit { file, source, captures };
-            let Some(node) = hit.finding() else { continue };
-            if !(c.rule.accept)(&hit) {
-                continue;
-            }
-            out.push(Finding {
-                rule: c.rule,
-                severity: config.severity(c.rule),
-                start: node.start_byte(),
-                end: node.end_byte(),
-                fix: (c.rule.fix)(&hit),
-            });
+        let captures = m.captures.iter().map(|cap| (names[cap.index as usize], cap.node)).collect();
+        let hit = Hit { file, source, captures };
+        let Some(node) = hit.finding() else { continue };
+        if !(rule.accept)(&hit) {
+            continue;
         }
-        if cursor.did_exceed_match_limit() {
-            tracing::warn!("{}: rule {} hit the match limit; some findings were dropped", file.path, c.rule.id);
-        }
+        out.push(Finding {
+            rule,
+            severity: config.severity(rule),
+            start: node.start_byte(),
+            end: node.end_byte(),
+            fix: (rule.fix)(&hit),
+        });
+    }
+    if cursor.did_exceed_match_limit() {
+        tracing::warn!("{}: the review query hit its match limit; some findings were dropped", file.path);
     }
     out.sort_by_key(|f| (f.start, f.end, f.rule.id));
     out.dedup_by(|a, b| a.rule.id == b.rule.id && a.start == b.start && a.end == b.end);
