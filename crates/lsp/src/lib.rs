@@ -4,6 +4,7 @@
 //! and rule ids.
 
 pub mod lang;
+pub mod refactor;
 pub mod review;
 pub mod rules;
 pub mod server;

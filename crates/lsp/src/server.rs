@@ -22,6 +22,9 @@ use crate::{Config, FileInfo, Finding, Lang, Severity};
 /// Time to wait after a change before checking, so a burst of keystrokes is checked once.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(5);
 
+/// Fixes for documents up to this size are re-parsed before they are offered.
+const CHECK_FIX_LIMIT: usize = 512 * 1024;
+
 /// Serve on stdin/stdout until the client says `exit`.
 pub fn run_stdio() -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -364,6 +367,14 @@ impl LanguageServer for Backend {
                 .into_iter()
                 .filter_map(|f| {
                     let fix = f.fix.as_ref()?;
+                    let file = snapshot.file.as_ref()?;
+                    // The same check model edits will get; skipped on huge files, where
+                    // two extra parses would make the editor wait.
+                    if snapshot.text.len() <= CHECK_FIX_LIMIT
+                        && crate::refactor::checked_apply(file, &snapshot.text, fix).is_err()
+                    {
+                        return None;
+                    }
                     let range = snapshot.range(f.start, f.end);
                     let overlaps = range.start <= wanted.end && wanted.start <= range.end;
                     overlaps.then(|| {
