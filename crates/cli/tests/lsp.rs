@@ -188,6 +188,44 @@ fn edit_check_fix_cycle_over_stdio() {
 }
 
 #[test]
+fn fix_all_command_with_progress() {
+    let mut c = Client::start();
+    c.request(
+        1,
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {"window": {"workDoneProgress": true}}}),
+    );
+    c.notify("initialized", json!({}));
+    let uri = "file:///work/demo/src/agent.js";
+    let text =
+        "function f() {\n  debugger;\n  console.log(x);\n  return new https.Agent({ rejectUnauthorized: false });\n}\n";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "javascript", "version": 1, "text": text}}),
+    );
+    assert_eq!(c.diagnostics(uri, 1).len(), 3);
+
+    c.send_raw(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+               "params": {"command": "repo-run.fixAll", "arguments": [uri], "workDoneToken": "fix-1"}})
+        .to_string()
+        .as_bytes(),
+    );
+    let begin = c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin");
+    assert_eq!(begin["params"]["token"], "fix-1");
+    let request = c.wait(|m| m["method"] == "workspace/applyEdit");
+    let edits = request["params"]["edit"]["changes"][uri].as_array().unwrap().clone();
+    c.send_raw(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"applied": true}}).to_string().as_bytes());
+    let done = c.wait(|m| m["id"] == 2 && m.get("method").is_none());
+    assert_eq!(done["result"], json!({"edits": 3, "applied": true}));
+    c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    assert_eq!(apply(text, &edits), "function f() {\n  return new https.Agent({ rejectUnauthorized: true });\n}\n");
+
+    let unknown = c.request(3, "workspace/executeCommand", json!({"command": "repo-run.nope", "arguments": []}));
+    assert_eq!(unknown["error"]["code"], -32602);
+}
+
+#[test]
 fn bad_input_does_not_crash_the_server() {
     let mut c = Client::start();
     c.request(1, "initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));

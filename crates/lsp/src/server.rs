@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value;
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use tree_sitter::{InputEdit, Parser, Tree};
@@ -21,6 +21,9 @@ use crate::{Config, FileInfo, Finding, Lang, Severity};
 
 /// Time to wait after a change before checking, so a burst of keystrokes is checked once.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(5);
+
+/// `workspace/executeCommand` that applies every safe fix in a document (argument: its URI).
+pub const FIX_ALL: &str = "repo-run.fixAll";
 
 /// Fixes for documents up to this size are re-parsed before they are offered.
 const CHECK_FIX_LIMIT: usize = 512 * 1024;
@@ -279,6 +282,10 @@ impl LanguageServer for Backend {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
                     ..Default::default()
                 })),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![FIX_ALL.to_string()],
+                    work_done_progress_options: WorkDoneProgressOptions { work_done_progress: Some(true) },
+                }),
                 diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
                     identifier: Some("repo-run".to_string()),
                     inter_file_dependencies: false,
@@ -355,6 +362,47 @@ impl LanguageServer for Backend {
                 full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
             },
         )))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        if params.command != FIX_ALL {
+            return Err(Error::invalid_params(format!("unknown command {}", params.command)));
+        }
+        let uri: Option<Uri> = params.arguments.first().and_then(Value::as_str).and_then(|s| s.parse().ok());
+        let Some((uri, snapshot)) = uri.and_then(|u| Some((u.clone(), self.snapshot(&u)?))) else {
+            return Err(Error::invalid_params("expected the URI of an open document"));
+        };
+        let progress = match params.work_done_progress_params.work_done_token {
+            Some(token) => Some(self.client.progress(token, "repo-run: fixing").begin().await),
+            None => None,
+        };
+        let edits = tokio::task::spawn_blocking(move || {
+            // Fixes in order, leaving out any that overlaps one already taken.
+            let mut taken: Vec<crate::Edit> = Vec::new();
+            for fix in snapshot.findings().into_iter().filter_map(|f| f.fix) {
+                let clear = fix.edits.iter().all(|e| taken.iter().all(|t| e.end <= t.start || t.end <= e.start));
+                if clear {
+                    taken.extend(fix.edits);
+                }
+            }
+            taken
+                .iter()
+                .map(|e| TextEdit { range: snapshot.range(e.start, e.end), new_text: e.new_text.clone() })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let count = edits.len();
+        let applied = if count > 0 {
+            let edit = WorkspaceEdit { changes: Some(HashMap::from([(uri, edits)])), ..Default::default() };
+            self.client.apply_edit(edit).await.map(|r| r.applied).unwrap_or(false)
+        } else {
+            true
+        };
+        if let Some(p) = progress {
+            p.finish().await;
+        }
+        Ok(Some(serde_json::json!({"edits": count, "applied": applied})))
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
