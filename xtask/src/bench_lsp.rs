@@ -23,7 +23,7 @@ pub fn run() -> anyhow::Result<()> {
     let exe = Path::new(&target).join("release/repo-run");
     let dir = std::env::temp_dir().join(format!("repo-run-bench-lsp-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let source = python_file(LINES);
+    let source = python_file(LINES, 50);
 
     let ours = latency(Command::new(&exe).arg("lsp"), &dir, &source)?;
     report("repo-run lsp", &ours);
@@ -38,7 +38,7 @@ pub fn run() -> anyhow::Result<()> {
     for i in 0..200 {
         let sub = tree.join(format!("pkg{}", i % 20));
         std::fs::create_dir_all(&sub)?;
-        std::fs::write(sub.join(format!("m{i}.py")), python_file(2_500))?;
+        std::fs::write(sub.join(format!("m{i}.py")), python_file(2_500, 5))?;
         std::fs::write(sub.join(format!("m{i}.js")), js_file(2_500))?;
     }
     let start = Instant::now();
@@ -57,11 +57,14 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn python_file(lines: usize) -> String {
-    let block = "def handler_N(request, cursor):\n    user = request.args.get('user')\n    cursor.execute(f\"SELECT * FROM t WHERE u = {user}\")\n    try:\n        total = compute(user) + 1\n    except Exception:\n        pass\n    return total\n\n";
+/// Realistic density: one block in `bad_every` has two findings, the rest is clean code.
+fn python_file(lines: usize, bad_every: usize) -> String {
+    let clean = "def handler_N(request, cursor):\n    user = request.args.get('user')\n    cursor.execute(\"SELECT * FROM t WHERE u = %s\", (user,))\n    try:\n        total = compute(user) + 1\n    except ValueError:\n        total = 0\n    return total\n\n";
+    let bad = "def handler_N(request, cursor):\n    user = request.args.get('user')\n    cursor.execute(f\"SELECT * FROM t WHERE u = {user}\")\n    try:\n        total = compute(user) + 1\n    except Exception:\n        pass\n    return total\n\n";
     let mut out = String::from("import requests\n");
     let mut i = 0;
     while out.lines().count() < lines {
+        let block = if i % bad_every == 0 { bad } else { clean };
         out.push_str(&block.replace('N', &i.to_string()));
         i += 1;
     }
