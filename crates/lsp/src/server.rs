@@ -47,12 +47,17 @@ struct Document {
     file: Option<FileInfo>,
     parser: Option<Parser>,
     tree: Option<Tree>,
-    /// Bumped on every change; a check for an older generation is dropped.
+    /// Findings for the current text, kept up to date edit by edit.
+    findings: Arc<Vec<Finding>>,
+    /// Bytes of the current text that edits touched since the last check; `None` after a
+    /// full replacement, when everything is checked again.
+    dirty: Option<Option<(usize, usize)>>,
+    /// Bumped on every change; a publish for an older generation is dropped.
     generation: u64,
 }
 
 impl Document {
-    fn new(uri: &Uri, language_id: &str, text: String, version: i32) -> Document {
+    fn new(uri: &Uri, language_id: &str, text: String, version: i32, config: &Config) -> Document {
         let path = uri.path().as_str().to_string();
         let lang = Lang::from_path(std::path::Path::new(&path)).or_else(|| Lang::from_language_id(language_id));
         let file = lang.map(|l| FileInfo::with_lang(&path, l));
@@ -64,15 +69,56 @@ impl Document {
             file,
             parser,
             tree: None,
+            findings: Arc::default(),
+            dirty: None,
             generation: 0,
         };
-        doc.reparse();
+        doc.update(config);
         doc
     }
 
-    fn reparse(&mut self) {
-        if let Some(parser) = &mut self.parser {
-            self.tree = parser.parse(self.text.as_str(), self.tree.as_ref());
+    /// Reparse (incrementally when there is a tree) and check again: only the top-level items
+    /// the edits touched, with one neighbour on each side (a Rust `#[cfg(test)]` sits beside the
+    /// module it governs); findings elsewhere were shifted by `apply`.
+    fn update(&mut self, config: &Config) {
+        let Some(parser) = &mut self.parser else { return };
+        let old = self.tree.take();
+        self.tree = parser.parse(self.text.as_str(), old.as_ref());
+        let (Some(file), Some(tree)) = (&self.file, &self.tree) else { return };
+        let (old, Some(Some((mut lo, mut hi)))) = (old, self.dirty.take()) else {
+            self.findings = Arc::new(crate::rules::check(file, tree, &self.text, config));
+            return;
+        };
+        if let Some(old) = old {
+            for r in old.changed_ranges(tree) {
+                lo = lo.min(r.start_byte);
+                hi = hi.max(r.end_byte);
+            }
+        }
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        let items: Vec<_> = root.children(&mut cursor).collect();
+        let first = items.iter().position(|n| n.end_byte() >= lo).unwrap_or(items.len());
+        let last = items.iter().rposition(|n| n.start_byte() <= hi);
+        let (lo, hi) = match last {
+            Some(last) if first <= last => (
+                items[first.saturating_sub(1)].start_byte().min(lo),
+                items[(last + 1).min(items.len() - 1)].end_byte().max(hi),
+            ),
+            _ => (0, self.text.len()),
+        };
+        let hi = hi.min(self.text.len());
+        let mut findings: Vec<Finding> =
+            self.findings.iter().filter(|f| f.end <= lo || f.start >= hi).cloned().collect();
+        findings.extend(crate::rules::check_in(file, tree, &self.text, config, lo..hi));
+        findings.sort_by_key(|f| (f.start, f.end, f.rule.id));
+        self.findings = Arc::new(findings);
+    }
+
+    /// Check everything again (settings changed).
+    fn recheck(&mut self, config: &Config) {
+        if let (Some(file), Some(tree)) = (&self.file, &self.tree) {
+            self.findings = Arc::new(crate::rules::check(file, tree, &self.text, config));
         }
     }
 
@@ -82,6 +128,7 @@ impl Document {
             self.text = Arc::new(change.text);
             self.index = Arc::new(LineIndex::new(&self.text));
             self.tree = None;
+            self.dirty = Some(None);
             return;
         };
         let start = self.index.offset(&self.text, pos(range.start));
@@ -91,6 +138,7 @@ impl Document {
         Arc::make_mut(&mut self.text).replace_range(start..old_end, &change.text);
         self.index = Arc::new(LineIndex::new(&self.text));
         let new_end = start + change.text.len();
+        self.shift(start, old_end, new_end);
         if let Some(tree) = &mut self.tree {
             tree.edit(&InputEdit {
                 start_byte: start,
@@ -103,13 +151,42 @@ impl Document {
         }
     }
 
-    fn snapshot(&self, config: &Config) -> Snapshot {
+    /// Move findings and the dirty range over an edit of `start..old_end` into `start..new_end`.
+    fn shift(&mut self, start: usize, old_end: usize, new_end: usize) {
+        let map = |p: usize| match p {
+            p if p <= start => p,
+            p if p >= old_end => p - old_end + new_end,
+            _ => new_end,
+        };
+        self.dirty = match self.dirty {
+            Some(None) => Some(None),
+            Some(Some((a, b))) => Some(Some((map(a).min(start), map(b).max(new_end)))),
+            None => Some(Some((start, new_end))),
+        };
+        let moved: Vec<Finding> = self
+            .findings
+            .iter()
+            .filter(|f| f.end < start || f.start > old_end)
+            .map(|f| {
+                let mut f = f.clone();
+                (f.start, f.end) = (map(f.start), map(f.end));
+                if let Some(fix) = &mut f.fix {
+                    for e in &mut fix.edits {
+                        (e.start, e.end) = (map(e.start), map(e.end));
+                    }
+                }
+                f
+            })
+            .collect();
+        self.findings = Arc::new(moved);
+    }
+
+    fn snapshot(&self) -> Snapshot {
         Snapshot {
             text: self.text.clone(),
             index: self.index.clone(),
             file: self.file.clone(),
-            tree: self.tree.clone(),
-            config: config.clone(),
+            findings: self.findings.clone(),
             version: self.version,
         }
     }
@@ -120,17 +197,13 @@ struct Snapshot {
     text: Arc<String>,
     index: Arc<LineIndex>,
     file: Option<FileInfo>,
-    tree: Option<Tree>,
-    config: Config,
+    findings: Arc<Vec<Finding>>,
     version: i32,
 }
 
 impl Snapshot {
     fn findings(&self) -> Vec<Finding> {
-        match (&self.file, &self.tree) {
-            (Some(file), Some(tree)) => crate::rules::check(file, tree, &self.text, &self.config),
-            _ => Vec::new(),
-        }
+        self.findings.to_vec()
     }
 
     fn range(&self, start: usize, end: usize) -> Range {
@@ -211,7 +284,7 @@ impl Backend {
             let snapshot = {
                 let st = lock(&state);
                 match st.docs.get(&uri) {
-                    Some(doc) if doc.generation == generation => doc.snapshot(&st.config),
+                    Some(doc) if doc.generation == generation => doc.snapshot(),
                     _ => return,
                 }
             };
@@ -228,7 +301,7 @@ impl Backend {
 
     fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
         let st = self.state();
-        st.docs.get(uri).map(|d| d.snapshot(&st.config))
+        st.docs.get(uri).map(|d| d.snapshot())
     }
 }
 
@@ -308,8 +381,10 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let d = params.text_document;
-        let doc = Document::new(&d.uri, &d.language_id, d.text, d.version);
-        self.state().docs.insert(d.uri.clone(), doc);
+        let mut st = self.state();
+        let doc = Document::new(&d.uri, &d.language_id, d.text, d.version, &st.config);
+        st.docs.insert(d.uri.clone(), doc);
+        drop(st);
         self.schedule(d.uri);
     }
 
@@ -317,12 +392,13 @@ impl LanguageServer for Backend {
         let uri = params.text_document.uri;
         {
             let mut st = self.state();
-            let Some(doc) = st.docs.get_mut(&uri) else { return };
+            let State { docs, config, .. } = &mut *st;
+            let Some(doc) = docs.get_mut(&uri) else { return };
             for change in params.content_changes {
                 doc.apply(change);
             }
             doc.version = params.text_document.version;
-            doc.reparse();
+            doc.update(config);
         }
         self.schedule(uri);
     }
@@ -344,7 +420,11 @@ impl LanguageServer for Backend {
             let mut st = self.state();
             let State { config, debounce, .. } = &mut *st;
             apply_settings(&params.settings, config, debounce);
-            st.docs.keys().cloned().collect()
+            let State { docs, config, .. } = &mut *st;
+            for doc in docs.values_mut() {
+                doc.recheck(config);
+            }
+            docs.keys().cloned().collect()
         };
         for uri in uris {
             self.schedule(uri);
@@ -467,15 +547,15 @@ mod tests {
     #[test]
     fn incremental_reparse_matches_a_fresh_parse() {
         let uri: Uri = "file:///w/app.py".parse().unwrap();
-        let mut doc = Document::new(&uri, "python", "s = \"é😀\"\nx = 1\n".to_string(), 1);
+        let mut doc = Document::new(&uri, "python", "s = \"é😀\"\nx = 1\n".to_string(), 1, &Config::default());
         // After the closing quote: UTF-16 column 9 (the emoji counts twice) is byte 12.
         doc.apply(change(Some(((0, 9), (0, 9))), " + eval(y)"));
         doc.apply(change(Some(((1, 4), (1, 5))), "requests.get(u, verify=False)"));
-        doc.reparse();
+        doc.update(&Config::default());
         assert_eq!(doc.text.as_str(), "s = \"é😀\" + eval(y)\nx = requests.get(u, verify=False)\n");
         let fresh = Lang::Python.parser().parse(doc.text.as_str(), None).unwrap();
         assert_eq!(doc.tree.as_ref().unwrap().root_node().to_sexp(), fresh.root_node().to_sexp());
-        let snap = doc.snapshot(&Config::default());
+        let snap = doc.snapshot();
         let codes: Vec<_> =
             snap.diagnostics().into_iter().map(|d| (d.code, d.range.start.line, d.range.start.character)).collect();
         assert_eq!(
@@ -485,6 +565,49 @@ mod tests {
                 (Some(NumberOrString::String("python.tls-verify-disabled".into())), 1, 20)
             ]
         );
+    }
+
+    /// After any sequence of edits, the findings kept up to date edit by edit are the ones a
+    /// full check of the final text gives.
+    #[test]
+    fn incremental_findings_match_a_full_check() {
+        let config = Config::default();
+        type Edit<'a> = ((u32, u32), (u32, u32), &'a str);
+        let cases: &[(&str, &str, &[Edit<'_>])] = &[
+            (
+                "file:///w/src/lib.rs",
+                "pub fn a() { x.unwrap(); }\n\nmod tests {\n    fn t() { y.unwrap(); }\n}\npub fn b() { dbg!(z); }\n",
+                &[
+                    ((2, 0), (2, 0), "#[cfg(test)]\n"),
+                    ((0, 13), (0, 23), "x?;"),
+                    ((6, 13), (6, 13), "panic!(\"no\"); "),
+                    ((2, 0), (3, 0), ""),
+                ],
+            ),
+            (
+                "file:///w/app.py",
+                "import yaml\n\ndef f(u):\n    return requests.get(u, verify=False)\n\ncfg = yaml.load(s)\n",
+                &[
+                    ((3, 27), (3, 39), "verify=True"),
+                    ((1, 0), (1, 0), "x = eval(data)\ntry:\n    go()\nexcept:\n"),
+                    ((5, 0), (5, 0), "    pass\n"),
+                    ((0, 0), (2, 0), ""),
+                ],
+            ),
+        ];
+        for (uri, text, edits) in cases {
+            let uri: Uri = uri.parse().unwrap();
+            let mut doc = Document::new(&uri, "", text.to_string(), 1, &config);
+            for (i, (start, end, new)) in edits.iter().enumerate() {
+                doc.apply(change(Some((*start, *end)), new));
+                doc.update(&config);
+                let full =
+                    crate::rules::check(doc.file.as_ref().unwrap(), doc.tree.as_ref().unwrap(), &doc.text, &config);
+                let key = |f: &Finding| (f.rule.id, f.start, f.end, f.fix.as_ref().map(|x| x.apply(&doc.text)));
+                let kept: Vec<_> = doc.findings.iter().map(key).collect();
+                assert_eq!(kept, full.iter().map(key).collect::<Vec<_>>(), "{uri:?} after edit {i}:\n{}", doc.text);
+            }
+        }
     }
 
     #[test]
@@ -502,7 +625,7 @@ mod tests {
     #[test]
     fn unsupported_languages_are_kept_without_findings() {
         let uri: Uri = "file:///w/notes.cob".parse().unwrap();
-        let doc = Document::new(&uri, "cobol", "eval(x)".to_string(), 1);
-        assert!(doc.snapshot(&Config::default()).diagnostics().is_empty());
+        let doc = Document::new(&uri, "cobol", "eval(x)".to_string(), 1, &Config::default());
+        assert!(doc.snapshot().diagnostics().is_empty());
     }
 }

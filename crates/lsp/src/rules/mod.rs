@@ -35,6 +35,7 @@ mod secrets_private_key;
 pub(crate) mod testing;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use streaming_iterator::StreamingIterator;
@@ -187,10 +188,17 @@ const MATCH_LIMIT: u32 = 4096;
 
 /// Run every enabled rule on one parsed file.
 pub fn check(file: &FileInfo, tree: &Tree, source: &str, config: &Config) -> Vec<Finding> {
+    check_in(file, tree, source, config, 0..source.len())
+}
+
+/// Run every enabled rule on the part of a parsed file in `range` (bytes): the findings that
+/// lie inside it.
+pub fn check_in(file: &FileInfo, tree: &Tree, source: &str, config: &Config, range: Range<usize>) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(compiled) = COMPILED.get(&file.lang) else { return out };
     let mut cursor = QueryCursor::new();
     cursor.set_match_limit(MATCH_LIMIT);
+    cursor.set_byte_range(range.clone());
     let names = compiled.query.capture_names();
     let mut matches = cursor.matches(&compiled.query, tree.root_node(), source.as_bytes());
     while let Some(m) = matches.next() {
@@ -200,7 +208,9 @@ pub fn check(file: &FileInfo, tree: &Tree, source: &str, config: &Config) -> Vec
         }
         let captures = m.captures.iter().map(|cap| (names[cap.index as usize], cap.node)).collect();
         let hit = Hit { file, source, captures };
-        let Some(node) = hit.finding() else { continue };
+        let Some(node) = hit.finding().filter(|n| n.start_byte() >= range.start && n.end_byte() <= range.end) else {
+            continue;
+        };
         if !(rule.accept)(&hit) {
             continue;
         }
