@@ -13,7 +13,7 @@ use llama_cpp_2::model::{LlamaChatTemplate, LlamaModel};
 use crate::error::{Error, MIB, Result};
 
 /// llama.cpp allows one initialisation per process; every engine shares it.
-pub(crate) fn backend() -> Result<&'static LlamaBackend> {
+pub fn backend() -> Result<&'static LlamaBackend> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {

@@ -21,7 +21,7 @@ pub struct EngineConfig {
     pub memory_budget: u64,
     /// Layers offloaded to the GPU in `cuda` builds; ignored on CPU.
     pub n_gpu_layers: u32,
-    /// Where events are appended, usually `<repo>/.repo-run/telemetry.jsonl`.
+    /// Where events are appended, usually `<repo>/`[`crate::telemetry::TELEMETRY_FILE`].
     pub telemetry: Option<PathBuf>,
 }
 

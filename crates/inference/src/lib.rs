@@ -18,6 +18,9 @@ pub mod telemetry;
 pub mod worker;
 
 pub use backend::ModelInfo;
+/// The process's llama.cpp backend, for code that drives llama-cpp-2 beside the engine
+/// (the benchmark's direct loop).
+pub use backend::backend as llama_backend;
 pub use engine::{Answer, Engine, EngineConfig, Options, Prompt, Source};
 pub use error::{Error, Result};
 pub use pool::{ModelPool, ModelSpec, default_budget};

@@ -94,7 +94,7 @@ impl ModelPool {
     pub fn loaded(&self) -> Vec<PathBuf> {
         let models = self.models.lock().unwrap_or_else(PoisonError::into_inner);
         let mut v: Vec<_> = models.iter().map(|(p, e)| (e.last_used, p.clone())).collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.sort_by_key(|e| std::cmp::Reverse(e.0));
         v.into_iter().map(|(_, p)| p).collect()
     }
 
