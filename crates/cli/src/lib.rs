@@ -4,6 +4,7 @@
 mod cli;
 mod env_vars;
 mod error;
+mod models_cmd;
 mod plan_cmd;
 mod render;
 mod source;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Models(args) => models_cmd::run(args),
     }
 }
 

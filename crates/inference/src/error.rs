@@ -12,7 +12,7 @@ pub enum Error {
     )]
     UnknownAgent(String),
 
-    #[error("model file {} does not exist; run `cargo xtask models` or point {var} at the folder that holds it", path.display(), var = crate::env_vars::REPO_RUN_MODEL_DIR)]
+    #[error("model file {} does not exist; `cargo xtask models` fetches the local models, or point {var} at the folder that holds it", path.display(), var = crate::env_vars::REPO_RUN_MODEL_DIR)]
     MissingModel { path: PathBuf },
 
     #[error("{} is not a readable GGUF model: {reason}", path.display())]
