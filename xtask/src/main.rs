@@ -1,9 +1,11 @@
 //! `cargo xtask <task>`: development tasks, written in Rust so they need nothing but cargo.
 //! Few dependencies on purpose: this builds before anything else.
 
+mod bench;
 mod bench_lsp;
 mod bench_plan;
 mod images;
+mod models;
 mod setup;
 mod test;
 
@@ -16,7 +18,9 @@ tasks:
   test         setup, then run every test and print a summary line
   images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures
-  bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput";
+  bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput
+  bench engine the inference engine against a direct llama-cpp-2 loop (add --features cuda on a GPU)
+  models       fetch the test and default GGUF models into ~/.cache/repo-run/models (or $REPO_RUN_MODEL_DIR)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +31,8 @@ fn main() -> ExitCode {
         ["images", rest @ ..] => images::run(rest),
         ["bench", "plan", rest @ ..] => bench_plan::run(rest),
         ["bench", "lsp"] => bench_lsp::run(),
+        ["bench", "engine", ..] => bench::run(&args[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        ["models"] => models::run(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

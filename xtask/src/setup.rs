@@ -26,6 +26,8 @@ const PYTHON_PACKAGES: &[(&str, &str, &str)] = &[
 pub fn run() -> anyhow::Result<()> {
     apt_packages()?;
     python_packages()?;
+    // The GGUF models the inference tests and the default agents use (cached outside the repo).
+    crate::models::run()?;
     Ok(())
 }
 

@@ -32,6 +32,8 @@ pub enum Command {
     Review(crate::review_cmd::ReviewArgs),
     /// Serve the review rules to editors: a language server on stdio.
     Lsp(crate::lsp_cmd::LspArgs),
+    /// The models agents use: the resolved per-agent table and its memory needs.
+    Models(ModelsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -45,4 +47,32 @@ pub struct PlanArgs {
     /// Where clones of git URLs are kept (default: the user cache directory).
     #[arg(long, env = crate::env_vars::REPO_RUN_CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Each agent's model, file, size, memory estimate, and whether it fits the budget.
+    List(ModelsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    /// Model profile: `local` (small CPU models) or `production`.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Memory budget in MiB for loaded models (default: 3/4 of the available memory).
+    #[arg(long, value_name = "MIB")]
+    pub memory_budget: Option<u64>,
+    /// The config file with `[models.<agent>]` overrides.
+    #[arg(long, default_value = "repo-run.toml")]
+    pub config: Option<PathBuf>,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@ mod cli;
 mod env_vars;
 mod error;
 mod lsp_cmd;
+mod models_cmd;
 mod plan_cmd;
 mod render;
 mod review_cmd;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Review(args) => review_cmd::run(args),
         Command::Lsp(args) => lsp_cmd::run(args),
+        Command::Models(args) => models_cmd::run(args),
     }
 }
 

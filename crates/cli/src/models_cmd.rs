@@ -1,0 +1,151 @@
+//! `repo-run models list`: the resolved per-agent model table, with sizes and whether each
+//! model fits the memory budget.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use repo_run_inference::error::MIB;
+use repo_run_inference::{ModelInfo, ModelLocation, ModelTable, default_budget};
+
+use crate::cli::{ModelsArgs, ModelsCommand, ModelsListArgs};
+
+pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ModelsCommand::List(args) => list(args),
+    }
+}
+
+/// One row of the listing.
+struct Row {
+    agent: String,
+    model: String,
+    path: String,
+    size: Option<u64>,
+    estimate: Option<u64>,
+    problem: Option<String>,
+}
+
+fn list(args: ModelsListArgs) -> anyhow::Result<ExitCode> {
+    let profile = args.profile.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let table = ModelTable::from_env(profile, args.config.as_deref())?;
+    let budget = args.memory_budget.map_or_else(default_budget, |mib| mib * MIB);
+    write_table(&mut anstream::stdout().lock(), &table, budget, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_table(out: &mut impl Write, table: &ModelTable, budget: u64, json: bool) -> anyhow::Result<()> {
+    let rows: Vec<Row> = table.rows().map(|(agent, row)| describe(table, agent.key(), row)).collect();
+    if json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "agent": r.agent, "model": r.model, "path": r.path, "size_bytes": r.size,
+                    "memory_estimate_bytes": r.estimate, "fits_budget": r.estimate.map(|e| e <= budget),
+                    "problem": r.problem,
+                })
+            })
+            .collect();
+        let doc =
+            serde_json::json!({"profile": table.profile.to_string(), "memory_budget_bytes": budget, "models": json});
+        serde_json::to_writer_pretty(&mut *out, &doc).context("writing JSON")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "profile {}, memory budget {} MiB, models in {}",
+        table.profile,
+        budget / MIB,
+        table.model_dir.display()
+    )?;
+    writeln!(out, "{:<13} {:<40} {:>8} {:>9} {:<5} path", "agent", "model", "size", "estimate", "fits")?;
+    for r in &rows {
+        let mib = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |b| format!("{}M", b.div_ceil(MIB)));
+        let fits = match r.estimate {
+            Some(e) if e <= budget => "yes",
+            Some(_) => "no",
+            None => "-",
+        };
+        writeln!(
+            out,
+            "{:<13} {:<40} {:>8} {:>9} {:<5} {}",
+            r.agent,
+            r.model,
+            mib(r.size),
+            mib(r.estimate),
+            fits,
+            r.path
+        )?;
+        if let Some(problem) = &r.problem {
+            writeln!(out, "{:<13} ! {problem}", "")?;
+        }
+    }
+    Ok(())
+}
+
+fn describe(table: &ModelTable, agent: &str, row: &repo_run_inference::AgentModel) -> Row {
+    let spec = table.spec_for(&row.model);
+    let (path, info) = match table.locate(&row.model) {
+        ModelLocation::File(path) => {
+            let info = ModelInfo::read(&path);
+            (path.display().to_string(), info.map_err(|e| e.to_string()))
+        }
+        ModelLocation::Remote(url) => (url, Err("remote endpoint: memory is the server's".to_string())),
+    };
+    Row {
+        agent: agent.to_string(),
+        model: row.model.to_string(),
+        path,
+        size: info.as_ref().ok().map(|i| i.file_size),
+        estimate: info.as_ref().ok().map(|i| i.estimate_bytes(spec.n_ctx())),
+        problem: info.err(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use repo_run_inference::env_vars::REPO_RUN_MODEL_DIR;
+    use repo_run_inference::table::{SMOLLM2_135M, default_model_dir};
+
+    use super::*;
+
+    fn table(dir: &Path) -> ModelTable {
+        let dir = dir.display().to_string();
+        ModelTable::load(None, None, &|v| (v == REPO_RUN_MODEL_DIR).then(|| dir.clone())).unwrap()
+    }
+
+    fn render(table: &ModelTable, budget_mib: u64, json: bool) -> String {
+        let mut out = Vec::new();
+        write_table(&mut out, table, budget_mib * MIB, json).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn lists_every_agent_with_size_estimate_and_fit() {
+        let dir = std::env::var_os(REPO_RUN_MODEL_DIR).map_or_else(default_model_dir, Into::into);
+        assert!(dir.join(SMOLLM2_135M).is_file(), "run `cargo xtask models` first");
+        let table = table(&dir);
+        let text = render(&table, 4096, false);
+        let fixer = text.lines().find(|l| l.starts_with("fixer ")).unwrap();
+        assert!(fixer.contains(SMOLLM2_135M) && fixer.contains(" yes "), "{text}");
+        assert_eq!(text.lines().filter(|l| l.contains(" yes ")).count(), 10, "{text}");
+        assert!(render(&table, 100, false).lines().any(|l| l.starts_with("fixer ") && l.contains(" no ")));
+
+        let json: serde_json::Value = serde_json::from_str(&render(&table, 100, true)).unwrap();
+        let first = &json["models"][0];
+        assert_eq!((first["agent"].as_str(), first["fits_budget"].as_bool()), (Some("detection"), Some(false)));
+        assert!(first["memory_estimate_bytes"].as_u64().unwrap() > first["size_bytes"].as_u64().unwrap());
+    }
+
+    #[test]
+    fn a_missing_model_says_how_to_get_it() {
+        let empty = tempfile::tempdir().unwrap();
+        let text = render(&table(empty.path()), 4096, false);
+        assert!(text.contains("`cargo xtask models` fetches"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("detection ") && l.contains(" - ")), "{text}");
+    }
+}

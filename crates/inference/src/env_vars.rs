@@ -1,0 +1,22 @@
+//! Every environment variable the engine reads, in one place, so none is spelled twice.
+
+/// Folder where model names are resolved and `cargo xtask models` puts its files.
+/// Default: `~/.cache/repo-run/models`.
+pub const REPO_RUN_MODEL_DIR: &str = "REPO_RUN_MODEL_DIR";
+
+/// Model profile (`local` or `production`) when neither the caller nor `repo-run.toml` names one.
+pub const REPO_RUN_MODEL_PROFILE: &str = "REPO_RUN_MODEL_PROFILE";
+
+/// Per-agent model overrides. They win over `repo-run.toml` and the compiled-in table.
+/// The names are those users of the original design already export.
+pub const DETECTION_AGENT_MODEL: &str = "DETECTION_AGENT_MODEL";
+pub const REQUIREMENTS_AGENT_MODEL: &str = "REQUIREMENTS_AGENT_MODEL";
+pub const SETUP_AGENT_MODEL: &str = "SETUP_AGENT_MODEL";
+pub const DB_AGENT_MODEL: &str = "DB_AGENT_MODEL";
+pub const RUNNER_AGENT_MODEL: &str = "RUNNER_AGENT_MODEL";
+pub const HEALTH_AGENT_MODEL: &str = "HEALTH_AGENT_MODEL";
+pub const FIXER_AGENT_MODEL: &str = "FIXER_AGENT_MODEL";
+/// No `AGENT` in this one, as in the original design.
+pub const ORCHESTRATOR_MODEL: &str = "ORCHESTRATOR_MODEL";
+pub const REVIEW_AGENT_MODEL: &str = "REVIEW_AGENT_MODEL";
+pub const REFACTOR_AGENT_MODEL: &str = "REFACTOR_AGENT_MODEL";

@@ -1,0 +1,28 @@
+//! The shared inference engine: every agent asks it for completions by agent name.
+//!
+//! - [`table`]: which model each agent uses (compiled-in profiles, `repo-run.toml`, env).
+//! - [`pool`]: loaded models within a memory budget, LRU eviction of idle unpinned ones.
+//! - [`worker`]: one thread per model decoding all its requests together (batching).
+//! - [`engine`]: the API agents call, with the fallback chain ending at the caller's
+//!   rule-based answer.
+//!
+//! Invariant: only this crate links llama.cpp; a model is never a requirement.
+
+mod backend;
+pub mod engine;
+pub mod env_vars;
+pub mod error;
+pub mod pool;
+pub mod table;
+pub mod telemetry;
+pub mod worker;
+
+pub use backend::ModelInfo;
+/// The process's llama.cpp backend, for code that drives llama-cpp-2 beside the engine
+/// (the benchmark's direct loop).
+pub use backend::backend as llama_backend;
+pub use engine::{Answer, Engine, EngineConfig, Options, Prompt, Source};
+pub use error::{Error, Result};
+pub use pool::{ModelPool, ModelSpec, default_budget};
+pub use table::{Agent, AgentModel, ModelLocation, ModelRef, ModelTable, Profile};
+pub use worker::{CancelToken, Finish, Generation};
