@@ -72,9 +72,14 @@ fn check(expect: &toml::Table, detection: &Detection) -> Vec<String> {
                 serde_json::to_value(project.role).unwrap().as_str().unwrap().into(),
             ),
             "warnings" => {
-                for file in strings(want) {
-                    if !detection.warnings.iter().any(|w| w.file == file && w.line.is_some()) {
-                        misses.push(format!("warnings: want one with a line for {file}, got {:?}", detection.warnings));
+                for spec in strings(want) {
+                    let (file, line) = match spec.rsplit_once(':') {
+                        Some((f, l)) => (f.to_owned(), l.parse::<u32>().ok()),
+                        None => (spec.clone(), None),
+                    };
+                    let found = detection.warnings.iter().any(|w| w.file == file && (line.is_none() || w.line == line));
+                    if !found {
+                        misses.push(format!("warnings: want one at {spec}, got {:?}", detection.warnings));
                     }
                 }
             }
