@@ -11,7 +11,7 @@ pub fn run(extra: &[&str]) -> anyhow::Result<()> {
     // The Docker tests need service images; on a machine without a registry, local ones.
     let images = crate::images::for_tests()?;
     let mut child = crate::cargo()
-        .args(["test", "--workspace", "--color", "never"])
+        .args(["test", "--workspace", "--no-fail-fast", "--color", "never"])
         .args(extra)
         .envs(images)
         .current_dir(crate::workspace_root())
