@@ -252,6 +252,8 @@ struct State {
     debounce: Option<Duration>,
     /// The client pulls diagnostics (`textDocument/diagnostic`); then none are pushed.
     pull: bool,
+    /// The pulling client can be told to pull again (`workspace/diagnostic/refresh`).
+    refresh: bool,
     /// The workspace folder that is planned; `None` when the client named none.
     root: Option<PathBuf>,
     /// The `plan` setting is `false`: no plan problems are shown.
@@ -358,9 +360,7 @@ impl Backend {
                 let uris: HashSet<Uri> = old.into_keys().chain(st.plan.keys().cloned()).collect();
                 publish_all(&st, uris)
             };
-            for (uri, diags, version) in updates {
-                client.publish_diagnostics(uri, diags, version).await;
-            }
+            send(&client, updates).await;
         });
     }
 
@@ -372,9 +372,7 @@ impl Backend {
             let uris: HashSet<Uri> = std::mem::take(&mut st.plan).into_keys().collect();
             publish_all(&st, uris)
         };
-        for (uri, diags, version) in updates {
-            self.client.publish_diagnostics(uri, diags, version).await;
-        }
+        send(&self.client, updates).await;
     }
 
     fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
@@ -383,16 +381,36 @@ impl Backend {
     }
 }
 
+/// Diagnostics to push after the plan problems changed.
+struct Updates {
+    /// Per file: the merged diagnostics and the open document's version.
+    push: Vec<(Uri, Vec<Diagnostic>, Option<i32>)>,
+    /// A pulling client has open documents whose problems changed: ask it to pull again.
+    refresh: bool,
+}
+
 /// The merged diagnostics to push for `uris`; nothing for open documents of a client that
 /// pulls (it asks for them).
-fn publish_all(st: &State, uris: HashSet<Uri>) -> Vec<(Uri, Vec<Diagnostic>, Option<i32>)> {
-    uris.into_iter()
-        .filter(|uri| !(st.pull && st.docs.contains_key(uri)))
+fn publish_all(st: &State, uris: HashSet<Uri>) -> Updates {
+    let (pulled, pushed): (Vec<Uri>, Vec<Uri>) = uris.into_iter().partition(|uri| st.pull && st.docs.contains_key(uri));
+    let push = pushed
+        .into_iter()
         .map(|uri| {
             let (diags, version) = st.published(&uri);
             (uri, diags, version)
         })
-        .collect()
+        .collect();
+    Updates { push, refresh: st.refresh && !pulled.is_empty() }
+}
+
+async fn send(client: &Client, updates: Updates) {
+    for (uri, diags, version) in updates.push {
+        client.publish_diagnostics(uri, diags, version).await;
+    }
+    if updates.refresh {
+        // The client answers once it has pulled; the answer carries nothing.
+        let _ = client.workspace_diagnostic_refresh().await;
+    }
 }
 
 /// `repo-run plan`'s problems under `root`, as diagnostics by file.
@@ -469,6 +487,13 @@ impl LanguageServer for Backend {
                 let State { config, debounce, plan_off, .. } = &mut *st;
                 apply_settings(opts, config, debounce, plan_off);
             }
+            st.refresh = params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|w| w.diagnostics.as_ref())
+                .and_then(|d| d.refresh_support)
+                .unwrap_or(false);
             st.root = workspace_root(&params);
         }
         Ok(InitializeResult {
