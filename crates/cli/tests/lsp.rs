@@ -279,3 +279,72 @@ fn bad_input_does_not_crash_the_server() {
     drop(c.stdin);
     assert!(c.child.wait().unwrap().success());
 }
+
+/// The first `publishDiagnostics` for `uri` whose diagnostics `pred` accepts, as (code, line).
+fn published(c: &mut Client, uri: &str, pred: impl Fn(&[(String, u64, u64)]) -> bool) -> Vec<(String, u64)> {
+    let m = c.wait(|m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri
+            && pred(&codes(&m["params"]["diagnostics"]))
+    });
+    codes(&m["params"]["diagnostics"]).into_iter().map(|(code, line, _)| (code, line)).collect()
+}
+
+#[test]
+fn plan_problems_show_on_the_manifest_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "package.json",
+            "{\n  \"name\": \"demo\",\n  \"engines\": {\"node\": \"<=10\"},\n  \"scripts\": {\"start\": \"node index.js\"}\n}\n",
+        ),
+        ("pyproject.toml", "[project]\nname = \"demo\"\nversion = \n"),
+        ("index.js", "console.log(process.env.STRIPE_KEY);\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let root = format!("file://{}", dir.path().display());
+    let uri = |name: &str| format!("{root}/{name}");
+    let mut c = Client::start();
+    c.request(
+        1,
+        "initialize",
+        json!({"processId": null, "rootUri": root, "workspaceFolders": [{"uri": root, "name": "demo"}], "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+
+    // Files that are not open get their problems too.
+    let runtime = published(&mut c, &uri("package.json"), |d| !d.is_empty());
+    assert!(
+        runtime.contains(&("plan.runtime-mismatch".to_string(), 2))
+            || runtime.contains(&("plan.runtime-missing".to_string(), 2)),
+        "{runtime:?}"
+    );
+    let manifest = published(&mut c, &uri("pyproject.toml"), |d| !d.is_empty());
+    assert_eq!(manifest, [("plan.manifest".to_string(), 2)]);
+
+    // An open document shows review findings and plan problems together; a change that
+    // clears the finding keeps the problem, and the `plan` setting off clears the problem.
+    let js = uri("index.js");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": js, "languageId": "javascript", "version": 1, "text": files[2].1}}),
+    );
+    let both = published(&mut c, &js, |d| d.len() == 2);
+    assert_eq!(both, [("js.console-log".to_string(), 0), ("plan.env-required".to_string(), 0)]);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": js, "version": 2},
+               "contentChanges": [{"text": "const key = process.env.STRIPE_KEY;\n"}]}),
+    );
+    assert_eq!(published(&mut c, &js, |d| d.len() == 1), [("plan.env-required".to_string(), 0)]);
+    c.notify("workspace/didChangeConfiguration", json!({"settings": {"repoRun": {"plan": false}}}));
+    assert_eq!(published(&mut c, &js, <[_]>::is_empty), []);
+    assert_eq!(published(&mut c, &uri("package.json"), <[_]>::is_empty), []);
+
+    assert_eq!(c.request(2, "shutdown", Value::Null)["result"], Value::Null);
+    c.notify("exit", Value::Null);
+    drop(c.stdin);
+    assert!(c.child.wait().unwrap().success());
+}

@@ -1,9 +1,10 @@
 //! Code review for editors and CI: rules written as tree-sitter queries ([`rules`]), run on
 //! whole trees by `repo-run review` ([`review`]) and per document, as people type, by the
 //! language server ([`server`]). Only `server` knows LSP; everything else speaks bytes, lines
-//! and rule ids.
+//! and rule ids. [`plan`] lists `repo-run plan`'s problems for the server to show.
 
 pub mod lang;
+pub mod plan;
 pub mod refactor;
 pub mod review;
 pub mod rules;

@@ -6,7 +6,8 @@
 //! applied in the order they arrive; analysis runs later on a snapshot, off the async threads,
 //! and is dropped when a newer change has come in meanwhile.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,6 +22,13 @@ use crate::{Config, FileInfo, Finding, Lang, Severity};
 
 /// Time to wait after a change before checking, so a burst of keystrokes is checked once.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(5);
+
+/// Time to wait after a manifest changes before planning again: planning reads the whole
+/// workspace and asks the host for runtime versions, so a burst of edits plans once.
+const PLAN_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// `source` of the diagnostics that come from `repo-run plan`.
+const PLAN_SOURCE: &str = "repo-run plan";
 
 /// `workspace/executeCommand` that applies every safe fix in a document (argument: its URI).
 pub const FIX_ALL: &str = "repo-run.fixAll";
@@ -216,11 +224,7 @@ impl Snapshot {
     fn diagnostic(&self, f: &Finding) -> Diagnostic {
         Diagnostic {
             range: self.range(f.start, f.end),
-            severity: Some(match f.severity {
-                Severity::Error => DiagnosticSeverity::ERROR,
-                Severity::Warning => DiagnosticSeverity::WARNING,
-                Severity::Info => DiagnosticSeverity::INFORMATION,
-            }),
+            severity: Some(lsp_severity(f.severity)),
             code: Some(NumberOrString::String(f.rule.id.to_string())),
             source: Some("repo-run".to_string()),
             message: f.rule.message.to_string(),
@@ -248,6 +252,31 @@ struct State {
     debounce: Option<Duration>,
     /// The client pulls diagnostics (`textDocument/diagnostic`); then none are pushed.
     pull: bool,
+    /// The pulling client can be told to pull again (`workspace/diagnostic/refresh`).
+    refresh: bool,
+    /// The workspace folder that is planned; `None` when the client named none.
+    root: Option<PathBuf>,
+    /// The `plan` setting is `false`: no plan problems are shown.
+    plan_off: bool,
+    /// Plan problems by file, from the last plan run; merged with the review findings of open
+    /// documents.
+    plan: HashMap<Uri, Vec<Diagnostic>>,
+    /// Bumped when a plan run is asked for; a run for an older generation is dropped.
+    plan_generation: u64,
+}
+
+impl State {
+    /// What to publish for `uri`: its review findings (when open) and its plan problems.
+    fn published(&self, uri: &Uri) -> (Vec<Diagnostic>, Option<i32>) {
+        let mut diags = Vec::new();
+        let mut version = None;
+        if let Some(doc) = self.docs.get(uri) {
+            diags = doc.snapshot().diagnostics();
+            version = Some(doc.version);
+        }
+        diags.extend(self.plan.get(uri).into_iter().flatten().cloned());
+        (diags, version)
+    }
 }
 
 pub struct Backend {
@@ -280,7 +309,6 @@ impl Backend {
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let current = |state: &Arc<Mutex<State>>| lock(state).docs.get(&uri).map(|d| d.generation);
             let snapshot = {
                 let st = lock(&state);
                 match st.docs.get(&uri) {
@@ -293,10 +321,58 @@ impl Backend {
             else {
                 return;
             };
-            if current(&state) == Some(generation) {
-                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            let mut diagnostics = diagnostics;
+            {
+                let st = lock(&state);
+                if st.docs.get(&uri).map(|d| d.generation) != Some(generation) {
+                    return;
+                }
+                diagnostics.extend(st.plan.get(&uri).into_iter().flatten().cloned());
             }
+            client.publish_diagnostics(uri, diagnostics, Some(version)).await;
         });
+    }
+
+    /// Plan the workspace again after [`PLAN_DEBOUNCE`], off the async threads, and publish
+    /// the problems of every file that has some now or had some before. A run that a newer
+    /// one overtakes is dropped.
+    fn schedule_plan(&self) {
+        let (generation, root) = {
+            let mut st = self.state();
+            let Some(root) = st.root.clone().filter(|_| !st.plan_off) else { return };
+            st.plan_generation += 1;
+            (st.plan_generation, root)
+        };
+        let state = self.state.clone();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(PLAN_DEBOUNCE).await;
+            if lock(&state).plan_generation != generation {
+                return;
+            }
+            let Ok(plan) = tokio::task::spawn_blocking(move || plan_diagnostics(&root)).await else { return };
+            let updates = {
+                let mut st = lock(&state);
+                if st.plan_generation != generation || st.plan_off {
+                    return;
+                }
+                let old = std::mem::replace(&mut st.plan, plan);
+                let uris: HashSet<Uri> = old.into_keys().chain(st.plan.keys().cloned()).collect();
+                publish_all(&st, uris)
+            };
+            send(&client, updates).await;
+        });
+    }
+
+    /// Forget the plan problems (the `plan` setting went off) and publish what is left.
+    async fn clear_plan(&self) {
+        let updates = {
+            let mut st = self.state();
+            st.plan_generation += 1;
+            let uris: HashSet<Uri> = std::mem::take(&mut st.plan).into_keys().collect();
+            publish_all(&st, uris)
+        };
+        send(&self.client, updates).await;
     }
 
     fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
@@ -305,14 +381,79 @@ impl Backend {
     }
 }
 
+/// Diagnostics to push after the plan problems changed.
+struct Updates {
+    /// Per file: the merged diagnostics and the open document's version.
+    push: Vec<(Uri, Vec<Diagnostic>, Option<i32>)>,
+    /// A pulling client has open documents whose problems changed: ask it to pull again.
+    refresh: bool,
+}
+
+/// The merged diagnostics to push for `uris`; nothing for open documents of a client that
+/// pulls (it asks for them).
+fn publish_all(st: &State, uris: HashSet<Uri>) -> Updates {
+    let (pulled, pushed): (Vec<Uri>, Vec<Uri>) = uris.into_iter().partition(|uri| st.pull && st.docs.contains_key(uri));
+    let push = pushed
+        .into_iter()
+        .map(|uri| {
+            let (diags, version) = st.published(&uri);
+            (uri, diags, version)
+        })
+        .collect();
+    Updates { push, refresh: st.refresh && !pulled.is_empty() }
+}
+
+async fn send(client: &Client, updates: Updates) {
+    for (uri, diags, version) in updates.push {
+        client.publish_diagnostics(uri, diags, version).await;
+    }
+    if updates.refresh {
+        // The client answers once it has pulled; the answer carries nothing.
+        let _ = client.workspace_diagnostic_refresh().await;
+    }
+}
+
+/// `repo-run plan`'s problems under `root`, as diagnostics by file.
+fn plan_diagnostics(root: &std::path::Path) -> HashMap<Uri, Vec<Diagnostic>> {
+    let mut out: HashMap<Uri, Vec<Diagnostic>> = HashMap::new();
+    for p in crate::plan::problems(root) {
+        let Some(uri) = Uri::from_file_path(root.join(&p.file)) else { continue };
+        out.entry(uri).or_default().push(Diagnostic {
+            range: Range::new(Position::new(p.line, 0), Position::new(p.line, p.width)),
+            severity: Some(lsp_severity(p.severity)),
+            code: Some(NumberOrString::String(p.code.to_string())),
+            source: Some(PLAN_SOURCE.to_string()),
+            message: p.message,
+            ..Default::default()
+        });
+    }
+    out
+}
+
+fn lsp_severity(s: Severity) -> DiagnosticSeverity {
+    match s {
+        Severity::Error => DiagnosticSeverity::ERROR,
+        Severity::Warning => DiagnosticSeverity::WARNING,
+        Severity::Info => DiagnosticSeverity::INFORMATION,
+    }
+}
+
+/// The folder to plan: the first workspace folder, else the root URI.
+#[allow(deprecated)] // `root_uri` is what older clients send.
+fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
+    let uri = params.workspace_folders.as_ref().and_then(|f| f.first()).map(|f| &f.uri).or(params.root_uri.as_ref())?;
+    uri.to_file_path().map(|p| p.into_owned())
+}
+
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Settings, with or without a `repoRun` wrapper:
-/// `{"rules": {"python.eval": false, "js.console-log": "error"}, "debounceMs": 10}`.
-/// A rule set to `true` or `"on"` gets its default severity back.
-fn apply_settings(settings: &Value, config: &mut Config, debounce: &mut Option<Duration>) {
+/// `{"rules": {"python.eval": false, "js.console-log": "error"}, "debounceMs": 10, "plan": false}`.
+/// A rule set to `true` or `"on"` gets its default severity back; `plan: false` hides the
+/// problems `repo-run plan` finds.
+fn apply_settings(settings: &Value, config: &mut Config, debounce: &mut Option<Duration>, plan_off: &mut bool) {
     let s = settings.get("repoRun").or_else(|| settings.get("repo-run")).unwrap_or(settings);
     if let Some(rules) = s.get("rules").and_then(Value::as_object) {
         *config = Config::default();
@@ -332,6 +473,9 @@ fn apply_settings(settings: &Value, config: &mut Config, debounce: &mut Option<D
     if let Some(ms) = s.get("debounceMs").and_then(Value::as_u64) {
         *debounce = Some(Duration::from_millis(ms.min(5_000)));
     }
+    if let Some(on) = s.get("plan").and_then(Value::as_bool) {
+        *plan_off = !on;
+    }
 }
 
 impl LanguageServer for Backend {
@@ -340,15 +484,24 @@ impl LanguageServer for Backend {
             let mut st = self.state();
             st.pull = params.capabilities.text_document.as_ref().and_then(|t| t.diagnostic.as_ref()).is_some();
             if let Some(opts) = &params.initialization_options {
-                let State { config, debounce, .. } = &mut *st;
-                apply_settings(opts, config, debounce);
+                let State { config, debounce, plan_off, .. } = &mut *st;
+                apply_settings(opts, config, debounce, plan_off);
             }
+            st.refresh = params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|w| w.diagnostics.as_ref())
+                .and_then(|d| d.refresh_support)
+                .unwrap_or(false);
+            st.root = workspace_root(&params);
         }
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
                 text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
                     open_close: Some(true),
                     change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
                     ..Default::default()
                 })),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
@@ -373,6 +526,10 @@ impl LanguageServer for Backend {
             }),
             ..Default::default()
         })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        self.schedule_plan();
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -400,26 +557,37 @@ impl LanguageServer for Backend {
             doc.version = params.text_document.version;
             doc.update(config);
         }
+        if crate::plan::is_plan_input(uri.path().as_str()) {
+            self.schedule_plan();
+        }
         self.schedule(uri);
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        if crate::plan::is_plan_input(params.text_document.uri.path().as_str()) {
+            self.schedule_plan();
+        }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        let pull = {
+        let (pull, remaining) = {
             let mut st = self.state();
             st.docs.remove(&uri);
-            st.pull
+            (st.pull, st.published(&uri).0)
         };
-        if !pull {
-            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        // A closed file keeps its plan problems (the problems panel lists them).
+        if !pull || !remaining.is_empty() {
+            self.client.publish_diagnostics(uri, remaining, None).await;
         }
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let was_off = self.state().plan_off;
         let uris: Vec<Uri> = {
             let mut st = self.state();
-            let State { config, debounce, .. } = &mut *st;
-            apply_settings(&params.settings, config, debounce);
+            let State { config, debounce, plan_off, .. } = &mut *st;
+            apply_settings(&params.settings, config, debounce, plan_off);
             let State { docs, config, .. } = &mut *st;
             for doc in docs.values_mut() {
                 doc.recheck(config);
@@ -429,13 +597,21 @@ impl LanguageServer for Backend {
         for uri in uris {
             self.schedule(uri);
         }
+        let now_off = self.state().plan_off;
+        match (was_off, now_off) {
+            (false, true) => self.clear_plan().await,
+            (true, false) => self.schedule_plan(),
+            _ => {}
+        }
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
-        let items = match self.snapshot(&params.text_document.uri) {
+        let uri = &params.text_document.uri;
+        let mut items = match self.snapshot(uri) {
             Some(s) => tokio::task::spawn_blocking(move || s.diagnostics()).await.unwrap_or_default(),
             None => Vec::new(),
         };
+        items.extend(self.state().plan.get(uri).into_iter().flatten().cloned());
         Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
             RelatedFullDocumentDiagnosticReport {
                 related_documents: None,
@@ -616,7 +792,11 @@ mod tests {
         let mut debounce = None;
         let settings =
             serde_json::json!({"repoRun": {"rules": {"python.eval": false, "js.debugger": "error"}, "debounceMs": 50}});
-        apply_settings(&settings, &mut config, &mut debounce);
+        let mut plan_off = false;
+        apply_settings(&settings, &mut config, &mut debounce, &mut plan_off);
+        assert!(!plan_off);
+        apply_settings(&serde_json::json!({"plan": false}), &mut config, &mut debounce, &mut plan_off);
+        assert!(plan_off);
         assert!(!config.enabled("python.eval"));
         assert_eq!(config.severity(crate::rules::rule("js.debugger").unwrap()), Severity::Error);
         assert_eq!(debounce, Some(Duration::from_millis(50)));
