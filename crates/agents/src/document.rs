@@ -217,7 +217,12 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
             command: None,
             why: format!(
                 "needed by {} ({})",
-                s.used_by.join(", "),
+                // People know projects by name; the JSON keeps paths in `used_by`.
+                s.used_by
+                    .iter()
+                    .map(|path| detection.projects.iter().find(|p| &p.path == path).map_or(path.as_str(), |p| &p.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 s.evidence.iter().take(3).map(location).collect::<Vec<_>>().join(", ")
             ),
         });
