@@ -17,8 +17,14 @@ struct Client {
 
 impl Client {
     fn start() -> Client {
+        Client::start_with(&[])
+    }
+
+    /// The server with extra environment variables (model paths).
+    fn start_with(env: &[(&str, &str)]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_repo-run"))
             .arg("lsp")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -347,4 +353,97 @@ fn plan_problems_show_on_the_manifest_lines() {
     c.notify("exit", Value::Null);
     drop(c.stdin);
     assert!(c.child.wait().unwrap().success());
+}
+
+const EXPLAIN_TITLE: &str = "Explain this finding (repo-run model)";
+
+/// Open a document with one finding, pick "Explain this finding" on it, run it with progress,
+/// and return the message shown and the command's result.
+fn explain(c: &mut Client, options: Value) -> (Value, Value) {
+    c.request(
+        1,
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {"window": {"workDoneProgress": true}},
+               "initializationOptions": options}),
+    );
+    c.notify("initialized", json!({}));
+    let text = "import requests\n\ndef get(u):\n    return requests.get(u, verify=False)\n";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": APP, "languageId": "python", "version": 1, "text": text}}),
+    );
+    assert_eq!(c.diagnostics(APP, 1), [("python.tls-verify-disabled".to_string(), 3, 27)]);
+    let actions = c.request(
+        2,
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": APP},
+               "range": {"start": {"line": 3, "character": 30}, "end": {"line": 3, "character": 30}},
+               "context": {"diagnostics": []}}),
+    );
+    let titles: Vec<&str> =
+        actions["result"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Turn TLS verification back on (verify=True)", EXPLAIN_TITLE], "{actions}");
+    let command = &actions["result"][1]["command"];
+    assert_eq!(command["command"], "repo-run.explain");
+    c.send_raw(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "workspace/executeCommand",
+               "params": {"command": command["command"], "arguments": command["arguments"], "workDoneToken": "explain-1"}})
+        .to_string()
+        .as_bytes(),
+    );
+    let begin = c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin");
+    assert_eq!(begin["params"]["token"], "explain-1");
+    let message = c.wait(|m| m["method"] == "window/showMessage");
+    let done = c.wait(|m| m["id"] == 3 && m.get("method").is_none());
+    c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    (message["params"].clone(), done["result"].clone())
+}
+
+fn model_dir() -> std::path::PathBuf {
+    std::env::var_os(repo_run_inference::env_vars::REPO_RUN_MODEL_DIR)
+        .map(Into::into)
+        .unwrap_or_else(repo_run_inference::table::default_model_dir)
+}
+
+#[test]
+fn explain_a_finding_with_the_model() {
+    let model = model_dir().join(repo_run_inference::table::SMOLLM2_135M);
+    assert!(model.is_file(), "{} is missing: run `cargo xtask models` first", model.display());
+    let mut c = Client::start_with(&[("REVIEW_AGENT_MODEL", model.to_str().unwrap())]);
+    let started = std::time::Instant::now();
+    let (message, result) = explain(&mut c, json!({}));
+    eprintln!("explained in {:?}: {result}", started.elapsed());
+    assert_eq!(result["source"], "model", "{result}");
+    assert_eq!(result["rule"], "python.tls-verify-disabled");
+    let text = message["message"].as_str().unwrap();
+    assert!(text.starts_with("python.tls-verify-disabled: ") && text.len() > 40, "{text}");
+    assert_eq!(message["type"], 3);
+
+    // The `model` setting off takes the action away.
+    c.notify("workspace/didChangeConfiguration", json!({"settings": {"repoRun": {"model": false}}}));
+    let actions = c.request(
+        4,
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": APP},
+               "range": {"start": {"line": 3, "character": 30}, "end": {"line": 3, "character": 30}},
+               "context": {"diagnostics": []}}),
+    );
+    assert_eq!(actions["result"].as_array().unwrap().len(), 1, "{actions}");
+}
+
+#[test]
+fn explain_falls_back_to_the_rule_docs_without_a_usable_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.gguf");
+    std::fs::write(&garbage, b"this is not a model").unwrap();
+    // The fallback model is looked up in the empty folder, so the chain ends at the docs.
+    let mut c = Client::start_with(&[
+        ("REVIEW_AGENT_MODEL", garbage.to_str().unwrap()),
+        ("REPO_RUN_MODEL_DIR", dir.path().to_str().unwrap()),
+    ]);
+    let (message, result) = explain(&mut c, json!({"model": true}));
+    assert_eq!(result["source"], "rule docs", "{result}");
+    let docs = repo_run_lsp::rules::rule("python.tls-verify-disabled").unwrap().docs;
+    assert_eq!(result["explanation"], docs);
+    assert_eq!(message["message"], format!("python.tls-verify-disabled: {docs}"));
 }

@@ -4,6 +4,7 @@
 //! and rule ids. [`plan`] lists `repo-run plan`'s problems for the server to show.
 
 pub mod lang;
+pub mod model_actions;
 pub mod plan;
 pub mod refactor;
 pub mod review;

@@ -1,6 +1,7 @@
-//! The interface model-backed refactors will use once the shared inference engine exists.
-//! Until then only rule fixes are served. Whatever a model proposes is checked here before an
-//! editor sees it: an edit that leaves the file unparsable is dropped with a reason.
+//! The interface of model-backed actions, implemented on the shared inference engine by
+//! [`crate::model_actions`]; the server offers explaining a finding. Whatever a model proposes
+//! is checked here before an editor sees it: an edit that leaves the file unparsable is dropped
+//! with a reason.
 
 use crate::{FileInfo, Finding, Fix};
 
@@ -31,7 +32,7 @@ pub enum Suggestion {
     Explanation(String),
 }
 
-/// Implemented by the inference engine. Calls may take seconds: the server runs them as
+/// Implemented on the inference engine. Calls may take seconds: the server runs them as
 /// commands with work-done progress, and `cancelled` turns true when the user moves on.
 pub trait RefactorModel: Send + Sync {
     fn suggest(&self, request: &RefactorRequest<'_>, cancelled: &dyn Fn() -> bool) -> Result<Suggestion, String>;

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use tree_sitter::{InputEdit, Parser, Tree};
 
+use crate::model_actions::ModelSlot;
+use crate::refactor::{RefactorKind, RefactorModel, RefactorRequest, Suggestion};
 use crate::text::{self, LineIndex};
 use crate::{Config, FileInfo, Finding, Lang, Severity};
 
@@ -32,6 +35,13 @@ const PLAN_SOURCE: &str = "repo-run plan";
 
 /// `workspace/executeCommand` that applies every safe fix in a document (argument: its URI).
 pub const FIX_ALL: &str = "repo-run.fixAll";
+
+/// `workspace/executeCommand` that explains a finding with the Review agent's model, else with
+/// its rule's docs (arguments: the document's URI, the rule id, the finding's start position).
+pub const EXPLAIN: &str = "repo-run.explain";
+
+/// Title of the code action that runs [`EXPLAIN`].
+const EXPLAIN_TITLE: &str = "Explain this finding (repo-run model)";
 
 /// Fixes for documents up to this size are re-parsed before they are offered.
 const CHECK_FIX_LIMIT: usize = 512 * 1024;
@@ -263,6 +273,8 @@ struct State {
     plan: HashMap<Uri, Vec<Diagnostic>>,
     /// Bumped when a plan run is asked for; a run for an older generation is dropped.
     plan_generation: u64,
+    /// The `model` setting; unset, the model actions are on when the model file exists.
+    model: Option<bool>,
 }
 
 impl State {
@@ -282,11 +294,13 @@ impl State {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Only touched in blocking tasks: looking the model up stats files, loading it takes seconds.
+    model: Arc<ModelSlot>,
 }
 
 impl Backend {
     fn new(client: Client) -> Backend {
-        Backend { client, state: Arc::default() }
+        Backend { client, state: Arc::default(), model: Arc::default() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -450,10 +464,16 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Settings, with or without a `repoRun` wrapper:
-/// `{"rules": {"python.eval": false, "js.console-log": "error"}, "debounceMs": 10, "plan": false}`.
-/// A rule set to `true` or `"on"` gets its default severity back; `plan: false` hides the
-/// problems `repo-run plan` finds.
-fn apply_settings(settings: &Value, config: &mut Config, debounce: &mut Option<Duration>, plan_off: &mut bool) {
+/// `{"rules": {"python.eval": false, "js.console-log": "error"}, "debounceMs": 10, "plan": false,
+/// "model": false}`. A rule set to `true` or `"on"` gets its default severity back; `plan: false`
+/// hides the problems `repo-run plan` finds; `model` switches the model actions.
+fn apply_settings(
+    settings: &Value,
+    config: &mut Config,
+    debounce: &mut Option<Duration>,
+    plan_off: &mut bool,
+    model: &mut Option<bool>,
+) {
     let s = settings.get("repoRun").or_else(|| settings.get("repo-run")).unwrap_or(settings);
     if let Some(rules) = s.get("rules").and_then(Value::as_object) {
         *config = Config::default();
@@ -476,6 +496,9 @@ fn apply_settings(settings: &Value, config: &mut Config, debounce: &mut Option<D
     if let Some(on) = s.get("plan").and_then(Value::as_bool) {
         *plan_off = !on;
     }
+    if let Some(on) = s.get("model").and_then(Value::as_bool) {
+        *model = Some(on);
+    }
 }
 
 impl LanguageServer for Backend {
@@ -484,8 +507,8 @@ impl LanguageServer for Backend {
             let mut st = self.state();
             st.pull = params.capabilities.text_document.as_ref().and_then(|t| t.diagnostic.as_ref()).is_some();
             if let Some(opts) = &params.initialization_options {
-                let State { config, debounce, plan_off, .. } = &mut *st;
-                apply_settings(opts, config, debounce, plan_off);
+                let State { config, debounce, plan_off, model, .. } = &mut *st;
+                apply_settings(opts, config, debounce, plan_off, model);
             }
             st.refresh = params
                 .capabilities
@@ -509,7 +532,7 @@ impl LanguageServer for Backend {
                     ..Default::default()
                 })),
                 execute_command_provider: Some(ExecuteCommandOptions {
-                    commands: vec![FIX_ALL.to_string()],
+                    commands: vec![FIX_ALL.to_string(), EXPLAIN.to_string()],
                     work_done_progress_options: WorkDoneProgressOptions { work_done_progress: Some(true) },
                 }),
                 diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
@@ -586,8 +609,8 @@ impl LanguageServer for Backend {
         let was_off = self.state().plan_off;
         let uris: Vec<Uri> = {
             let mut st = self.state();
-            let State { config, debounce, plan_off, .. } = &mut *st;
-            apply_settings(&params.settings, config, debounce, plan_off);
+            let State { config, debounce, plan_off, model, .. } = &mut *st;
+            apply_settings(&params.settings, config, debounce, plan_off, model);
             let State { docs, config, .. } = &mut *st;
             for doc in docs.values_mut() {
                 doc.recheck(config);
@@ -621,9 +644,45 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        if params.command != FIX_ALL {
-            return Err(Error::invalid_params(format!("unknown command {}", params.command)));
+        match params.command.as_str() {
+            FIX_ALL => self.fix_all(params).await,
+            EXPLAIN => self.explain(params).await,
+            other => Err(Error::invalid_params(format!("unknown command {other}"))),
         }
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let Some(snapshot) = self.snapshot(&params.text_document.uri) else { return Ok(None) };
+        let (setting, root) = {
+            let st = self.state();
+            (st.model, st.root.clone())
+        };
+        let slot = self.model.clone();
+        let uri = params.text_document.uri;
+        let wanted = params.range;
+        let actions = tokio::task::spawn_blocking(move || {
+            let overlapping: Vec<Finding> = snapshot
+                .findings()
+                .into_iter()
+                .filter(|f| {
+                    let range = snapshot.range(f.start, f.end);
+                    range.start <= wanted.end && wanted.start <= range.end
+                })
+                .collect();
+            let mut actions = quick_fixes(&snapshot, &uri, &overlapping);
+            if !overlapping.is_empty() && setting.unwrap_or_else(|| slot.present(root.as_deref())) {
+                actions.extend(overlapping.iter().map(|f| explain_action(&snapshot, &uri, f)));
+            }
+            actions
+        })
+        .await
+        .unwrap_or_default();
+        Ok(Some(actions))
+    }
+}
+
+impl Backend {
+    async fn fix_all(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
         let uri: Option<Uri> = params.arguments.first().and_then(Value::as_str).and_then(|s| s.parse().ok());
         let Some((uri, snapshot)) = uri.and_then(|u| Some((u.clone(), self.snapshot(&u)?))) else {
             return Err(Error::invalid_params("expected the URI of an open document"));
@@ -661,51 +720,126 @@ impl LanguageServer for Backend {
         Ok(Some(serde_json::json!({"edits": count, "applied": applied})))
     }
 
-    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        let Some(snapshot) = self.snapshot(&params.text_document.uri) else { return Ok(None) };
-        let uri = params.text_document.uri;
-        let wanted = params.range;
-        let actions = tokio::task::spawn_blocking(move || {
-            snapshot
+    /// The model's explanation of one finding (its rule's docs when there is no model or it
+    /// fails), shown as a message and returned. Runs off the async threads; a cancelled
+    /// request stops the model at its next step.
+    async fn explain(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        let args = &params.arguments;
+        let uri: Option<Uri> = args.first().and_then(Value::as_str).and_then(|s| s.parse().ok());
+        let rule = args.get(1).and_then(Value::as_str).map(str::to_string);
+        let at: Option<Position> = args.get(2).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let (Some(uri), Some(rule), Some(at)) = (uri, rule, at) else {
+            return Err(Error::invalid_params("expected a document URI, a rule id and a position"));
+        };
+        let Some(snapshot) = self.snapshot(&uri) else {
+            return Err(Error::invalid_params("expected the URI of an open document"));
+        };
+        let root = self.state().root.clone();
+        let slot = self.model.clone();
+        let progress = match params.work_done_progress_params.work_done_token {
+            Some(token) => Some(self.client.progress(token, "repo-run: explaining").begin().await),
+            None => None,
+        };
+        // Dropped with this future when the client cancels the request.
+        let cancel = CancelOnDrop(Arc::default());
+        let cancelled = cancel.0.clone();
+        let explained = tokio::task::spawn_blocking(move || {
+            let file = snapshot.file.as_ref()?;
+            let finding = snapshot
                 .findings()
                 .into_iter()
-                .filter_map(|f| {
-                    let fix = f.fix.as_ref()?;
-                    let file = snapshot.file.as_ref()?;
-                    // The same check model edits will get; skipped on huge files, where
-                    // two extra parses would make the editor wait.
-                    if snapshot.text.len() <= CHECK_FIX_LIMIT
-                        && crate::refactor::checked_apply(file, &snapshot.text, fix).is_err()
-                    {
-                        return None;
-                    }
-                    let range = snapshot.range(f.start, f.end);
-                    let overlaps = range.start <= wanted.end && wanted.start <= range.end;
-                    overlaps.then(|| {
-                        let edits = fix
-                            .edits
-                            .iter()
-                            .map(|e| TextEdit { range: snapshot.range(e.start, e.end), new_text: e.new_text.clone() })
-                            .collect();
-                        CodeActionOrCommand::CodeAction(CodeAction {
-                            title: fix.title.clone(),
-                            kind: Some(CodeActionKind::QUICKFIX),
-                            diagnostics: Some(vec![snapshot.diagnostic(&f)]),
-                            edit: Some(WorkspaceEdit {
-                                changes: Some(HashMap::from([(uri.clone(), edits)])),
-                                ..Default::default()
-                            }),
-                            is_preferred: Some(true),
-                            ..Default::default()
-                        })
-                    })
-                })
-                .collect::<Vec<_>>()
+                .find(|f| f.rule.id == rule && snapshot.range(f.start, f.end).start == at)?;
+            let request = RefactorRequest {
+                kind: RefactorKind::ExplainFinding,
+                file,
+                source: &snapshot.text,
+                start: finding.start,
+                end: finding.end,
+                finding: Some(&finding),
+            };
+            let text =
+                match slot.get(root.as_deref()).map(|m| m.suggest(&request, &|| cancelled.load(Ordering::SeqCst))) {
+                    Some(Ok(Suggestion::Explanation(text))) => text,
+                    _ => finding.rule.docs.to_string(),
+                };
+            Some((finding.rule, text))
         })
         .await
-        .unwrap_or_default();
-        Ok(Some(actions))
+        .ok()
+        .flatten();
+        if let Some(p) = progress {
+            p.finish().await;
+        }
+        let Some((rule, text)) = explained else {
+            return Err(Error::invalid_params("no such finding any more: ask for code actions again"));
+        };
+        let source = if text == rule.docs { "rule docs" } else { "model" };
+        self.client.show_message(MessageType::INFO, format!("{}: {text}", rule.id)).await;
+        Ok(Some(serde_json::json!({"rule": rule.id, "explanation": text, "source": source})))
     }
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The rule fixes of `findings` that keep the file parsing.
+fn quick_fixes(snapshot: &Snapshot, uri: &Uri, findings: &[Finding]) -> Vec<CodeActionOrCommand> {
+    findings
+        .iter()
+        .filter_map(|f| {
+            let fix = f.fix.as_ref()?;
+            let file = snapshot.file.as_ref()?;
+            // The same check model edits get; skipped on huge files, where two extra parses
+            // would make the editor wait.
+            if snapshot.text.len() <= CHECK_FIX_LIMIT
+                && crate::refactor::checked_apply(file, &snapshot.text, fix).is_err()
+            {
+                return None;
+            }
+            let edits = fix
+                .edits
+                .iter()
+                .map(|e| TextEdit { range: snapshot.range(e.start, e.end), new_text: e.new_text.clone() })
+                .collect();
+            Some(CodeActionOrCommand::CodeAction(CodeAction {
+                title: fix.title.clone(),
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![snapshot.diagnostic(f)]),
+                edit: Some(WorkspaceEdit {
+                    changes: Some(HashMap::from([(uri.clone(), edits)])),
+                    ..Default::default()
+                }),
+                is_preferred: Some(true),
+                ..Default::default()
+            }))
+        })
+        .collect()
+}
+
+/// A command, not an edit: the model runs only when the user picks it.
+fn explain_action(snapshot: &Snapshot, uri: &Uri, f: &Finding) -> CodeActionOrCommand {
+    let start = snapshot.range(f.start, f.end).start;
+    CodeActionOrCommand::CodeAction(CodeAction {
+        title: EXPLAIN_TITLE.to_string(),
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![snapshot.diagnostic(f)]),
+        command: Some(Command {
+            title: EXPLAIN_TITLE.to_string(),
+            command: EXPLAIN.to_string(),
+            arguments: Some(vec![
+                Value::String(uri.as_str().to_string()),
+                Value::String(f.rule.id.to_string()),
+                serde_json::json!({"line": start.line, "character": start.character}),
+            ]),
+        }),
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]
@@ -792,11 +926,13 @@ mod tests {
         let mut debounce = None;
         let settings =
             serde_json::json!({"repoRun": {"rules": {"python.eval": false, "js.debugger": "error"}, "debounceMs": 50}});
-        let mut plan_off = false;
-        apply_settings(&settings, &mut config, &mut debounce, &mut plan_off);
-        assert!(!plan_off);
-        apply_settings(&serde_json::json!({"plan": false}), &mut config, &mut debounce, &mut plan_off);
+        let (mut plan_off, mut model) = (false, None);
+        apply_settings(&settings, &mut config, &mut debounce, &mut plan_off, &mut model);
+        assert!(!plan_off && model.is_none());
+        let off = serde_json::json!({"plan": false, "model": false});
+        apply_settings(&off, &mut config, &mut debounce, &mut plan_off, &mut model);
         assert!(plan_off);
+        assert_eq!(model, Some(false));
         assert!(!config.enabled("python.eval"));
         assert_eq!(config.severity(crate::rules::rule("js.debugger").unwrap()), Severity::Error);
         assert_eq!(debounce, Some(Duration::from_millis(50)));

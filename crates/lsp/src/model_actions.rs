@@ -1,0 +1,231 @@
+//! [`RefactorModel`] on the shared inference engine: the Review agent's model explains a
+//! finding. The rule's own documentation is the rule-based end of the engine's fallback chain,
+//! so an explanation always comes back, with or without a model.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use repo_run_inference::{
+    Agent, Answer, CancelToken, Engine, EngineConfig, ModelLocation, ModelTable, Options, Prompt, default_budget,
+};
+use serde::Deserialize;
+
+use crate::refactor::{RefactorKind, RefactorModel, RefactorRequest, Suggestion};
+use crate::{FileInfo, Finding};
+
+/// Enough for two sentences; the 135M model writes that in about two seconds on a CPU.
+const MAX_TOKENS: u32 = 96;
+
+/// Longer than a cold load and a short answer on a slow machine; then the rule docs answer.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Code shown to the model around a finding, in bytes.
+const SNIPPET_LIMIT: usize = 600;
+
+/// What the model must answer.
+#[derive(Debug, Deserialize)]
+pub struct Explanation {
+    pub explanation: String,
+}
+
+fn schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"explanation": {"type": "string", "minLength": 1, "maxLength": 240}},
+        "required": ["explanation"]
+    })
+}
+
+pub struct EngineModel {
+    engine: Engine,
+}
+
+impl EngineModel {
+    /// Cheap: models load on the first request.
+    pub fn new(table: ModelTable) -> EngineModel {
+        let config = EngineConfig { table, memory_budget: default_budget(), n_gpu_layers: 0, telemetry: None };
+        EngineModel { engine: Engine::new(config) }
+    }
+
+    /// The finding explained by the model, else by its rule's documentation.
+    pub fn explain(
+        &self,
+        file: &FileInfo,
+        source: &str,
+        finding: &Finding,
+        cancel: CancelToken,
+    ) -> Answer<Explanation> {
+        let rule = finding.rule;
+        let snippet = snippet(source, finding.start, finding.end);
+        let prompt = Prompt {
+            system: Some("You are a senior code reviewer. Be brief and concrete.".into()),
+            user: format!(
+                "A review rule flagged this {:?} code in {}.\nRule {}: {}\n\nCode:\n{snippet}\n\nExplain in one or two \
+                 sentences why it is a problem and what to write instead.",
+                file.lang, file.path, rule.id, rule.message,
+            ),
+        };
+        let options = Options {
+            max_tokens: Some(MAX_TOKENS),
+            timeout: Some(TIMEOUT),
+            cancel: Some(cancel),
+            ..Options::default()
+        };
+        let mut answer = self.engine.complete_json(Agent::Review, &prompt, &schema(), &options, || Explanation {
+            explanation: rule.docs.to_string(),
+        });
+        if answer.value.explanation.trim().is_empty() {
+            answer.value.explanation = rule.docs.to_string();
+        }
+        answer
+    }
+}
+
+impl RefactorModel for EngineModel {
+    fn suggest(&self, request: &RefactorRequest<'_>, cancelled: &dyn Fn() -> bool) -> Result<Suggestion, String> {
+        let (RefactorKind::ExplainFinding, Some(finding)) = (request.kind, request.finding) else {
+            return Err("only explaining a finding is offered".to_string());
+        };
+        let cancel = CancelToken::new();
+        // The engine watches a token; the caller's flag is a closure: poll one into the other.
+        let answer = std::thread::scope(|s| {
+            let token = cancel.clone();
+            let work = s.spawn(move || self.explain(request.file, request.source, finding, token));
+            while !work.is_finished() {
+                if cancelled() {
+                    cancel.cancel();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            work.join()
+        });
+        match answer {
+            Ok(answer) if !cancel.is_cancelled() => Ok(Suggestion::Explanation(answer.value.explanation)),
+            Ok(_) => Err("cancelled".to_string()),
+            Err(_) => Err("the model call failed".to_string()),
+        }
+    }
+}
+
+/// The model behind the model actions: looked up and created on first use, by the blocking
+/// tasks that need it, so the typing path never waits for it.
+#[derive(Default)]
+pub struct ModelSlot {
+    table: OnceLock<Option<ModelTable>>,
+    engine: OnceLock<Option<EngineModel>>,
+}
+
+impl ModelSlot {
+    /// The model table from the environment and `<root>/repo-run.toml`; `None` when that
+    /// file is wrong (then no model runs and explanations come from the rule docs).
+    fn table(&self, root: Option<&Path>) -> Option<&ModelTable> {
+        self.table
+            .get_or_init(|| {
+                let config = root.map(|r| r.join("repo-run.toml"));
+                ModelTable::from_env(None, config.as_deref())
+                    .map_err(|e| tracing::warn!("model table: {e}; model actions use the rule docs"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Whether the Review agent's model file exists: the default of the `model` setting.
+    pub fn present(&self, root: Option<&Path>) -> bool {
+        self.table(root).is_some_and(|t| match t.locate(&t.get(Agent::Review).model) {
+            ModelLocation::File(path) => path.is_file(),
+            ModelLocation::Remote(_) => false,
+        })
+    }
+
+    pub fn get(&self, root: Option<&Path>) -> Option<&EngineModel> {
+        self.engine.get_or_init(|| self.table(root).cloned().map(EngineModel::new)).as_ref()
+    }
+}
+
+/// The lines of the finding, cut to [`SNIPPET_LIMIT`] bytes.
+fn snippet(source: &str, start: usize, end: usize) -> String {
+    let start = source[..start.min(source.len())].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[end.min(source.len())..].find('\n').map_or(source.len(), |i| end + i);
+    let mut cut = end.min(start + SNIPPET_LIMIT);
+    while !source.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    source[start..cut].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use repo_run_inference::table::{SMOLLM2_135M, default_model_dir};
+    use repo_run_inference::{Source, env_vars};
+
+    use super::*;
+
+    const SRC: &str = "import requests\n\ndef get(u):\n    return requests.get(u, verify=False)\n";
+
+    fn table(review_model: &Path) -> ModelTable {
+        let dir =
+            std::env::var(env_vars::REPO_RUN_MODEL_DIR).unwrap_or_else(|_| default_model_dir().display().to_string());
+        let config = format!("[models.review]\nmodel = \"{}\"\nfallback = \"none\"\n", review_model.display());
+        let env = move |name: &str| (name == env_vars::REPO_RUN_MODEL_DIR).then(|| dir.clone());
+        ModelTable::load(None, Some((Path::new("repo-run.toml"), &config)), &env).unwrap()
+    }
+
+    fn finding(file: &FileInfo) -> Finding {
+        crate::analyze(file, SRC, &crate::Config::default()).into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn the_model_explains_a_finding() {
+        let probe = table(Path::new(SMOLLM2_135M));
+        let path = probe.model_dir.join(SMOLLM2_135M);
+        assert!(path.is_file(), "{} is missing: run `cargo xtask models` first", path.display());
+        let model = EngineModel::new(table(&path));
+        let file = FileInfo::new("app.py").unwrap();
+        let finding = finding(&file);
+        let started = Instant::now();
+        let answer = model.explain(&file, SRC, &finding, CancelToken::new());
+        let took = started.elapsed();
+        assert!(matches!(answer.source, Source::Primary(_)), "{:?}", answer.failures);
+        assert!(!answer.value.explanation.trim().is_empty());
+        assert_ne!(answer.value.explanation, finding.rule.docs);
+        assert!(took < Duration::from_secs(60), "{took:?}");
+        eprintln!("explained in {took:?}: {}", answer.value.explanation);
+
+        // Through the trait, as the server calls it.
+        let request = RefactorRequest {
+            kind: RefactorKind::ExplainFinding,
+            file: &file,
+            source: SRC,
+            start: finding.start,
+            end: finding.end,
+            finding: Some(&finding),
+        };
+        let Ok(Suggestion::Explanation(text)) = model.suggest(&request, &|| false) else { panic!("no explanation") };
+        assert!(!text.trim().is_empty());
+        let cancelled = model.suggest(&request, &|| true);
+        assert!(cancelled.is_err());
+    }
+
+    #[test]
+    fn an_unreadable_model_falls_back_to_the_rule_docs() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.gguf");
+        std::fs::write(&garbage, b"this is not a model").unwrap();
+        let model = EngineModel::new(table(&garbage));
+        let file = FileInfo::new("app.py").unwrap();
+        let finding = finding(&file);
+        let answer = model.explain(&file, SRC, &finding, CancelToken::new());
+        assert_eq!(answer.source, Source::RuleBased);
+        assert_eq!(answer.value.explanation, finding.rule.docs);
+        assert!(answer.failures[0].1.to_string().contains("GGUF"), "{:?}", answer.failures);
+    }
+
+    #[test]
+    fn snippets_are_whole_lines() {
+        assert_eq!(snippet(SRC, 45, 50), "    return requests.get(u, verify=False)");
+        assert_eq!(snippet("x", 0, 1), "x");
+    }
+}
