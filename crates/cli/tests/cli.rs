@@ -143,3 +143,28 @@ fn an_unreachable_git_url_leaves_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(cache.join("clones")).map(|d| d.collect()).unwrap_or_default();
     assert!(left.is_empty(), "a failed clone must not leave a directory");
 }
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // A plan far larger than a pipe's buffer, so the write really meets the closed pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let reads: String = (0..3000).map(|i| format!("const v{i} = process.env.SETTING_{i};\n")).collect();
+    write(dir.path(), "package.json", r#"{"name":"big","scripts":{"start":"node index.js"}}"#);
+    write(dir.path(), "index.js", &reads);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_repo-run"))
+        .args(["plan", "--json", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then hang up, as `repo-run plan --json | head -c1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    stdout.read_exact(&mut one).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "no error message for a closed pipe: {}", stderr(&out));
+}
