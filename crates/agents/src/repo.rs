@@ -270,6 +270,23 @@ pub fn join(dir: &str, name: &str) -> String {
     if dir == "." { name.to_owned() } else { format!("{dir}/{name}") }
 }
 
+/// `dir` + a relative path with `.`, `..` and empty segments resolved, as a repository path
+/// (`.` for the root); `None` when `..` climbs out of the repository. A leading `/` is treated
+/// as an empty segment: callers that must refuse absolute paths check for it first.
+pub fn normalize_join(dir: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = if dir == "." { Vec::new() } else { dir.split('/').collect() };
+    for part in rel.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(if parts.is_empty() { ".".to_owned() } else { parts.join("/") })
+}
+
 fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     let mut out = String::new();
@@ -361,6 +378,9 @@ mod tests {
         assert_eq!(self_and_ancestors(".").collect::<Vec<_>>(), ["."]);
         assert_eq!(join(".", "a"), "a");
         assert_eq!(join("x/y", "a"), "x/y/a");
+        assert_eq!(normalize_join("apps", "../api/./src"), Some("api/src".into()));
+        assert_eq!(normalize_join("apps", ".."), Some(".".into()));
+        assert_eq!(normalize_join(".", ".."), None);
     }
 
     #[test]

@@ -478,17 +478,7 @@ fn join(base: &str, rel: &str) -> Option<String> {
     if rel.starts_with('/') {
         return None;
     }
-    let mut parts: Vec<&str> = if base == "." { Vec::new() } else { base.split('/').collect() };
-    for part in rel.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(if parts.is_empty() { ".".to_owned() } else { parts.join("/") })
+    crate::repo::normalize_join(base, rel)
 }
 
 /// The container side of a port mapping: `"3000"`, `"8080:80"`, `"127.0.0.1:8080:80/tcp"`.

@@ -362,19 +362,10 @@ fn split_option(option: &str) -> (&str, &str) {
     }
 }
 
-/// `dir/rel` normalised (`.` and `..` resolved); `None` when it leaves the repository.
+/// `dir/rel` normalised (`.` and `..` resolved); `None` when it leaves the repository or names
+/// the root itself (a file or script directory is wanted, never the root).
 fn join(dir: &str, rel: &str) -> Option<String> {
-    let mut parts: Vec<&str> = if dir == "." { Vec::new() } else { dir.split('/').collect() };
-    for part in rel.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
+    crate::repo::normalize_join(dir, rel).filter(|p| p != ".")
 }
 
 fn pyproject_dependencies(cx: &ProjectContext<'_>, text: &str, t: &Table, deps: &mut Vec<Dep>) {
