@@ -12,6 +12,9 @@ pub mod plan;
 pub mod repo;
 pub mod requirements;
 pub mod services;
+pub mod state;
+pub mod up;
+pub mod workdir;
 
 pub use pipeline::{Agent, AgentError, Pipeline, Registry, Stage};
 pub use plan::{Detection, Requirements};

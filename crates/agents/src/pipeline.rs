@@ -14,9 +14,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use crate::plan::{Detection, Requirements};
 use crate::repo::RepoView;
 use crate::requirements::Host;
+use crate::services::RunningService;
+use crate::up::{Cancel, HealthReport, PreparedProject, Reporter, RunningApp, Silent, UpOptions};
+use crate::workdir::WorkDir;
 
 /// A stage of the pipeline, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -125,13 +130,90 @@ pub struct Blackboard {
     pub host: Host,
     pub detection: Option<Detection>,
     pub requirements: Option<Requirements>,
+    /// `.repo-run/` of the project being brought up.
+    pub workdir: WorkDir,
+    pub options: UpOptions,
+    pub reporter: Arc<dyn Reporter>,
+    pub cancel: Cancel,
+    /// Setup's output: one entry per project it prepared.
+    pub prepared: Vec<PreparedProject>,
+    /// The DB agent's output: the services that are up, with their real URLs.
+    pub services: Vec<RunningService>,
+    /// The Runner's output.
+    pub apps: Vec<RunningApp>,
+    /// The Health agent's output.
+    pub health: Vec<HealthReport>,
     /// The last failure, for the Fixer to diagnose.
     pub last_error: Option<AgentError>,
 }
 
 impl Blackboard {
     pub fn new(repo: RepoView, host: Host) -> Self {
-        Blackboard { repo, host, detection: None, requirements: None, last_error: None }
+        let workdir = WorkDir::new(repo.root());
+        Blackboard {
+            repo,
+            host,
+            detection: None,
+            requirements: None,
+            workdir,
+            options: UpOptions::default(),
+            reporter: Arc::new(Silent),
+            cancel: Cancel::default(),
+            prepared: Vec::new(),
+            services: Vec::new(),
+            apps: Vec::new(),
+            health: Vec::new(),
+            last_error: None,
+        }
+    }
+
+    /// The environment a command of `project` (path relative to the root) runs with, on top
+    /// of repo-run's own: the project's `.env`, then Setup's extras, then the services' URLs
+    /// (they carry the real host ports, so they win over `.env`), and `PATH` with the
+    /// project's tool directories in front.
+    pub fn project_env(&self, project: &str) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        let prepared = self.prepared.iter().find(|p| p.project == project);
+        if let Some(p) = prepared {
+            env.extend(p.dotenv.iter().map(|(k, v)| (k.clone(), v.clone())));
+            env.extend(p.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        // The catalogue's usual names first (DATABASE_URL, REDIS_URL, …), then the names the
+        // requirements found in the code for each service.
+        for service in &self.services {
+            for var in &service.url_env {
+                env.insert(var.clone(), service.url.clone());
+            }
+        }
+        for (var, kind) in self.service_vars(project) {
+            if let Some(service) = self.services.iter().find(|s| s.kind == kind) {
+                env.insert(var, service.url.clone());
+            }
+        }
+        if let Some(p) = prepared.filter(|p| !p.path_prefix.is_empty()) {
+            let mut paths: Vec<std::path::PathBuf> = p.path_prefix.clone();
+            if let Some(path) = std::env::var_os("PATH") {
+                paths.extend(std::env::split_paths(&path));
+            }
+            if let Ok(joined) = std::env::join_paths(paths) {
+                env.insert("PATH".into(), joined.to_string_lossy().into_owned());
+            }
+        }
+        env
+    }
+
+    /// Variables the requirements say come from a service, for `project`.
+    fn service_vars(&self, project: &str) -> Vec<(String, crate::plan::ServiceKind)> {
+        let Some(req) = &self.requirements else { return Vec::new() };
+        req.projects
+            .iter()
+            .filter(|p| p.project == project)
+            .flat_map(|p| &p.env)
+            .filter_map(|e| match e.source {
+                crate::plan::EnvSource::Service { service } => Some((e.name.clone(), service)),
+                _ => None,
+            })
+            .collect()
     }
 }
 
