@@ -7,10 +7,12 @@
 
 pub mod detection;
 pub mod document;
+pub mod health;
 pub mod pipeline;
 pub mod plan;
 pub mod repo;
 pub mod requirements;
+pub mod runner;
 pub mod services;
 pub mod state;
 pub mod up;
