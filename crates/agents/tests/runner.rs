@@ -379,3 +379,79 @@ fn worker_without_port_is_ready_on_its_log_line() {
     HealthAgent.run(&mut t.board).unwrap();
     assert!(matches!(t.board.health[0].probe, ProbeKind::LogPattern { .. }), "{:?}", t.board.health);
 }
+
+#[test]
+fn processes_left_by_a_crashed_app_are_still_stopped() {
+    let app = "import subprocess, sys\nchild = subprocess.Popen(['sleep', '300'])\nopen('grandchild.pid', 'w').write(str(child.pid))\nprint('worker died', flush=True)\nsys.exit(1)\n";
+    let mut t = TestApp::new(app, project("leaky", None, None));
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    let err = HealthAgent.run(&mut t.board).unwrap_err();
+    assert!(err.message.contains("exited with status 1"), "{err}");
+    let grandchild: u32 = std::fs::read_to_string(t.root().join("grandchild.pid")).unwrap().trim().parse().unwrap();
+    assert!(running(grandchild));
+
+    let mut state = t.state();
+    assert_eq!(runner::app_status(&state.apps[0]), runner::AppStatus::Leftovers(vec![grandchild]));
+    assert!(!runner::app_alive(&state.apps[0]));
+    let outcomes = runner::stop_all(&mut state, GRACE);
+    assert!(matches!(outcomes[0].1, StopOutcome::Stopped { .. }), "{outcomes:?}");
+    assert!(!running(grandchild), "the leftover `sleep 300` is stopped");
+    assert_eq!(runner::app_status(&outcomes[0].0), runner::AppStatus::Exited);
+}
+
+/// Set for [`crash_helper`]: the directory of the project it brings up.
+const HELPER_DIR: &str = "REPO_RUN_TEST_CRASH_HELPER_DIR";
+
+/// Not a test of its own: the stand-in for a `repo-run up` that [`sigkill_of_repo_run_leaves_a_usable_state`]
+/// kills. Does nothing unless started by that test.
+#[test]
+#[ignore = "started by sigkill_of_repo_run_leaves_a_usable_state"]
+fn crash_helper() {
+    let Some(dir) = std::env::var_os(HELPER_DIR) else { return };
+    let port = some_free_port();
+    let mut board = Blackboard::new(RepoView::open(Path::new(&dir)).unwrap(), Host::default());
+    board.detection =
+        Some(Detection { projects: vec![project("survivor", Some((port, Some("PORT"))), None)], ..Default::default() });
+    RunnerAgent::new().run(&mut board).unwrap();
+    HealthAgent.run(&mut board).unwrap();
+    println!("READY");
+    std::thread::sleep(Duration::from_secs(300));
+}
+
+#[test]
+fn sigkill_of_repo_run_leaves_a_usable_state() {
+    let t = TestApp::new(&http_app(""), project("unused", None, None));
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["crash_helper", "--exact", "--ignored", "--nocapture"])
+        .env(HELPER_DIR, t.root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(helper.stdout.take().unwrap());
+    let mut ready = false;
+    for line in std::io::BufRead::lines(&mut out) {
+        if line.unwrap().contains("READY") {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "the helper brought the app up");
+    helper.kill().unwrap(); // SIGKILL: no destructor, no cleanup runs in the helper
+    helper.wait().unwrap();
+
+    let mut state = t.state();
+    assert_eq!(state.apps.len(), 1);
+    let record = state.apps[0].clone();
+    assert!(runner::app_alive(&record), "the app outlives the killed repo-run");
+    let url = record.url.clone().unwrap();
+    assert!(std::net::TcpStream::connect(url.trim_start_matches("http://").trim_end_matches('/')).is_ok());
+
+    let outcomes = runner::stop_all(&mut state, GRACE);
+    assert!(outcomes[0].1.is_stopped(), "{outcomes:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Not our child: init reaps it; until then it may show as a zombie, which `running` ignores.
+    while running(record.pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(record.pid) && !runner::app_alive(&record));
+}

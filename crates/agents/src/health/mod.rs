@@ -246,7 +246,13 @@ pub fn summary_table(reports: &[HealthReport], apps: &[RunningApp], services: &[
     let mut rows: Vec<[String; 5]> = vec![["NAME", "KIND", "URL", "STATUS", "DETAIL"].map(String::from)];
     for app in apps {
         let (state, detail) = status(&app.name);
-        rows.push([app.name.clone(), "app".into(), app.url.clone().unwrap_or_else(|| "-".into()), state, detail]);
+        // The address that answered (127.0.0.1 or [::1]) over the one the app was given.
+        let probed = reports.iter().find(|r| r.target == app.name && r.healthy).and_then(|r| match &r.probe {
+            ProbeKind::Http { url } => Some(url.clone()),
+            _ => None,
+        });
+        let url = probed.or_else(|| app.url.clone()).unwrap_or_else(|| "-".into());
+        rows.push([app.name.clone(), "app".into(), url, state, detail]);
     }
     for service in services {
         let name = service.kind.as_str();

@@ -30,7 +30,7 @@ use crate::up::{Cancel, RunningApp};
 
 pub(crate) use logs::current_run;
 pub use logs::{HEADER_PREFIX, log_tail};
-pub use process::{StopOutcome, app_alive, stop_all, stop_app};
+pub use process::{AppStatus, StopOutcome, app_alive, app_status, stop_all, stop_app};
 pub(crate) use process::{describe_wait_status, proc_stat};
 
 /// The variable every app gets its port in, besides the one its code reads.
@@ -95,7 +95,9 @@ impl Agent for RunnerAgent {
         let state_path = board.workdir.state_file();
         let mut state = load_state(&root, &state_path)?;
         refuse_if_running(&state, &projects, &state_path)?;
-        state.apps.retain(app_alive);
+        // Records of apps that are gone are dropped; an app that exited but left processes in
+        // its group stays recorded, so `down` still stops them.
+        state.apps.retain(|a| matches!(app_status(a), AppStatus::Running | AppStatus::Leftovers(_)));
         state.supervisor_pid = Some(std::process::id());
         state.detached = board.options.detached;
         save_state(&state, &state_path)?;

@@ -87,6 +87,29 @@ pub fn app_alive(record: &AppRecord) -> bool {
     proc_stat(record.pid).is_some_and(|s| !s.is_dead() && matches_record(&s, record))
 }
 
+/// What runs of a recorded app, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppStatus {
+    Running,
+    /// The app exited but processes it started still run in its group (pids).
+    Leftovers(Vec<u32>),
+    Exited,
+    /// The pid now belongs to another program.
+    PidReused,
+}
+
+/// What runs of the app `record` describes.
+pub fn app_status(record: &AppRecord) -> AppStatus {
+    match proc_stat(record.pid) {
+        Some(stat) if !matches_record(&stat, record) => AppStatus::PidReused,
+        Some(stat) if !stat.is_dead() => AppStatus::Running,
+        _ => match live_group_members(record) {
+            members if members.is_empty() => AppStatus::Exited,
+            members => AppStatus::Leftovers(members),
+        },
+    }
+}
+
 /// Live processes of `record`'s group. Those that started before the app cannot be its
 /// descendants: a reused group id is never mistaken for the app's.
 fn live_group_members(record: &AppRecord) -> Vec<u32> {
