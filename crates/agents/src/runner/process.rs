@@ -303,16 +303,16 @@ pub(crate) fn port_holder(port: u16) -> Option<String> {
 
 /// Inodes of sockets listening (state 0A) on `port` in a `/proc/net/tcp*` table.
 fn listening_inodes(table: &str, port: u16) -> Vec<String> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = f.get(1)?.rsplit(':').next()?;
-            (u16::from_str_radix(local_port, 16).ok()? == port && *f.get(3)? == "0A")
-                .then(|| f.get(9).map(|s| s.to_string()))?
-        })
-        .collect()
+    let mut inodes = Vec::new();
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else { continue };
+        let local_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+        if local_port == Some(port) && *state == "0A" {
+            inodes.push(inode.to_string());
+        }
+    }
+    inodes
 }
 
 #[cfg(test)]
