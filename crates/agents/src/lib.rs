@@ -7,11 +7,13 @@
 
 pub mod detection;
 pub mod document;
-// pub mod lifecycle; (TEMP until runner lands)
+pub mod health;
+pub mod lifecycle;
 pub mod pipeline;
 pub mod plan;
 pub mod repo;
 pub mod requirements;
+pub mod runner;
 pub mod services;
 pub mod state;
 pub mod up;

@@ -67,9 +67,12 @@ pub fn down(root: &Path, options: DownOptions) -> Result<DownReport, LifecycleEr
     let mut state = RunState::load(&state_path)?;
     let mut report = DownReport::default();
     if let Some(state) = state.as_mut() {
-        report.apps = runner::stop_all(state, STOP_GRACE);
-        // Keep the record of services until they are gone too.
-        state.apps.clear();
+        report.apps = runner::stop_all(state, STOP_GRACE)
+            .into_iter()
+            .map(|(record, outcome)| (record.name, outcome.to_string()))
+            .collect();
+        // Apps that could not be stopped stay recorded (stop_all keeps them), and so do the
+        // services until they are gone too.
         state.save(&state_path)?;
     }
     let project = project_id(root, state.as_ref())?;
@@ -88,7 +91,14 @@ pub fn down(root: &Path, options: DownOptions) -> Result<DownReport, LifecycleEr
         }
         Err(e) => return Err(e.into()),
     }
-    RunState::remove(&state_path)?;
+    match &state {
+        Some(s) if !s.apps.is_empty() => {
+            let mut s = s.clone();
+            s.services.clear();
+            s.save(&state_path)?;
+        }
+        _ => RunState::remove(&state_path)?,
+    }
     Ok(report)
 }
 

@@ -26,6 +26,14 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Bring the project up: install, start services and apps, check health.
+    Up(UpArgs),
+    /// Stop what `up` started (apps and service containers); data volumes are kept.
+    Down(DownArgs),
+    /// What is running for this project, with URLs and ports.
+    Status(StatusArgs),
+    /// Show the logs of the project's apps and setup steps.
+    Logs(LogsArgs),
     /// Show what `up` would do for a repository, and why; nothing is executed.
     Plan(PlanArgs),
     /// Review source files with the code-review rules (text, JSON or SARIF for CI).
@@ -47,6 +55,61 @@ pub struct PlanArgs {
     /// Where clones of git URLs are kept (default: the user cache directory).
     #[arg(long, env = crate::env_vars::REPO_RUN_CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// A project directory, or a git URL to clone into the cache first.
+    #[arg(default_value = ".")]
+    pub source: String,
+    /// Start everything and return; the apps keep running (stop them with `repo-run down`).
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Non-interactive: plain output, no prompts, exit codes by failure kind (3 setup,
+    /// 4 services, 5 health).
+    #[arg(long, env = crate::env_vars::CI, value_parser = clap::builder::FalseyValueParser::new())]
+    pub ci: bool,
+    /// Write a JSON report of the run to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Seconds to wait for the apps to become healthy.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub health_timeout: u64,
+    /// Where clones of git URLs are kept (default: the user cache directory).
+    #[arg(long, env = crate::env_vars::REPO_RUN_CACHE_DIR)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// The project directory.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Also delete the services' data volumes (the data is lost).
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The project directory.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this log (an app's name, `setup-<project>`, `migrate-<project>`).
+    pub name: Option<String>,
+    /// Keep printing new lines until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// The project directory.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Args)]

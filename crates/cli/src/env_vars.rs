@@ -6,3 +6,5 @@ pub const REPO_RUN_LOG: &str = "REPO_RUN_LOG";
 pub const REPO_RUN_CACHE_DIR: &str = "REPO_RUN_CACHE_DIR";
 /// Set to `true` by GitHub Actions: `review` then also prints workflow annotations.
 pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+/// Set by most CI systems: `up` then runs as with `--ci` (plain output, no prompts).
+pub const CI: &str = "CI";

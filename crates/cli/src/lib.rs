@@ -2,14 +2,17 @@
 //! repository is made in `repo-run-agents`; this crate turns its data into text and JSON.
 
 mod cli;
+mod down_cmd;
 mod env_vars;
 mod error;
 mod lsp_cmd;
 mod models_cmd;
 mod plan_cmd;
+mod progress;
 mod render;
 mod review_cmd;
 mod source;
+mod up_cmd;
 
 use std::process::ExitCode;
 
@@ -39,6 +42,10 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Up(args) => up_cmd::run(args),
+        Command::Down(args) => down_cmd::down(args),
+        Command::Status(args) => down_cmd::status(args),
+        Command::Logs(args) => down_cmd::logs(args),
         Command::Plan(args) => plan_cmd::run(args),
         Command::Review(args) => review_cmd::run(args),
         Command::Lsp(args) => lsp_cmd::run(args),

@@ -1,0 +1,305 @@
+//! The Health agent: waits until every app answers, or says which did not and why.
+//!
+//! Each app is probed in rounds until it is ready, it exits, or `health_timeout` passes:
+//! - its process: an app that exited is reported at once, with its exit status;
+//! - its port, when it has one: `GET /` over HTTP (any status below 500 is up). An app with no
+//!   known framework that accepts connections but does not speak HTTP passes on the TCP
+//!   connect alone;
+//! - its log: a line such as "listening on" is a hint shown while waiting, and the readiness
+//!   signal for apps without a port (workers); it never replaces the HTTP answer of a web app.
+//!
+//! Rounds start 50 ms apart and back off to 500 ms. Services were already waited for by the
+//! DB agent; they get one TCP connect to their host port.
+
+mod probe;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
+use crate::runner::{current_run, describe_wait_status, log_tail, proc_stat};
+use crate::services::RunningService;
+use crate::up::{HealthReport, ProbeKind, RunningApp};
+
+use probe::PortAnswer;
+
+const FIRST_DELAY: Duration = Duration::from_millis(50);
+const MAX_DELAY: Duration = Duration::from_millis(500);
+/// An app without a port and without a ready line in its log counts as up once it has
+/// stayed alive this long.
+const SETTLE: Duration = Duration::from_secs(2);
+/// Log lines shown for a target that is not healthy.
+const TAIL_LINES: usize = 20;
+
+/// The Health agent.
+#[derive(Debug, Default)]
+pub struct HealthAgent;
+
+impl Agent for HealthAgent {
+    fn stage(&self) -> Stage {
+        Stage::Health
+    }
+
+    fn name(&self) -> &'static str {
+        "probes"
+    }
+
+    fn run(&self, board: &mut Blackboard) -> Result<(), AgentError> {
+        let started = Instant::now();
+        let deadline = started + board.options.health_timeout;
+        let http_expected: Vec<bool> = board.apps.iter().map(|app| has_framework(board, app)).collect();
+        let mut verdicts: Vec<Option<HealthReport>> = vec![None; board.apps.len()];
+        let mut waiting: Vec<String> = vec![String::new(); board.apps.len()];
+        for app in &board.apps {
+            board.reporter.step(Stage::Health, &format!("{}: waiting until it is ready", app.name));
+        }
+        let mut delay = FIRST_DELAY;
+        loop {
+            for (i, app) in board.apps.iter().enumerate() {
+                if verdicts[i].is_some() {
+                    continue;
+                }
+                match probe_app(app, http_expected[i], started) {
+                    Probe::Done(report) => verdicts[i] = Some(report),
+                    Probe::Waiting(detail) => waiting[i] = detail,
+                }
+            }
+            if verdicts.iter().all(Option::is_some) {
+                break;
+            }
+            if board.cancel.is_cancelled() {
+                return Err(AgentError {
+                    stage: Stage::Health,
+                    message: "cancelled while waiting for the apps to become ready".into(),
+                    hint: Some("`repo-run down` stops what was started".into()),
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let secs = board.options.health_timeout.as_secs_f64();
+                for (i, app) in board.apps.iter().enumerate() {
+                    if verdicts[i].is_some() {
+                        continue;
+                    }
+                    let detail = format!("not ready within {secs:.0} s: {}", waiting[i]);
+                    verdicts[i] = Some(report(app, waiting_probe(app), false, detail, started));
+                }
+                break;
+            }
+            std::thread::sleep(delay.min(deadline - now));
+            delay = (delay * 2).min(MAX_DELAY);
+        }
+
+        let mut reports: Vec<HealthReport> = verdicts.into_iter().flatten().collect();
+        for r in reports.iter_mut().filter(|r| !r.healthy) {
+            if let Some(app) = board.apps.iter().find(|a| a.name == r.target) {
+                r.log_tail = log_tail(&app.log, TAIL_LINES);
+            }
+        }
+        for service in &board.services {
+            reports.push(probe_service(service, &board.workdir.log_file(service.kind.as_str()), started));
+        }
+        for r in &reports {
+            let state = if r.healthy { "ready" } else { "NOT READY" };
+            board.reporter.step(Stage::Health, &format!("{}: {state} ({})", r.target, r.detail));
+        }
+        board.health = reports;
+        let failed: Vec<&HealthReport> = board.health.iter().filter(|r| !r.healthy).collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(unhealthy_error(&failed, &board.apps, board.repo.root()))
+    }
+}
+
+/// The outcome of one probe round for one app.
+enum Probe {
+    Done(HealthReport),
+    /// Not ready yet; what was seen, for the report if the deadline passes.
+    Waiting(String),
+}
+
+fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
+    let process = ProbeKind::Process { pid: app.pid };
+    match proc_stat(app.pid) {
+        None => return Probe::Done(report(app, process, false, "exited".into(), started)),
+        Some(stat) if stat.is_dead() => {
+            let detail = stat.exit_code.map_or_else(|| "exited".to_string(), describe_wait_status);
+            return Probe::Done(report(app, process, false, detail, started));
+        }
+        Some(_) => {}
+    }
+    let log_hint = probe::ready_pattern(&current_run(&app.log));
+    let hint = log_hint.map(|p| format!(" (its log says \"{p}\")")).unwrap_or_default();
+    let Some(port) = app.port else {
+        if let Some(pattern) = log_hint {
+            let detail = format!("its log says \"{pattern}\"");
+            return Probe::Done(report(app, ProbeKind::LogPattern { pattern: pattern.into() }, true, detail, started));
+        }
+        if started.elapsed() >= SETTLE {
+            let detail = format!("running (pid {}); it has no port to probe", app.pid);
+            return Probe::Done(report(app, process, true, detail, started));
+        }
+        return Probe::Waiting(format!("running (pid {}), no ready line in its log yet", app.pid));
+    };
+    match probe::probe_port(port) {
+        PortAnswer::Refused => Probe::Waiting(format!("nothing accepts connections on port {port}{hint}")),
+        PortAnswer::Http { status, addr, took } if status < 500 => {
+            let url = format!("http://{addr}/");
+            let detail = format!("HTTP {status} in {} ms", took.as_millis());
+            Probe::Done(report(app, ProbeKind::Http { url }, true, detail, started))
+        }
+        PortAnswer::Http { status, addr, .. } => Probe::Waiting(format!("http://{addr}/ answers HTTP {status}{hint}")),
+        PortAnswer::NotHttp { addr } if !http_expected => {
+            let detail = format!("accepts TCP connections on {addr} (not HTTP)");
+            Probe::Done(report(app, ProbeKind::Tcp { port }, true, detail, started))
+        }
+        PortAnswer::NotHttp { addr } => {
+            Probe::Waiting(format!("{addr} accepts connections but does not answer HTTP{hint}"))
+        }
+    }
+}
+
+/// The probe named in a report for an app that never became ready.
+fn waiting_probe(app: &RunningApp) -> ProbeKind {
+    match (&app.url, app.port) {
+        (Some(url), _) => ProbeKind::Http { url: url.clone() },
+        (None, Some(port)) => ProbeKind::Tcp { port },
+        (None, None) => ProbeKind::Process { pid: app.pid },
+    }
+}
+
+fn report(app: &RunningApp, probe: ProbeKind, healthy: bool, detail: String, started: Instant) -> HealthReport {
+    HealthReport { target: app.name.clone(), probe, healthy, detail, elapsed: started.elapsed(), log_tail: Vec::new() }
+}
+
+/// Whether detection found a framework for the app's project: then it serves HTTP.
+fn has_framework(board: &Blackboard, app: &RunningApp) -> bool {
+    board
+        .detection
+        .as_ref()
+        .and_then(|d| d.projects.iter().find(|p| p.path == app.project))
+        .is_some_and(|p| !p.frameworks.is_empty())
+}
+
+fn probe_service(service: &RunningService, log: &Path, started: Instant) -> HealthReport {
+    let port = service.host_port;
+    let healthy = probe::tcp_open(port);
+    let detail = if healthy {
+        format!("accepts TCP connections on port {port}")
+    } else {
+        format!("nothing accepts connections on port {port} (container {})", service.container)
+    };
+    HealthReport {
+        target: service.kind.as_str().to_string(),
+        probe: ProbeKind::Tcp { port },
+        healthy,
+        detail,
+        elapsed: started.elapsed(),
+        log_tail: if healthy { Vec::new() } else { log_tail(log, TAIL_LINES) },
+    }
+}
+
+fn probe_name(probe: &ProbeKind) -> &'static str {
+    match probe {
+        ProbeKind::Http { .. } => "HTTP probe",
+        ProbeKind::Tcp { .. } => "TCP probe",
+        ProbeKind::Process { .. } => "process check",
+        ProbeKind::LogPattern { .. } => "log check",
+    }
+}
+
+fn unhealthy_error(failed: &[&HealthReport], apps: &[RunningApp], root: &Path) -> AgentError {
+    let mut message = String::new();
+    let mut logs = Vec::new();
+    for r in failed {
+        let log = apps.iter().find(|a| a.name == r.target).map(|a| a.log.strip_prefix(root).unwrap_or(&a.log));
+        message.push_str(&format!("{} is not healthy ({}): {}\n", r.target, probe_name(&r.probe), r.detail));
+        if let Some(log) = log {
+            logs.push(log.display().to_string());
+            if r.log_tail.is_empty() {
+                message.push_str(&format!("  {} is empty\n", log.display()));
+            } else {
+                message.push_str(&format!("  last lines of {}:\n", log.display()));
+                for line in &r.log_tail {
+                    message.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+    }
+    let hint = if logs.is_empty() {
+        "`repo-run status` shows what runs; `repo-run down` stops it".to_string()
+    } else {
+        format!("read {} for the cause; `repo-run down` stops what was started", logs.join(", "))
+    };
+    AgentError { stage: Stage::Health, message: message.trim_end().to_string(), hint: Some(hint) }
+}
+
+/// A plain text table of what runs, for the CLI: one row per app and service.
+pub fn summary_table(reports: &[HealthReport], apps: &[RunningApp], services: &[RunningService]) -> String {
+    let status = |name: &str| -> (String, String) {
+        match reports.iter().find(|r| r.target == name) {
+            Some(r) => ((if r.healthy { "healthy" } else { "UNHEALTHY" }).to_string(), r.detail.clone()),
+            None => ("not probed".to_string(), String::new()),
+        }
+    };
+    let mut rows: Vec<[String; 5]> = vec![["NAME", "KIND", "URL", "STATUS", "DETAIL"].map(String::from)];
+    for app in apps {
+        let (state, detail) = status(&app.name);
+        // The address that answered (127.0.0.1 or [::1]) over the one the app was given.
+        let probed = reports.iter().find(|r| r.target == app.name && r.healthy).and_then(|r| match &r.probe {
+            ProbeKind::Http { url } => Some(url.clone()),
+            _ => None,
+        });
+        let url = probed.or_else(|| app.url.clone()).unwrap_or_else(|| "-".into());
+        rows.push([app.name.clone(), "app".into(), url, state, detail]);
+    }
+    for service in services {
+        let name = service.kind.as_str();
+        let (state, detail) = status(name);
+        rows.push([name.to_string(), "service".into(), redact_password(&service.url), state, detail]);
+    }
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `postgres://app:secret@127.0.0.1:5432/app` → `postgres://app:***@127.0.0.1:5432/app`: the
+/// table is printed to terminals and CI logs.
+fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact_password("postgres://app:secret@127.0.0.1:5432/app"),
+            "postgres://app:***@127.0.0.1:5432/app"
+        );
+        assert_eq!(redact_password("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+        assert_eq!(redact_password("amqp://guest@127.0.0.1:5672"), "amqp://guest@127.0.0.1:5672");
+    }
+}

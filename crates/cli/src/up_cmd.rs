@@ -1,0 +1,401 @@
+//! `repo-run up`: the whole pipeline, then either supervise in the foreground until Ctrl-C or
+//! (`-d`) leave the apps running and return.
+//!
+//! Exit codes (stable, for CI; see README): 0 healthy (or stopped by the user after a healthy
+//! up), 1 usage or internal error, 3 setup failed (detection, runtimes, installs), 4 services
+//! failed (Docker, databases, migrations), 5 an app failed to start or to become healthy,
+//! 130 interrupted before it was up.
+
+use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use repo_run_agents::RepoView;
+use repo_run_agents::lifecycle::{self, DownOptions};
+use repo_run_agents::pipeline::{Blackboard, Goal, Pipeline, Progress, Registry, Stage, State};
+use repo_run_agents::requirements::Host;
+use repo_run_agents::runner::{RunnerAgent, Supervisor};
+use repo_run_agents::state::RunState;
+use repo_run_agents::up::{Cancel, UpOptions};
+use repo_run_agents::workdir::WorkDir;
+use serde::Serialize;
+
+use crate::cli::UpArgs;
+use crate::error::hinted;
+use crate::progress::UpReporter;
+use crate::source;
+
+pub const EXIT_SETUP: u8 = 3;
+pub const EXIT_SERVICES: u8 = 4;
+pub const EXIT_HEALTH: u8 = 5;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let resolved = source::resolve(&args.source, args.cache_dir.as_deref())?;
+    let root = resolved.dir.canonicalize().with_context(|| format!("cannot read {}", resolved.dir.display()))?;
+    let workdir = WorkDir::new(&root);
+    refuse_if_running(&workdir)?;
+
+    let cancel = Cancel::default();
+    install_signal_handlers(&cancel)?;
+    let plain = args.ci || !std::io::stderr().is_terminal();
+    let reporter = Arc::new(UpReporter::new(plain));
+
+    let repo = RepoView::open(&root).with_context(|| format!("cannot read {}", root.display()))?;
+    let mut board = Blackboard::new(repo, Host::probe());
+    board.options = UpOptions {
+        detached: args.detach,
+        ci: args.ci,
+        health_timeout: Duration::from_secs(args.health_timeout),
+    };
+    board.reporter = reporter.clone();
+    board.cancel = cancel.clone();
+
+    let supervisor = Arc::new(Supervisor::default());
+    let pipeline = up_pipeline(supervisor.clone());
+    let mut stages = Vec::new();
+    let mut failure = None;
+    let end = pipeline.run(Goal::Up, &mut board, |event| {
+        reporter.pipeline(&event);
+        match event {
+            Progress::Started { .. } => {}
+            Progress::Finished { stage, elapsed } => stages.push(StageTiming::new(stage, elapsed, true)),
+            Progress::Failed { stage, error } => {
+                stages.push(StageTiming::new(stage, Duration::ZERO, false));
+                failure = Some(error);
+            }
+        }
+    });
+    reporter.finish();
+
+    let mut report = UpReport::new(&board, stages);
+    match end {
+        State::Done => {
+            report.status = "healthy";
+            print_summary(&board);
+            if args.detach {
+                supervisor.detach();
+                lifecycle::mark_detached(&workdir).context("recording the detached run")?;
+                write_report(&args.report, &mut report, started, 0)?;
+                println!("\nrunning in the background: `repo-run status`, `repo-run logs -f`, `repo-run down`");
+                return Ok(ExitCode::SUCCESS);
+            }
+            write_report(&args.report, &mut report, started, 0)?;
+            supervise(&board, &supervisor, &cancel, &reporter)
+        }
+        State::Failed { stage } => {
+            let interrupted = cancel.is_cancelled();
+            let (status, code) = if interrupted {
+                ("interrupted", EXIT_INTERRUPTED)
+            } else {
+                match stage {
+                    Stage::Detection | Stage::Requirements | Stage::Setup => ("setup_failed", EXIT_SETUP),
+                    Stage::Db => ("services_failed", EXIT_SERVICES),
+                    Stage::Runner | Stage::Health | Stage::Fixer => ("unhealthy", EXIT_HEALTH),
+                }
+            };
+            report.status = status;
+            report.failed_stage = Some(stage.name());
+            if let Some(e) = &failure {
+                report.error = Some(ReportError { message: e.message.clone(), hint: e.hint.clone() });
+            }
+            if !board.health.is_empty() {
+                print_summary(&board);
+            }
+            reporter.println(if interrupted { "interrupted: stopping what was started…" } else { "stopping what was started…" });
+            teardown(&root, &supervisor, &reporter);
+            write_report(&args.report, &mut report, started, code)?;
+            let error = failure.map(|e| (e.message, e.hint)).unwrap_or_else(|| (format!("{} failed", stage.name()), None));
+            let message = if interrupted { format!("interrupted during {}", stage.name()) } else { error.0 };
+            let hint = error.1.unwrap_or_else(|| "the logs are in .repo-run/logs/".to_owned());
+            crate::error::report(&hinted(message, hint));
+            Ok(ExitCode::from(code))
+        }
+        other => Err(anyhow::anyhow!("the pipeline stopped in an unexpected state: {other:?}")),
+    }
+}
+
+/// Setup, DB, Runner and Health after the built-in Detection and Requirements.
+fn up_pipeline(supervisor: Arc<Supervisor>) -> Pipeline {
+    let mut registry = Registry::builtin();
+    registry.register(Box::new(repo_run_agents::setup::SetupAgent));
+    registry.register(Box::new(repo_run_agents::services::DbAgent));
+    registry.register(Box::new(RunnerAgent::with_supervisor(supervisor)));
+    registry.register(Box::new(repo_run_agents::health::HealthAgent));
+    let mut pipeline = Pipeline::new(registry);
+    // No Fixer is registered yet: a failure is reported at once rather than "retried".
+    pipeline.max_fix_attempts = 0;
+    pipeline
+}
+
+/// A second `up` while the first one's apps run would start everything twice.
+fn refuse_if_running(workdir: &WorkDir) -> anyhow::Result<()> {
+    let Some(state) = RunState::load(&workdir.state_file())? else { return Ok(()) };
+    let running = lifecycle::running_apps(&state);
+    if running.is_empty() {
+        return Ok(());
+    }
+    Err(hinted(
+        format!(
+            "{} is already up ({} running: {})",
+            workdir.path().parent().unwrap_or(workdir.path()).display(),
+            running.len(),
+            running.join(", ")
+        ),
+        "see `repo-run status`; stop it with `repo-run down` first",
+    ))
+}
+
+/// Ctrl-C and SIGTERM set the cancel flag that agents poll; a second Ctrl-C exits at once
+/// (what was started stays recorded in .repo-run/state.json for `repo-run down`).
+fn install_signal_handlers(cancel: &Cancel) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.flag())
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal, cancel.flag()).context("installing the signal handler")?;
+    }
+    Ok(())
+}
+
+/// Stops the apps this process started (and reaps them), then everything else recorded for
+/// the project: containers by label, anything left in the state file.
+fn teardown(root: &Path, supervisor: &Supervisor, reporter: &UpReporter) {
+    for (record, outcome) in supervisor.stop_all(lifecycle::STOP_GRACE) {
+        reporter.println(&format!("    app {}: {outcome}", record.name));
+    }
+    match lifecycle::down(root, DownOptions::default()) {
+        Ok(report) => {
+            for line in report.lines() {
+                reporter.println(&format!("    {line}"));
+            }
+        }
+        Err(e) => reporter.println(&format!("    could not stop everything: {e}; run `repo-run down`")),
+    }
+}
+
+/// Foreground: show the apps' output until Ctrl-C (or until every app has exited), then stop
+/// everything in reverse order.
+fn supervise(
+    board: &Blackboard,
+    supervisor: &Supervisor,
+    cancel: &Cancel,
+    reporter: &UpReporter,
+) -> anyhow::Result<ExitCode> {
+    println!("\nrunning: press Ctrl-C to stop (logs: .repo-run/logs/)");
+    let root = board.repo.root().to_owned();
+    let mut tails: Vec<LogTail> = board.apps.iter().map(|a| LogTail::new(&a.name, &a.log)).collect();
+    let mut running = board.apps.len();
+    while !cancel.is_cancelled() {
+        std::thread::sleep(Duration::from_millis(200));
+        let mut out = std::io::stdout().lock();
+        for tail in &mut tails {
+            tail.pump(&mut out);
+        }
+        let _ = out.flush();
+        drop(out);
+        for app in supervisor.exited() {
+            reporter.println(&format!("app {} (pid {}) {}", app.name, app.pid, app.status));
+            running = running.saturating_sub(1);
+        }
+        if running == 0 {
+            reporter.println("every app has exited");
+            break;
+        }
+    }
+    let exited = running == 0;
+    reporter.println("stopping…");
+    teardown(&root, supervisor, reporter);
+    Ok(if exited { ExitCode::from(EXIT_HEALTH) } else { ExitCode::SUCCESS })
+}
+
+/// Follows one log file from its current end, prefixing lines with the app's name.
+struct LogTail {
+    name: String,
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+}
+
+impl LogTail {
+    fn new(name: &str, path: &Path) -> Self {
+        let offset = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        LogTail { name: name.to_owned(), path: path.to_owned(), offset, partial: String::new() }
+    }
+
+    fn pump(&mut self, out: &mut impl Write) {
+        let Ok(mut file) = std::fs::File::open(&self.path) else { return };
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let mut bytes = Vec::new();
+        if file.read_to_end(&mut bytes).is_err() || bytes.is_empty() {
+            return;
+        }
+        self.offset += bytes.len() as u64;
+        self.partial.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            let _ = write!(out, "{} | {line}", self.name);
+        }
+    }
+}
+
+fn print_summary(board: &Blackboard) {
+    println!();
+    print!("{}", repo_run_agents::health::summary_table(&board.health, &board.apps, &board.services));
+}
+
+#[derive(Serialize)]
+struct StageTiming {
+    stage: &'static str,
+    ok: bool,
+    elapsed_ms: u128,
+}
+
+impl StageTiming {
+    fn new(stage: Stage, elapsed: Duration, ok: bool) -> Self {
+        StageTiming { stage: stage.name(), ok, elapsed_ms: elapsed.as_millis() }
+    }
+}
+
+/// The `--report` document: what CI reads.
+#[derive(Serialize)]
+struct UpReport {
+    report_version: u32,
+    status: &'static str,
+    exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_stage: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ReportError>,
+    total_ms: u128,
+    stages: Vec<StageTiming>,
+    setup: Vec<ReportStep>,
+    services: Vec<ReportService>,
+    apps: Vec<ReportApp>,
+    health: Vec<ReportHealth>,
+}
+
+#[derive(Serialize)]
+struct ReportError {
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReportStep {
+    project: String,
+    command: String,
+    skipped: bool,
+    elapsed_ms: u128,
+}
+
+#[derive(Serialize)]
+struct ReportService {
+    service: String,
+    container: String,
+    image: String,
+    host_port: u16,
+    url: String,
+    ready_after_ms: u128,
+    reused: bool,
+}
+
+#[derive(Serialize)]
+struct ReportApp {
+    name: String,
+    project: String,
+    command: String,
+    pid: u32,
+    port: Option<u16>,
+    url: Option<String>,
+    log: String,
+}
+
+#[derive(Serialize)]
+struct ReportHealth {
+    target: String,
+    healthy: bool,
+    detail: String,
+    elapsed_ms: u128,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    log_tail: Vec<String>,
+}
+
+impl UpReport {
+    fn new(board: &Blackboard, stages: Vec<StageTiming>) -> Self {
+        let root = board.repo.root();
+        UpReport {
+            report_version: 1,
+            status: "",
+            exit_code: 0,
+            failed_stage: None,
+            error: None,
+            total_ms: 0,
+            stages,
+            setup: board
+                .prepared
+                .iter()
+                .flat_map(|p| {
+                    p.installed.iter().map(|s| ReportStep {
+                        project: p.project.clone(),
+                        command: s.command.clone(),
+                        skipped: s.skipped,
+                        elapsed_ms: s.elapsed.as_millis(),
+                    })
+                })
+                .collect(),
+            services: board
+                .services
+                .iter()
+                .map(|s| ReportService {
+                    service: s.kind.to_string(),
+                    container: s.container.clone(),
+                    image: s.image.clone(),
+                    host_port: s.host_port,
+                    url: s.url.clone(),
+                    ready_after_ms: s.ready_after.as_millis(),
+                    reused: s.reused,
+                })
+                .collect(),
+            apps: board
+                .apps
+                .iter()
+                .map(|a| ReportApp {
+                    name: a.name.clone(),
+                    project: a.project.clone(),
+                    command: a.command.clone(),
+                    pid: a.pid,
+                    port: a.port,
+                    url: a.url.clone(),
+                    log: a.log.strip_prefix(root).unwrap_or(&a.log).display().to_string(),
+                })
+                .collect(),
+            health: board
+                .health
+                .iter()
+                .map(|h| ReportHealth {
+                    target: h.target.clone(),
+                    healthy: h.healthy,
+                    detail: h.detail.clone(),
+                    elapsed_ms: h.elapsed.as_millis(),
+                    log_tail: h.log_tail.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn write_report(path: &Option<PathBuf>, report: &mut UpReport, started: Instant, code: u8) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    report.exit_code = code;
+    report.total_ms = started.elapsed().as_millis();
+    let json = serde_json::to_vec_pretty(report).context("serialising the report")?;
+    std::fs::write(path, json).with_context(|| format!("writing the report to {}", path.display()))
+}

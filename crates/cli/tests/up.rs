@@ -1,0 +1,366 @@
+//! `repo-run up` end to end: the real binary on copies of the fixtures, the real Docker engine,
+//! real package managers (npm from the local registry `cargo xtask npm-registry` builds, pip
+//! from PyPI, cargo from crates.io). Every test ends with `down --volumes` (also when it
+//! fails: [`Project`]'s Drop) and checks nothing is left: no container, no process.
+//!
+//! Images: on a machine without a registry, `cargo xtask test` builds local ones and exports
+//! `REPO_RUN_*_IMAGE`; elsewhere the official tags are pulled. Nothing here is skipped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One `up` at a time: they compete for ports, Docker and two CPU cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// A copy of a fixture in a temporary directory, brought down (volumes included) on drop.
+struct Project {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Project {
+    fn copy(fixture: &str) -> Project {
+        let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::Builder::new().prefix(&format!("e2e-{fixture}-")).tempdir().unwrap();
+        copy_dir(&fixtures().join(fixture), dir.path());
+        Project { dir, env: Vec::new(), _serial: serial }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_repo-run"));
+        c.args(args).current_dir(self.path()).env("NO_COLOR", "1").env("CI", "true");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        eprintln!(
+            "$ repo-run {} → {}\n--- stdout\n{}--- stderr\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `up -d --ci --report`, returning the exit code and the report.
+    fn up(&self) -> (i32, Value) {
+        let report = self.path().join(".repo-run-report.json");
+        let out = self.run(&["up", "-d", "--ci", "--report", report.to_str().unwrap()]);
+        let code = out.status.code().unwrap_or(-1);
+        let report = std::fs::read_to_string(&report)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or(Value::Null);
+        (code, report)
+    }
+
+    fn down(&self, volumes: bool) -> Output {
+        let out = self.run(if volumes { &["down", "--volumes"] } else { &["down"] });
+        assert!(out.status.success(), "down failed");
+        out
+    }
+
+    fn project_id(&self) -> String {
+        let state = self.path().join(".repo-run/state.json");
+        let text = std::fs::read_to_string(state).expect("a state file after up");
+        serde_json::from_str::<Value>(&text).unwrap()["project_id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.command(&["down", "--volumes"]).output();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Containers and volumes Docker knows with the project's label (through the docker CLI, a
+/// second client, so the check does not trust repo-run's own code).
+fn labelled(kind: &str, project_id: &str) -> Vec<String> {
+    let label = format!("label=dev.repo-run.project={project_id}");
+    let args: Vec<&str> = match kind {
+        "container" => vec!["ps", "-a", "--filter", &label, "--format", "{{.Names}}"],
+        _ => vec!["volume", "ls", "--filter", &label, "--format", "{{.Name}}"],
+    };
+    let out = Command::new("docker").args(&args).output().expect("the docker CLI");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+fn alive(pid: u64) -> bool {
+    // Zombies count as gone: /proc/<pid>/stat's state is `Z`.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
+        .unwrap_or(false)
+}
+
+/// A minimal HTTP/1.0 client: `(status, body)`.
+fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn app_url(report: &Value) -> String {
+    report["apps"][0]["url"].as_str().unwrap_or_else(|| panic!("no app URL in {report:#}")).to_owned()
+}
+
+fn assert_all_gone(project_id: &str, pids: &[u64]) {
+    assert_eq!(labelled("container", project_id), Vec::<String>::new(), "containers left behind");
+    for &pid in pids {
+        assert!(!alive(pid), "process {pid} left behind");
+    }
+}
+
+fn pids(report: &Value) -> Vec<u64> {
+    report["apps"].as_array().into_iter().flatten().filter_map(|a| a["pid"].as_u64()).collect()
+}
+
+#[test]
+fn python_flask_on_redis_comes_up_healthy_and_goes_down_clean() {
+    let p = Project::copy("python-flask-redis");
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["status"], "healthy");
+    assert!(p.path().join(".venv/bin/python").exists(), "dependencies go into the project's .venv");
+    let url = app_url(&report);
+    let (status, body) = http("GET", &url, None);
+    assert_eq!((status, body.trim()), (200, "Hello! Seen 1 times."));
+    let (_, body) = http("GET", &url, None);
+    assert_eq!(body.trim(), "Hello! Seen 2 times.", "the count lives in Redis");
+
+    let status = p.run(&["status", "--json"]);
+    assert!(status.status.success());
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["apps"][0]["running"], true);
+    assert_eq!(status["services"][0]["service"], "redis");
+    assert_eq!(status["services"][0]["running"], true);
+
+    let logs = p.run(&["logs", "python-flask-redis"]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("GET / HTTP"), "the app's log is kept");
+
+    let id = p.project_id();
+    p.down(false);
+    assert_all_gone(&id, &pids(&report));
+    assert!(!p.path().join(".repo-run/state.json").exists());
+    assert_eq!(labelled("volume", &id).len(), 1, "down keeps the data volume");
+    p.down(true);
+    assert!(labelled("volume", &id).is_empty(), "down --volumes deletes it");
+}
+
+#[test]
+fn a_dead_docker_daemon_is_a_service_failure_with_a_hint() {
+    let mut p = Project::copy("python-flask-redis");
+    p.env.push(("DOCKER_HOST".into(), "unix:///nonexistent/docker.sock".into()));
+    let started = Instant::now();
+    let report_path = p.path().join("r.json");
+    let out = p.run(&["up", "-d", "--ci", "--report", report_path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "exit code 4: services failed");
+    assert!(stderr.contains("unix:///nonexistent/docker.sock") && stderr.contains("DOCKER_HOST"), "{stderr}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(report_path).unwrap()).unwrap();
+    assert_eq!(report["status"], "services_failed");
+    assert_eq!(report["failed_stage"], "db");
+    assert!(report["apps"].as_array().unwrap().is_empty(), "no app was started");
+    assert!(started.elapsed() < Duration::from_secs(120));
+}
+
+#[test]
+fn a_missing_runtime_stops_before_anything_starts() {
+    // Go is not installed on the test machines (and when it is, the required version is not).
+    let p = Project::copy("go-gin-redis");
+    let out = p.run(&["up", "-d", "--ci"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if which("go") {
+        eprintln!("go is installed here: the check below uses its message either way");
+    }
+    assert_eq!(out.status.code(), Some(3), "exit code 3: setup failed\n{stderr}");
+    assert!(stderr.contains("go"), "{stderr}");
+    assert!(!p.path().join(".repo-run/state.json").exists(), "nothing was started");
+    let id = repo_id(p.path());
+    assert!(labelled("container", &id).is_empty());
+}
+
+fn which(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
+/// The project id repo-run labels this checkout's resources with.
+fn repo_id(dir: &Path) -> String {
+    repo_run_agents::services::ProjectId::for_path(dir).unwrap().to_string()
+}
+
+#[test]
+fn a_busy_port_moves_the_app_and_it_gets_the_right_url() {
+    let p = Project::copy("python-flask-redis");
+    // Hold the app's usual port (5000) the way another program would.
+    let _holder = TcpListener::bind("0.0.0.0:5000").or_else(|_| TcpListener::bind("127.0.0.1:5000"));
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    let port = report["apps"][0]["port"].as_u64().unwrap();
+    assert_ne!(port, 5000, "the app moved off the busy port");
+    let (status, _) = http("GET", &app_url(&report), None);
+    assert_eq!(status, 200);
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}
+
+#[test]
+fn an_app_crashing_at_start_is_reported_with_its_log() {
+    let p = Project::copy("python-flask-redis");
+    std::fs::write(
+        p.path().join("app.py"),
+        "import sys\nfrom flask import Flask\napp = Flask(__name__)\nif __name__ == '__main__':\n    \
+         print('fatal: SECRET_TOKEN is not set', flush=True)\n    sys.exit(3)\n",
+    )
+    .unwrap();
+    let (code, report) = p.up();
+    assert_eq!(code, 5, "exit code 5: health failed\n{report:#}");
+    assert_eq!(report["status"], "unhealthy");
+    let text = report.to_string();
+    assert!(text.contains("fatal: SECRET_TOKEN is not set"), "the log lines are in the report: {report:#}");
+    assert!(!p.path().join(".repo-run/state.json").exists(), "a failed up stops what it started");
+}
+
+/// Waits for `up` in the foreground to write its report (it does so once everything is healthy).
+fn wait_for_file(path: &Path, child: &mut Child, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("up exited early with {status}");
+        }
+        assert!(start.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn ctrl_c_in_the_foreground_stops_everything() {
+    let p = Project::copy("python-flask-redis");
+    let report_path = p.path().join("r.json");
+    let mut child = p
+        .command(&["up", "--ci", "--report", report_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&report_path, &mut child, Duration::from_secs(300));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let id = p.project_id();
+    assert_eq!(labelled("container", &id).len(), 1);
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a healthy run stopped by the user exits 0: {status}");
+    assert_all_gone(&id, &pids(&report));
+}
+
+#[test]
+fn ctrl_c_during_up_stops_what_was_started() {
+    let p = Project::copy("python-flask-redis");
+    // An app that never becomes healthy keeps `up` busy in the Health stage.
+    std::fs::write(p.path().join("app.py"), "import time\nfrom flask import Flask\nif __name__ == '__main__':\n    time.sleep(600)\n").unwrap();
+    let mut child = p.command(&["up", "--ci"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let state = p.path().join(".repo-run/state.json");
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        if text.contains("\"pid\"") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "the app never started");
+        assert!(child.try_wait().unwrap().is_none(), "up exited early");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let recorded: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let id = recorded["project_id"].as_str().unwrap().to_owned();
+    let app_pid = recorded["apps"][0]["pid"].as_u64().unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_all_gone(&id, &[app_pid]);
+}
+
+#[test]
+fn down_after_repo_run_was_killed_uses_the_state_file() {
+    let p = Project::copy("python-flask-redis");
+    let report_path = p.path().join("r.json");
+    let mut child = p
+        .command(&["up", "--ci", "--report", report_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&report_path, &mut child, Duration::from_secs(300));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let id = p.project_id();
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    let app_pids = pids(&report);
+    assert!(app_pids.iter().all(|&pid| alive(pid)), "apps outlive a killed repo-run (own process groups)");
+    p.down(true);
+    assert_all_gone(&id, &app_pids);
+}
+
+#[test]
+fn rust_axum_on_postgres_builds_after_the_database_and_serves() {
+    let mut p = Project::copy("rust-axum-postgres");
+    // The fixture's Cargo.lock only names the package (it is a detection sample): let cargo
+    // resolve from crates.io.
+    std::fs::remove_file(p.path().join("Cargo.lock")).unwrap();
+    // Compiled dependencies are kept between runs in the workspace's target dir.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    p.env.push(("CARGO_TARGET_DIR".into(), target.join("e2e-fixtures").display().to_string()));
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    let (status, body) = http("GET", &format!("{}health", app_url(&report)), None);
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}
