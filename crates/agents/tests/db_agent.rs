@@ -266,24 +266,23 @@ fn a_changed_migration_file_is_reported_not_reapplied() {
     assert!(err.message.contains("was applied but the file has changed"), "{}", err.message);
 }
 
-/// A venv with Alembic, SQLAlchemy and psycopg, made once per machine (PyPI is reachable).
-fn alembic_venv() -> PathBuf {
-    let venv = std::env::temp_dir().join("repo-run-test-alembic-venv");
-    let ready = venv.join("bin/alembic");
-    if !ready.exists() {
+/// A venv named `name` with `packages`, made once per machine (PyPI is reachable).
+fn venv(name: &str, packages: &[&str], check: &str) -> PathBuf {
+    let venv = std::env::temp_dir().join(format!("repo-run-test-{name}-venv"));
+    if !venv.join("bin").join(check).exists() {
         let run = |cmd: &mut Command| {
             let out = cmd.output().unwrap();
             assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
         };
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-        run(Command::new(venv.join("bin/pip")).args(["install", "-q", "alembic", "sqlalchemy", "psycopg[binary]"]));
+        run(Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(packages));
     }
     venv
 }
 
 #[test]
 fn python_alembic_migrations_run_for_real_with_the_service_url() {
-    let venv = alembic_venv();
+    let venv = venv("alembic", &["alembic", "sqlalchemy", "psycopg[binary]"], "alembic");
     let repo = TestRepo::new(
         &[
             ("requirements.txt", "alembic==1.*\nSQLAlchemy>=2\npsycopg[binary]>=3\n"),
@@ -361,6 +360,28 @@ fn a_failing_migration_command_names_the_command_the_status_and_the_log() {
     assert_eq!(psql(url, "SELECT count(*) FROM migrated").unwrap(), "0");
     assert!(recorder.has("output: migrate-failed-on-purpose"), "{:#?}", recorder.lines());
     assert!(recorder.has("through sh -c"), "{:#?}", recorder.lines());
+}
+
+#[test]
+fn django_reads_the_parts_of_the_address_and_migrates_the_database_its_settings_name() {
+    let venv = venv("django", &["Django>=5.0,<5.1", "psycopg[binary]"], "django-admin");
+    // Setup would generate SECRET_KEY into `.env`; the settings name the database only by a
+    // default in code: `os.environ.get("POSTGRES_DB", "mysite")`.
+    let repo = TestRepo::fixture("python-django-postgres", &[(".env", "SECRET_KEY=test-only\n")]);
+    let (mut board, recorder) = repo.board(vec![venv.join("bin")], BTreeMap::new());
+    DbAgent.run(&mut board).unwrap_or_else(|e| panic!("{e}\nhint: {:?}\n{:#?}", e.hint, recorder.lines()));
+
+    let pg = &board.services[0];
+    assert!(pg.url.ends_with("/mysite"), "{}", pg.url);
+    let env = board.project_env(".");
+    assert_eq!(env["POSTGRES_HOST"], "127.0.0.1");
+    assert_eq!(env["POSTGRES_PORT"], pg.host_port.to_string());
+    assert_eq!((env["POSTGRES_USER"].as_str(), env["POSTGRES_DB"].as_str()), ("repo_run", "mysite"));
+    // `python manage.py migrate` ran with those parts: Django's own tables are in `mysite`.
+    assert!(recorder.has("migrating: python manage.py migrate"), "{:#?}", recorder.lines());
+    let applied = psql(&pg.url, "SELECT count(*) FROM django_migrations WHERE app = 'auth'").unwrap();
+    assert!(applied.parse::<u32>().unwrap() > 5, "{applied}");
+    assert!(recorder.has("output:   Applying auth.0001_initial... OK"), "{:#?}", recorder.lines());
 }
 
 /// Runs one test of this binary in a child process with `env` changed; asserts it passed.

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
-use crate::plan::{Project, ServiceKind};
+use crate::plan::{EnvSource, Project, ServiceKind};
 use crate::state::{RunState, ServiceRecord};
 
 use super::config::{self, ServicesConfig};
@@ -55,11 +55,13 @@ fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
     })?;
 
     let mut requests: Vec<ServiceRequest> = Vec::new();
+    // Which project chose each service's database, for the note when another names another.
+    let mut chosen_by: Vec<&str> = Vec::new();
     let mut unsupported: Vec<(ServiceKind, String)> = Vec::new();
     for project in &detection.projects {
         for finding in &project.services {
             let kind = finding.service;
-            if requests.iter().any(|r| r.kind == kind) || unsupported.iter().any(|(k, _)| *k == kind) {
+            if unsupported.iter().any(|(k, _)| *k == kind) {
                 continue;
             }
             let Ok(def) = catalogue::get(kind) else {
@@ -76,12 +78,35 @@ fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
                 continue;
             };
             let names = finding.env_var.iter().chain(&def.url_env);
-            let mut request = match app_url(board, project, names) {
-                Some(url) => ServiceRequest::for_url(kind, &url),
-                None => ServiceRequest::new(kind),
-            };
+            let mut database =
+                app_url(board, project, names).and_then(|url| ServiceRequest::for_url(kind, &url).database);
+            if database.is_none() && def.create_database.is_some() {
+                database = app_database(board, project, kind);
+            }
+            if let Some(i) = requests.iter().position(|r| r.kind == kind) {
+                // One container per service: the first project's database is the one every app gets.
+                let first = &requests[i];
+                match (&first.database, database) {
+                    (Some(a), Some(b)) if *a != b && chosen_by[i] != project.path => board.reporter.note(
+                        Stage::Db,
+                        &format!(
+                            "{kind}: {} names the database `{b}`, {} names `{a}`: both get `{a}`",
+                            project.path, chosen_by[i]
+                        ),
+                    ),
+                    (None, Some(b)) => {
+                        requests[i].database = Some(b);
+                        chosen_by[i] = &project.path;
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let mut request = ServiceRequest::new(kind);
+            request.database = database;
             request.image = config.image(kind).map(str::to_owned);
             requests.push(request);
+            chosen_by.push(&project.path);
         }
     }
     if !unsupported.is_empty() {
@@ -121,6 +146,24 @@ fn app_url<'a>(
             project.env_vars.iter().find(|v| &v.name == n).and_then(|v| v.default.as_ref()).filter(is_url).cloned()
         })
     })
+}
+
+/// The database the project names in a variable of its own (`POSTGRES_DB=shop`, `DB_NAME`),
+/// for apps that read the parts of the address rather than a URL.
+fn app_database(board: &Blackboard, project: &Project, kind: ServiceKind) -> Option<String> {
+    let requirements = board.requirements.as_ref()?.projects.iter().find(|p| p.project == project.path)?;
+    let plain = |v: &&String| {
+        !v.is_empty() && v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    requirements
+        .env
+        .iter()
+        .filter(|e| e.source == EnvSource::Service { service: kind } && env_vars::names_database(&e.name))
+        .find_map(|e| {
+            let from_dotenv = dotenv(board, &project.path).and_then(|env| env.get(&e.name));
+            let default = || project.env_vars.iter().find(|v| v.name == e.name).and_then(|v| v.default.as_ref());
+            from_dotenv.or_else(default).filter(plain).cloned()
+        })
 }
 
 /// Connects, starts the services, records them in the state file, and puts them on the board.

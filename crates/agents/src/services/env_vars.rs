@@ -54,6 +54,11 @@ pub fn value_for(var: &str, service: &RunningService) -> String {
     }
 }
 
+/// Whether `var` names a database rather than a whole URL (`POSTGRES_DB`, `DB_NAME`, `PGDATABASE`).
+pub fn names_database(var: &str) -> bool {
+    part_named(var) == Part::Database
+}
+
 /// Which part of a URL a variable's name asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
@@ -203,6 +208,7 @@ mod tests {
         // Anything else gets the URL.
         assert_eq!(value("PG_DSN"), pg.url);
         assert_eq!(value("DATABASE"), pg.url);
+        assert!(names_database("DB_NAME") && names_database("PGDATABASE") && !names_database("DATABASE_URL"));
     }
 
     #[test]
