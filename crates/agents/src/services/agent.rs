@@ -174,6 +174,11 @@ fn start(board: &mut Blackboard, requests: &[ServiceRequest]) -> Result<Services
         message: format!("{}: {e}", root.display()),
         hint: None,
     })?;
+    let cancelled =
+        || AgentError { stage: Stage::Db, message: "cancelled while starting the services".into(), hint: None };
+    if board.cancel.is_cancelled() {
+        return Err(cancelled());
+    }
     let services = Services::connect().map_err(service_error)?;
     for request in requests {
         let image = effective_image(request);
@@ -203,8 +208,13 @@ fn start(board: &mut Blackboard, requests: &[ServiceRequest]) -> Result<Services
             );
         }
     }
+    // Recorded before anything else can fail, so `down` finds them.
     record(board, &project, &running)?;
     board.services = running;
+    // The readiness waits do not watch Ctrl-C; stop before the migrations if it came meanwhile.
+    if board.cancel.is_cancelled() {
+        return Err(cancelled());
+    }
     Ok(services)
 }
 

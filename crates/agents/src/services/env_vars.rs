@@ -86,6 +86,9 @@ fn part_named(var: &str) -> Part {
     if let Some(part) = libpq {
         return part;
     }
+    if upper.ends_with("_HOST_NAME") {
+        return Part::Host;
+    }
     let Some((_, suffix)) = upper.rsplit_once('_') else { return Part::Url };
     match suffix {
         "HOST" | "HOSTNAME" | "SERVER" => Part::Host,
@@ -205,6 +208,7 @@ mod tests {
         assert_eq!(value("PGPASSWORD"), "s@cr:t");
         assert_eq!(value("PGDATABASE"), "shop");
         assert_eq!(value("DB_ADDR"), "127.0.0.1:54321");
+        assert_eq!(value("DB_HOST_NAME"), "127.0.0.1");
         // Anything else gets the URL.
         assert_eq!(value("PG_DSN"), pg.url);
         assert_eq!(value("DATABASE"), pg.url);
