@@ -9,6 +9,7 @@ pub mod detection;
 pub mod document;
 pub mod health;
 pub mod lifecycle;
+pub mod migrations;
 pub mod pipeline;
 pub mod plan;
 pub mod repo;

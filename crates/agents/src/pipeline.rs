@@ -185,9 +185,11 @@ impl Blackboard {
                 env.insert(var.clone(), service.url.clone());
             }
         }
+        // A variable may name a part of the URL (`POSTGRES_HOST`, `DB_PORT`): it gets that part.
         for (var, kind) in self.service_vars(project) {
             if let Some(service) = self.services.iter().find(|s| s.kind == kind) {
-                env.insert(var, service.url.clone());
+                let value = crate::services::env_vars::value_for(&var, service);
+                env.insert(var, value);
             }
         }
         if let Some(p) = prepared.filter(|p| !p.path_prefix.is_empty()) {

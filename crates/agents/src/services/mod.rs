@@ -8,7 +8,9 @@
 //! tokio runtime and offers blocking calls, so callers need no runtime of their own. Readiness
 //! waits of several services still overlap on that one thread.
 
+pub mod agent;
 pub mod catalogue;
+pub mod config;
 mod docker;
 pub mod env_vars;
 mod readiness;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use crate::plan::ServiceKind;
 
+pub use agent::DbAgent;
 pub use catalogue::{CatalogueError, ServiceDef};
 
 /// Label naming the project a container or volume belongs to.
@@ -216,6 +219,12 @@ impl Services {
     /// The names of the project's containers that are running now.
     pub fn running_containers(&self, project: &ProjectId) -> Result<Vec<String>, ServiceError> {
         self.runtime.block_on(self.engine.running_containers(project))
+    }
+
+    /// Runs `command` (argv, no shell) in a container: its exit code (`None` when it did not
+    /// finish within 20 s) and its combined output.
+    pub fn exec(&self, container: &str, command: Vec<String>) -> Result<(Option<i64>, String), ServiceError> {
+        self.runtime.block_on(self.engine.exec(container, command))
     }
 
     /// The names of the project's containers (running or not) and volumes, found by label.
