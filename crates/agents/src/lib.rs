@@ -12,6 +12,7 @@ pub mod plan;
 pub mod repo;
 pub mod requirements;
 pub mod services;
+pub mod setup;
 pub mod state;
 pub mod up;
 pub mod workdir;
