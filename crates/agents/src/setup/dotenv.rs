@@ -4,17 +4,18 @@
 //!   `.env.template`, `.env.dist`, `example.env`, line by line (comments, blank lines and order
 //!   kept). A value that is only a placeholder (`changeme`, `{random-string}`, `<secret>`,
 //!   `your-key-here`, empty, …) of a variable the plan says is a generated secret gets a fresh
-//!   random value; so does a secret-looking name (SECRET, KEY, TOKEN, PASSWORD, SALT) that the
-//!   plan does not classify. Secrets the plan generates but the example lacks are appended.
+//!   random value; so does a secret-looking name (SECRET, KEY, TOKEN, PASSWORD, SALT) unless
+//!   it is another company's credential or a service's. Secrets the plan generates but the
+//!   example lacks are appended.
 //!   The file is created with mode 0600: it holds secrets.
 //! - **A `.env` exists**: no existing line changes. Keys of the example (and generated
 //!   secrets) it lacks are appended under `# added by repo-run up <date>`, after a copy of the
 //!   old file is kept in `.repo-run/backups/`; the reporter says what was added and where the
 //!   copy is.
 //!
-//! What is never invented: credentials for other people's services (the plan's `user`
-//! variables: `STRIPE_SECRET_KEY`, `AWS_*`) keep the example's text, and the reporter says they
-//! need a value. Service URLs keep whatever the example says: the DB agent puts the real URLs
+//! What is never invented: credentials for other people's services (`STRIPE_SECRET_KEY`,
+//! `AWS_*`, `*_API_KEY`: the Requirements agent's list) keep the example's text, and the
+//! reporter says they need a value. Service URLs keep whatever the example says: the DB agent puts the real URLs
 //! (with the ports it chose) into the process environment of every command, and dotenv
 //! libraries do not override variables that are already set, so the real URL wins without
 //! `.env` being rewritten on each `up`.
@@ -193,13 +194,16 @@ fn render(item: &Item<'_>, sources: &BTreeMap<&str, &EnvSource>, report: &mut Re
     var.text.to_owned()
 }
 
-/// Whether a placeholder value of `name` is replaced by a random secret: the plan's verdict
-/// when it has one, else the name's look.
+/// Whether a placeholder value of `name` is replaced by a random secret: a secret the plan
+/// generates, or a secret-looking name that is neither another company's credential nor a
+/// service's (the DB agent decides those).
 fn generates(name: &str, source: Option<&EnvSource>) -> bool {
     match source {
         Some(EnvSource::GeneratedSecret) => true,
-        Some(_) => false,
-        None => looks_secret(name),
+        Some(EnvSource::Service { .. } | EnvSource::Port) => false,
+        Some(EnvSource::User | EnvSource::Default { .. }) | None => {
+            looks_secret(name) && !crate::requirements::is_third_party(&name.to_ascii_uppercase())
+        }
     }
 }
 
@@ -426,7 +430,11 @@ mod tests {
         }
         assert!(generates("SESSION_SECRET", Some(&EnvSource::GeneratedSecret)));
         assert!(!generates("STRIPE_SECRET_KEY", Some(&EnvSource::User)));
+        assert!(!generates("GITHUB_TOKEN", None));
         assert!(generates("ADMIN_PASSWORD", None));
+        assert!(generates("ADMIN_PASSWORD", Some(&EnvSource::User)));
+        let pg = EnvSource::Service { service: crate::plan::ServiceKind::Postgres };
+        assert!(!generates("DB_PASSWORD", Some(&pg)));
         assert!(!generates("LOG_LEVEL", None));
     }
 

@@ -1,12 +1,16 @@
 //! Warm runs: what a successful install depended on, so the next `up` skips it when nothing
 //! changed.
 //!
-//! A step's fingerprint is a SHA-256 of its argv, the runtime versions of its project, and the
-//! content of the files it reads: its evidence file and the manifests and locks beside it
-//! (`package.json` with `package-lock.json`, `requirements.txt` with `pyproject.toml`, …). It
-//! is taken after the step ran, so a lock the step wrote itself (`npm install`) is part of it.
-//! Creating a virtualenv depends on nothing but its command: changing `requirements.txt`
-//! re-runs pip, not `python3 -m venv`.
+//! A step is known by its *family*: the program (`npm`, `pip`, `python3 -m venv`), not its
+//! flags, because the plan changes the flags once a lock exists (`npm install` writes
+//! `package-lock.json`, and the next plan says `npm ci`; `cargo fetch` becomes `cargo fetch
+//! --locked`): installing a lock the last run wrote is nothing new. Its fingerprint is a
+//! SHA-256 of the family, the runtime versions of its project, and the content of the files
+//! it reads: its evidence file and the manifests and locks beside it (`package.json` with
+//! `package-lock.json`, `requirements.txt` with `pyproject.toml`, …). It is taken after the
+//! step ran, so a lock the step wrote itself is part of it. Creating a virtualenv depends on
+//! nothing but its command: changing `requirements.txt` re-runs pip, not `python3 -m venv`.
+//! Switching package manager (npm to yarn) changes the family, so it runs.
 //!
 //! The records live in `.repo-run/setup.json`; a missing or unreadable file means a cold run.
 
@@ -65,6 +69,18 @@ pub(super) fn output_dir(argv: &[String]) -> Option<&'static str> {
     }
 }
 
+/// What a step is, whatever its flags: the program's file name, with the module for
+/// `python -m <module>`.
+pub(super) fn family(argv: &[String]) -> String {
+    let Some(program) = argv.first() else { return String::new() };
+    let mut name = Path::new(program).file_name().map_or(program.clone(), |n| n.to_string_lossy().into_owned());
+    if let Some(module) = argv.windows(2).find(|w| w[0] == "-m").map(|w| &w[1]) {
+        name.push_str(" -m ");
+        name.push_str(module);
+    }
+    name
+}
+
 /// `python3 -m venv .venv`.
 fn creates_venv(argv: &[String]) -> bool {
     argv.windows(2).any(|w| w[0] == "-m" && (w[1] == "venv" || w[1] == "virtualenv"))
@@ -74,11 +90,11 @@ fn creates_venv(argv: &[String]) -> bool {
 pub(super) fn compute(step: &InstallStep, root: &Path, runtime_versions: &[String]) -> String {
     let mut hash = Sha256::new();
     hash.update(b"repo-run setup fingerprint v1\0");
-    for arg in &step.command.argv {
-        hash.update(arg.as_bytes());
+    hash.update(family(&step.command.argv).as_bytes());
+    if creates_venv(&step.command.argv) {
         hash.update(b"\0");
-    }
-    if !creates_venv(&step.command.argv) {
+        hash.update(step.command.argv.join("\0").as_bytes());
+    } else {
         hash.update(b"\0runtimes\0");
         for v in runtime_versions {
             hash.update(v.as_bytes());
@@ -116,12 +132,14 @@ fn inputs(evidence: &str) -> Vec<String> {
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Records {
     version: u32,
-    /// Project path → command display → record.
+    /// Project path → step key (its family, `#2` for a second step of one family) → record.
     projects: BTreeMap<String, BTreeMap<String, Record>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
+    /// The command as it ran, for people reading the file.
+    command: String,
     fingerprint: String,
     /// The directory the step filled (relative to the project), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,27 +179,28 @@ impl Records {
         std::fs::rename(tmp, path)
     }
 
-    /// Whether `step` succeeded before with this fingerprint and its output is still there.
-    pub(super) fn is_current(&self, project: &str, step: &InstallStep, fingerprint: &str, dir: &Path) -> bool {
+    /// Whether the step known as `key` succeeded before with this fingerprint and its output
+    /// is still there.
+    pub(super) fn is_current(&self, project: &str, key: &str, fingerprint: &str, dir: &Path) -> bool {
         self.projects
             .get(project)
-            .and_then(|p| p.get(&step.command.display))
+            .and_then(|p| p.get(key))
             .is_some_and(|r| r.fingerprint == fingerprint && r.output.as_ref().is_none_or(|o| dir.join(o).exists()))
     }
 
-    pub(super) fn forget(&mut self, project: &str, step: &InstallStep) {
+    pub(super) fn forget(&mut self, project: &str, key: &str) {
         if let Some(p) = self.projects.get_mut(project) {
-            p.remove(&step.command.display);
+            p.remove(key);
         }
     }
 
-    pub(super) fn remember(&mut self, project: &str, step: &InstallStep, fingerprint: String, dir: &Path) {
+    pub(super) fn remember(&mut self, project: &str, key: &str, step: &InstallStep, fingerprint: String, dir: &Path) {
         let output = output_dir(&step.command.argv).filter(|o| dir.join(o).exists()).map(str::to_owned);
         let finished = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         self.projects
             .entry(project.to_owned())
             .or_default()
-            .insert(step.command.display.clone(), Record { fingerprint, output, finished });
+            .insert(key.to_owned(), Record { command: step.command.display.clone(), fingerprint, output, finished });
     }
 }
 
@@ -199,6 +218,26 @@ mod tests {
             },
             reason: String::new(),
         }
+    }
+
+    #[test]
+    fn families_ignore_flags() {
+        let f = |a: &[&str]| family(&a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(f(&["npm", "ci"]), f(&["npm", "install"]));
+        assert_eq!(f(&["cargo", "fetch", "--locked"]), "cargo");
+        assert_eq!(f(&[".venv/bin/pip", "install", "-r", "requirements.txt"]), "pip");
+        assert_eq!(f(&["python3", "-m", "venv", ".venv"]), "python3 -m venv");
+        assert_ne!(f(&["yarn", "install"]), f(&["npm", "install"]));
+    }
+
+    #[test]
+    fn npm_install_then_npm_ci_is_the_same_install() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("package.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("package-lock.json"), "{}").unwrap();
+        let install = step(&["npm", "install"], "package.json");
+        let ci = step(&["npm", "ci"], "package-lock.json");
+        assert_eq!(compute(&install, dir.path(), &[]), compute(&ci, dir.path(), &[]));
     }
 
     #[test]
@@ -227,15 +266,15 @@ mod tests {
         let npm = step(&["npm", "ci"], "package-lock.json");
         let mut r = Records::default();
         std::fs::create_dir(dir.path().join("node_modules")).unwrap();
-        r.remember(".", &npm, "abc".into(), dir.path());
-        assert!(r.is_current(".", &npm, "abc", dir.path()));
-        assert!(!r.is_current(".", &npm, "abd", dir.path()));
+        r.remember(".", "npm", &npm, "abc".into(), dir.path());
+        assert!(r.is_current(".", "npm", "abc", dir.path()));
+        assert!(!r.is_current(".", "npm", "abd", dir.path()));
         std::fs::remove_dir(dir.path().join("node_modules")).unwrap();
-        assert!(!r.is_current(".", &npm, "abc", dir.path()));
+        assert!(!r.is_current(".", "npm", "abc", dir.path()));
         let store = dir.path().join("setup.json");
         r.save(&store).unwrap();
         let (loaded, problem) = Records::load(&store);
-        assert!(problem.is_none() && loaded.projects["."].contains_key("npm ci"));
+        assert!(problem.is_none() && loaded.projects["."].contains_key("npm"));
         std::fs::write(&store, "{not json").unwrap();
         assert!(Records::load(&store).1.unwrap().contains("every install runs"));
     }

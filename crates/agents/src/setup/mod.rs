@@ -123,13 +123,18 @@ fn install(
     let versions: Vec<String> =
         project.runtimes.iter().map(|r| format!("{}={}", r.runtime, r.installed.as_deref().unwrap_or("-"))).collect();
     let mut out = Vec::new();
+    let mut families: BTreeMap<String, usize> = BTreeMap::new();
     // Once a step runs, the ones after it run too: they build on what it produced.
     let mut ran = false;
     for step in &project.install {
         let position = counter.next();
         let label = label(&project.project, &step.command.display);
+        let family = fingerprint::family(&step.command.argv);
+        let seen = families.entry(family.clone()).or_default();
+        *seen += 1;
+        let key = if *seen == 1 { family } else { format!("{family}#{seen}") };
         let print = fingerprint::compute(step, board.repo.root(), &versions);
-        if !ran && records.is_current(&project.project, step, &print, dir) {
+        if !ran && records.is_current(&project.project, &key, &print, dir) {
             board
                 .reporter
                 .step(Stage::Setup, &format!("{position} {label}: up to date (nothing it depends on changed)"));
@@ -144,7 +149,7 @@ fn install(
         ran = true;
         board.reporter.step(Stage::Setup, &format!("{position} {label}"));
         // The step may fail half-way: until it succeeds again it is not up to date.
-        records.forget(&project.project, step);
+        records.forget(&project.project, &key);
         let started = Instant::now();
         let env = step_env(dir);
         let outcome = exec::run(&exec::Run {
@@ -180,7 +185,9 @@ fn install(
                 return Err(failure(step, dir, &status, &tail, &log));
             }
         }
-        records.remember(&project.project, step, print, dir);
+        // Taken again now: a lock the step wrote (`npm install`) is part of what it installed.
+        let print = fingerprint::compute(step, board.repo.root(), &versions);
+        records.remember(&project.project, &key, step, print, dir);
         if let Err(e) = records.save(store) {
             board.reporter.note(Stage::Setup, &format!("could not record the install in {}: {e}", store.display()));
         }
