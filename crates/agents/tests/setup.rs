@@ -273,7 +273,7 @@ fn env_is_written_from_the_example_with_generated_secrets() {
     // Another company's credential is never invented: the placeholder stays and the user is told.
     assert_eq!(value("STRIPE_SECRET_KEY"), "your-stripe-key-here");
     let notes = recorder.all("note").join("\n");
-    assert!(notes.contains("STRIPE_SECRET_KEY still need"), "{notes}");
+    assert!(notes.contains("for you to fill in: STRIPE_SECRET_KEY"), "{notes}");
     assert!(notes.contains("generated random values for"), "{notes}");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(dir.path().join(".env")).unwrap().permissions().mode();
@@ -376,4 +376,26 @@ fn cancel_stops_the_step_and_everything_it_started() {
     assert!(returned - cancelled < Duration::from_secs(5), "returned {:?} after the cancel", returned - cancelled);
     assert!(recorder.all("output").contains(&"started".to_owned()), "the step was running");
     assert_eq!(processes_with(&marker), Vec::<i32>::new(), "no process of the step is left");
+}
+
+#[test]
+fn each_project_of_a_monorepo_is_prepared_in_its_own_directory() {
+    let dir = project(&[
+        ("package.json", r#"{"name":"root","version":"1.0.0","private":true}"#),
+        ("web/package.json", r#"{"name":"web","version":"1.0.0","dependencies":{"hello":"file:../vendor/hello"}}"#),
+        ("vendor/hello/package.json", r#"{"name":"hello","version":"1.0.0"}"#),
+        ("web/.env.example", "SESSION_SECRET=\nPORT=3000\n"),
+    ]);
+    let (result, board, recorder) = setup(dir.path());
+    result.unwrap();
+    let steps = recorder.all("step");
+    assert!(steps.iter().any(|s| s == "[1/2] npm install"), "{steps:?}");
+    assert!(steps.iter().any(|s| s == "[2/2] web: npm install"), "{steps:?}");
+    let web = prepared(&board, "web");
+    assert_eq!(web.dir, dir.path().join("web"));
+    assert!(dir.path().join("web/node_modules/hello").exists() && !dir.path().join("node_modules/hello").exists());
+    assert_eq!(web.installed[0].log, dir.path().join(".repo-run/logs/setup-web.log"));
+    assert_eq!(prepared(&board, ".").installed[0].log, dir.path().join(".repo-run/logs/setup-root.log"));
+    assert!(hex64(&web.dotenv["SESSION_SECRET"]) && web.dotenv["PORT"] == "3000");
+    assert!(prepared(&board, ".").dotenv.is_empty() && !dir.path().join(".env").exists());
 }

@@ -62,6 +62,25 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
     Err(error(message, Some(hints.join("\n"))))
 }
 
+/// Constraints that could not be read (`status: unknown`): the install goes on, and the user
+/// is told which versions were not compared.
+pub(super) fn unchecked(requirements: &Requirements) -> Vec<String> {
+    let mut out = Vec::new();
+    for project in &requirements.projects {
+        for r in project.runtimes.iter().filter(|r| r.status == RuntimeStatus::Unknown) {
+            let from = r.evidence.as_ref().map(|e| format!(" (from {})", e.file)).unwrap_or_default();
+            out.push(format!(
+                "{}: could not compare {} {}{from} with the installed {}; going on with it",
+                project.project,
+                r.runtime,
+                r.required.as_deref().unwrap_or("?"),
+                r.installed.as_deref().unwrap_or("version")
+            ));
+        }
+    }
+    out
+}
+
 /// "go: go.mod (line 3) requires 1.22; not installed" and how to get it.
 fn runtime_problem(project: &str, r: &RuntimeRequirement) -> Option<(String, String)> {
     if !matches!(r.status, RuntimeStatus::Missing | RuntimeStatus::Mismatch) {

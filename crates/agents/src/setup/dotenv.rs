@@ -166,7 +166,7 @@ impl Report {
             out.push_str(&format!("; generated random values for {}", self.generated.join(", ")));
         }
         if !self.yours.is_empty() {
-            out.push_str(&format!("; {} still need a value of yours", self.yours.join(", ")));
+            out.push_str(&format!("; still placeholders, for you to fill in: {}", self.yours.join(", ")));
         }
         out
     }

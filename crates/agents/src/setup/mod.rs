@@ -59,6 +59,9 @@ impl Agent for SetupAgent {
             )
         })?;
         check::runtimes_and_tools(&requirements, board.repo.root())?;
+        for note in check::unchecked(&requirements) {
+            board.reporter.note(Stage::Setup, &note);
+        }
 
         board.workdir.ensure().map_err(|e| {
             error(format!("cannot create {}: {e}", board.workdir.path().display()), Some(WRITABLE.into()))
@@ -127,6 +130,12 @@ fn install(
     // Once a step runs, the ones after it run too: they build on what it produced.
     let mut ran = false;
     for step in &project.install {
+        if board.cancel.is_cancelled() {
+            return Err(error(
+                format!("interrupted before `{}` in {}", step.command.display, dir.display()),
+                Some("`repo-run up` starts again where this stopped".into()),
+            ));
+        }
         let position = counter.next();
         let label = label(&project.project, &step.command.display);
         let family = fingerprint::family(&step.command.argv);
