@@ -7,6 +7,7 @@
 
 pub mod detection;
 pub mod document;
+// pub mod lifecycle; (TEMP until runner lands)
 pub mod pipeline;
 pub mod plan;
 pub mod repo;

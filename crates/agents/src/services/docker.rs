@@ -353,6 +353,22 @@ impl Engine {
         Ok(Teardown { containers, volumes })
     }
 
+    /// The names of the project's containers that are running now.
+    pub async fn running_containers(&self, project: &ProjectId) -> Result<Vec<String>, ServiceError> {
+        let filter = HashMap::from([
+            ("label".to_owned(), vec![format!("{PROJECT_LABEL}={project}")]),
+            ("status".to_owned(), vec!["running".to_owned()]),
+        ]);
+        let options = ListContainersOptionsBuilder::default().filters(&filter).build();
+        let containers =
+            self.docker.list_containers(Some(options)).await.map_err(docker_error("listing containers".into()))?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|c| c.names?.into_iter().next())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .collect())
+    }
+
     async fn inspect(&self, name: &str) -> Result<Option<bollard::models::ContainerInspectResponse>, ServiceError> {
         match self.docker.inspect_container(name, None).await {
             Ok(c) => Ok(Some(c)),

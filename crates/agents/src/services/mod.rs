@@ -46,6 +46,11 @@ impl ProjectId {
         Ok(ProjectId(if name.is_empty() { format!("{hash:08x}") } else { format!("{name}-{hash:08x}") }))
     }
 
+    /// The id as a state file recorded it (the checkout may have moved since).
+    pub fn from_recorded(id: &str) -> Self {
+        ProjectId(id.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -206,6 +211,11 @@ impl Services {
     /// Stops and removes the project's containers; its volumes too when asked.
     pub fn down(&self, project: &ProjectId, options: DownOptions) -> Result<Teardown, ServiceError> {
         self.runtime.block_on(self.engine.down(project, options))
+    }
+
+    /// The names of the project's containers that are running now.
+    pub fn running_containers(&self, project: &ProjectId) -> Result<Vec<String>, ServiceError> {
+        self.runtime.block_on(self.engine.running_containers(project))
     }
 
     /// The names of the project's containers (running or not) and volumes, found by label.

@@ -245,7 +245,9 @@ fn migrations(cx: &ProjectContext<'_>, deps: &[&Dep], out: &mut Findings) {
     let first_migration = cx.repo.files_under(&cx.path("migrations")).first().map(|f| f.path.clone());
     let uses = |name: &str| deps.iter().any(|d| d.package == name);
     if let Some(file) = &first_migration {
-        if uses("sqlx") {
+        // An app that embeds its migrations (`sqlx::migrate!().run(&pool)`) applies them at
+        // start; running them beforehand too would make its own run fail.
+        if uses("sqlx") && !embeds_sqlx_migrations(cx) {
             let evidence = Evidence::new(file.clone(), None, "rust.migrations.sqlx");
             out.add_migration("sqlx", command(&["sqlx", "migrate", "run"], evidence));
         }
@@ -260,6 +262,15 @@ fn migrations(cx: &ProjectContext<'_>, deps: &[&Dep], out: &mut Findings) {
     if let Some(evidence) = diesel {
         out.add_migration("diesel", command(&["diesel", "migration", "run"], evidence));
     }
+}
+
+/// Whether the project's sources call `sqlx::migrate!`.
+fn embeds_sqlx_migrations(cx: &ProjectContext<'_>) -> bool {
+    cx.repo
+        .files_under(&cx.path("src"))
+        .iter()
+        .filter(|f| f.extension() == Some("rs"))
+        .any(|f| cx.repo.read_text(&f.path).is_some_and(|t| t.content.contains("migrate!(")))
 }
 
 /// A binary target: its name and where it is declared.
@@ -334,6 +345,11 @@ fn fn_main_line(source: &str) -> Option<u32> {
 /// One binary: `cargo run --release`. Several: `--bin` for each, the one named like the
 /// package preferred, else one named like a server (`mini-redis-server`), else the first.
 fn starts(package: Option<&str>, mut bins: Vec<Bin>, out: &mut Findings) {
+    // Compiling is its own step, so a build is shown (and timed) as one and the health
+    // check's deadline only covers starting.
+    if let Some(first) = bins.first() {
+        out.add_build(priority::CONVENTION, command(&["cargo", "build", "--release"], first.evidence.clone()));
+    }
     if bins.len() == 1 {
         let bin = bins.remove(0);
         out.add_start(priority::CONVENTION, command(&["cargo", "run", "--release"], bin.evidence));
@@ -427,9 +443,9 @@ mod tests {
         assert_eq!(p.services[0].service, ServiceKind::Postgres);
         assert_eq!(p.services[0].env_var.as_deref(), Some("DATABASE_URL"));
         assert_eq!(p.services[0].evidence[0].rule, "rust.service.postgres");
-        assert_eq!(p.migrations.len(), 1);
-        assert_eq!(p.migrations[0].command.display, "sqlx migrate run");
-        assert_eq!(p.migrations[0].command.evidence.file, "migrations/0001_init.sql");
+        // main.rs runs `sqlx::migrate!()` itself: nothing to run before it.
+        assert!(p.migrations.is_empty());
+        assert_eq!(p.build.as_ref().unwrap().display, "cargo build --release");
         assert_eq!(names(p.entry_points.iter().map(|e| &e.file)), ["src/main.rs"]);
         let dev: Vec<_> = p.dependencies.iter().filter(|d| d.dev).map(|d| d.name.as_str()).collect();
         assert_eq!(dev, ["tower"]);
@@ -538,6 +554,22 @@ mod tests {
         assert!(p.services.is_empty());
         assert_eq!(p.migrations[0].command.display, "diesel migration run");
         assert_eq!(p.migrations[0].command.evidence.file, "diesel.toml");
+    }
+
+    #[test]
+    fn sqlx_migrations_run_first_unless_the_app_embeds_them() {
+        let manifest = (
+            "Cargo.toml",
+            "[package]\nname = \"r\"\n\n[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n",
+        );
+        let migration = ("migrations/0001_init.sql", "CREATE TABLE t (id int);\n");
+        let d = detect_files(&[manifest, migration, ("src/main.rs", "fn main() {}\n")]);
+        let p = project(&d, ".");
+        assert_eq!(p.migrations[0].command.display, "sqlx migrate run");
+        assert_eq!(p.migrations[0].command.evidence.file, "migrations/0001_init.sql");
+        let embeds = "fn main() { let _ = sqlx::migrate!(); }\n";
+        let d = detect_files(&[manifest, migration, ("src/main.rs", embeds)]);
+        assert!(project(&d, ".").migrations.is_empty());
     }
 
     #[test]
