@@ -399,3 +399,19 @@ fn each_project_of_a_monorepo_is_prepared_in_its_own_directory() {
     assert!(hex64(&web.dotenv["SESSION_SECRET"]) && web.dotenv["PORT"] == "3000");
     assert!(prepared(&board, ".").dotenv.is_empty() && !dir.path().join(".env").exists());
 }
+
+#[test]
+fn a_package_that_does_not_exist_fails_pip_with_the_index_hint() {
+    let dir = project(&[("requirements.txt", "repo-run-no-such-package-0a9f3c==1.0\n")]);
+    let (result, _, _) = setup(dir.path());
+    let err = result.unwrap_err();
+    assert!(err.message.contains("`.venv/bin/pip install -r requirements.txt` failed"), "{}", err.message);
+    assert!(err.message.contains("repo-run-no-such-package-0a9f3c"), "pip's own words are quoted: {}", err.message);
+    assert!(err.hint.as_deref().unwrap().contains("PIP_INDEX_URL"), "{:?}", err.hint);
+    // The venv was made and is kept; only pip runs again next time.
+    let (result, _, recorder) = setup(dir.path());
+    assert!(result.is_err());
+    let steps = recorder.all("step");
+    assert!(steps[0].contains("python3 -m venv .venv: up to date"), "{steps:?}");
+    assert!(steps[1].ends_with(".venv/bin/pip install -r requirements.txt"), "{steps:?}");
+}
