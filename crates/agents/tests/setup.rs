@@ -360,7 +360,7 @@ fn cancel_stops_the_step_and_everything_it_started() {
         let recorder = recorder.clone();
         std::thread::spawn(move || {
             // Cancel once the step has started its own child (or after a generous start-up time).
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + Duration::from_secs(60);
             while recorder.all("output").is_empty() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -22,7 +22,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// How long an interrupted command gets to stop after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
 /// How long output is still read after the command exited (a grandchild may hold the pipe).
-const DRAIN: Duration = Duration::from_secs(2);
+const DRAIN: Duration = Duration::from_secs(5);
 
 pub(super) struct Run<'a> {
     pub argv: &'a [String],
