@@ -16,6 +16,7 @@ pub mod repo;
 pub mod requirements;
 pub mod runner;
 pub mod services;
+pub mod setup;
 pub mod state;
 pub mod up;
 pub mod workdir;

@@ -121,8 +121,9 @@ fn is_sql_name(upper: &str) -> bool {
     generic && is_address_part(upper)
 }
 
-/// Credentials issued by someone else's service: only the user has them.
-fn is_third_party(upper: &str) -> bool {
+/// Credentials issued by someone else's service: only the user has them. (Setup asks too,
+/// before it generates a value for a secret-looking name.) `upper` is the upper-cased name.
+pub(crate) fn is_third_party(upper: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "STRIPE_",
         "AWS_",

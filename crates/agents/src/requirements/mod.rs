@@ -15,6 +15,7 @@ mod runtimes;
 mod system_packages;
 mod versions;
 
+pub(crate) use env::is_third_party;
 pub use host::Host;
 
 use std::collections::BTreeSet;

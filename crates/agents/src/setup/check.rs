@@ -1,0 +1,260 @@
+//! What must hold before any install runs: each runtime the plan needs is installed in a
+//! version its constraint accepts, and each install command's program can be found. Every
+//! problem of every project is reported at once, so one round of fixes is enough.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::pipeline::AgentError;
+use crate::plan::{Requirements, Runtime, RuntimeRequirement, RuntimeStatus};
+
+use super::{error, fingerprint, project_dir};
+
+/// Fails with every missing or mismatched runtime and every install program not on `PATH`.
+pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Result<(), AgentError> {
+    let path = std::env::var_os("PATH");
+    let mut problems: Vec<(String, String)> = Vec::new();
+    for project in &requirements.projects {
+        let runtime_problems: Vec<_> =
+            project.runtimes.iter().filter_map(|r| runtime_problem(&project.project, r)).collect();
+        // A project whose runtime is missing would also miss its tools: the runtime says why.
+        if !runtime_problems.is_empty() {
+            problems.extend(runtime_problems);
+            continue;
+        }
+        let dir = project_dir(root, &project.project);
+        let mut produced: Vec<&str> = Vec::new();
+        for step in &project.install {
+            let Some(program) = step.command.argv.first() else { continue };
+            if !program_exists(program, &dir, &produced, path.as_ref()) {
+                let place = if program.contains('/') {
+                    format!("{program} does not exist in {}", dir.display())
+                } else {
+                    format!("{program} is not on PATH")
+                };
+                problems.push((
+                    format!(
+                        "{}: {place} (needed for `{}`, from {})",
+                        project.project, step.command.display, step.command.evidence.file
+                    ),
+                    tool_hint(program),
+                ));
+            }
+            produced.extend(fingerprint::output_dir(&step.command.argv));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let (messages, all_hints): (Vec<String>, Vec<String>) = problems.into_iter().unzip();
+    let mut hints: Vec<String> = Vec::new();
+    for hint in all_hints {
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    let message = if messages.len() == 1 {
+        messages[0].clone()
+    } else {
+        format!("{} problems with the tools this repository needs:\n  - {}", messages.len(), messages.join("\n  - "))
+    };
+    Err(error(message, Some(hints.join("\n"))))
+}
+
+/// Constraints that could not be read (`status: unknown`): the install goes on, and the user
+/// is told which versions were not compared.
+pub(super) fn unchecked(requirements: &Requirements) -> Vec<String> {
+    let mut out = Vec::new();
+    for project in &requirements.projects {
+        for r in project.runtimes.iter().filter(|r| r.status == RuntimeStatus::Unknown) {
+            let from = r.evidence.as_ref().map(|e| format!(" (from {})", e.file)).unwrap_or_default();
+            out.push(format!(
+                "{}: could not compare {} {}{from} with the installed {}; going on with it",
+                project.project,
+                r.runtime,
+                r.required.as_deref().unwrap_or("?"),
+                r.installed.as_deref().unwrap_or("version")
+            ));
+        }
+    }
+    out
+}
+
+/// "go: go.mod (line 3) requires 1.22; not installed" and how to get it.
+fn runtime_problem(project: &str, r: &RuntimeRequirement) -> Option<(String, String)> {
+    if !matches!(r.status, RuntimeStatus::Missing | RuntimeStatus::Mismatch) {
+        return None;
+    }
+    let needs = match (&r.required, &r.evidence) {
+        (Some(req), Some(e)) => {
+            let line = e.line.map(|l| format!(" line {l}")).unwrap_or_default();
+            format!("{}{line} requires {} {req}", e.file, r.runtime)
+        }
+        (Some(req), None) => format!("{} {req} is required", r.runtime),
+        (None, _) => format!("{} is required", r.runtime),
+    };
+    let have = match &r.installed {
+        Some(v) => format!("installed: {v}"),
+        None => "not installed".to_owned(),
+    };
+    let mut message = format!("{project}: {needs}; {have}");
+    if let Some(note) = &r.message {
+        message.push_str(&format!(" ({note})"));
+    }
+    Some((message, runtime_hint(r.runtime, r.required.as_deref())))
+}
+
+/// How to get a runtime, with the version manager people use for it.
+fn runtime_hint(runtime: Runtime, required: Option<&str>) -> String {
+    let v = required.map(|r| r.trim_start_matches(['^', '~', '=', '>', '<', 'v', ' '])).unwrap_or("");
+    let v = v.split([' ', ',', '|']).next().unwrap_or("");
+    let (v_or, v_arg) = if v.is_empty() { ("the required version", "<version>") } else { (v, v) };
+    match runtime {
+        Runtime::Node => format!(
+            "install Node {v_or} with a version manager: `nvm install {v_arg}` (https://github.com/nvm-sh/nvm) or \
+             `fnm install {v_arg}` (https://github.com/Schniz/fnm), or from https://nodejs.org/"
+        ),
+        Runtime::Bun => "install Bun: https://bun.sh/docs/installation".into(),
+        Runtime::Python => format!(
+            "install Python {v_or} with pyenv: `pyenv install {v_arg}` (https://github.com/pyenv/pyenv), or `uv \
+             python install {v_arg}`"
+        ),
+        Runtime::Rust => format!(
+            "install Rust with rustup (https://rustup.rs): `rustup toolchain install {}`",
+            if v.is_empty() { "stable" } else { v }
+        ),
+        Runtime::Go => format!("install Go {v_or} from https://go.dev/dl/ (or `goenv install {v_arg}`)"),
+        Runtime::Ruby => format!(
+            "install Ruby {v_or} with rbenv: `rbenv install {v_arg}` (https://github.com/rbenv/rbenv), or asdf/mise"
+        ),
+        Runtime::Java => format!(
+            "install a JDK {v_or} with SDKMAN! (`sdk install java`, https://sdkman.io) or your system's packages \
+             (`apt install openjdk-{}-jdk`)",
+            if v.is_empty() { "17" } else { v }
+        ),
+        Runtime::Php => format!("install PHP {v_or}: https://www.php.net/downloads (or `apt install php-cli`)"),
+    }
+}
+
+/// Where a missing install program comes from.
+fn tool_hint(program: &str) -> String {
+    let name = Path::new(program).file_name().map_or(program.to_owned(), |n| n.to_string_lossy().into_owned());
+    match name.as_str() {
+        "npm" | "npx" | "node" => {
+            "npm comes with Node: install Node with nvm or fnm, or from https://nodejs.org/".into()
+        }
+        "yarn" | "pnpm" => {
+            format!("{name} ships with Node through Corepack: run `corepack enable` (or `npm install -g {name}`)")
+        }
+        "bun" => "install Bun: https://bun.sh/docs/installation".into(),
+        "python" | "python3" => {
+            "install Python with pyenv (`pyenv install <version>`) or your system's packages".into()
+        }
+        "pip" | "pip3" => {
+            "pip comes from the project's .venv: remove a broken .venv and run `repo-run up` again".into()
+        }
+        "uv" => "install uv: `pipx install uv` or https://docs.astral.sh/uv/getting-started/installation/".into(),
+        "poetry" | "pipenv" | "pdm" => format!("install {name}: `pipx install {name}`"),
+        "cargo" => "install Rust with rustup: https://rustup.rs".into(),
+        "go" => "install Go from https://go.dev/dl/".into(),
+        "bundle" | "bundler" => "install Bundler: `gem install bundler` (Ruby comes from rbenv, asdf or mise)".into(),
+        "mvn" => "install Maven (`apt install maven`, `sdk install maven`), or add the Maven wrapper (mvnw)".into(),
+        "gradle" => "install Gradle (`sdk install gradle`), or add the Gradle wrapper (gradlew)".into(),
+        "composer" => "install Composer: https://getcomposer.org/download/".into(),
+        _ if program.contains('/') => format!("{program} is part of the repository: check it is committed"),
+        _ => format!("install {name} and make sure it is on PATH"),
+    }
+}
+
+/// Whether `program` can be run from `dir`: an existing relative path, one inside a directory
+/// an earlier step creates (`.venv/bin/pip` after `python3 -m venv .venv`), or an executable
+/// on `PATH`.
+fn program_exists(program: &str, dir: &Path, produced: &[&str], path: Option<&OsString>) -> bool {
+    let as_path = Path::new(program);
+    if as_path.is_absolute() {
+        return is_executable(as_path);
+    }
+    if program.contains('/') {
+        let first = as_path.components().find_map(|c| match c {
+            std::path::Component::Normal(n) => n.to_str(),
+            _ => None,
+        });
+        return dir.join(as_path).exists() || first.is_some_and(|f| produced.contains(&f));
+    }
+    path.is_some_and(|p| std::env::split_paths(p).any(|d| is_executable(&d.join(program))))
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// What to look at after an install failed, by package manager.
+pub(super) fn failure_hint(argv: &[String], evidence: &str) -> String {
+    let program = argv.first().map(String::as_str).unwrap_or("");
+    let name = Path::new(program).file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let sub = argv.get(1).map(String::as_str).unwrap_or("");
+    match name.as_str() {
+        "npm" | "yarn" | "pnpm" | "bun" => format!(
+            "read the log; a package that cannot be fetched usually means a registry setting: `npm config get \
+             registry`, npm_config_registry, .npmrc{}; a lock out of date with package.json makes `{name} {sub}` \
+             fail (run `{name} install` and commit the lock)",
+            if name == "yarn" { ", .yarnrc.yml" } else { "" }
+        ),
+        "pip" | "pip3" | "uv" | "poetry" | "pipenv" | "pdm" => format!(
+            "read the log; a package or version that cannot be found means a name or pin in {evidence} is wrong or \
+             the index is unreachable: check PIP_INDEX_URL / pip.conf{}; a package that fails to build may need a \
+             system library (see the plan's system packages)",
+            if name == "uv" { " / UV_INDEX_URL" } else { "" }
+        ),
+        "python" | "python3" => {
+            "creating the virtualenv failed: on Debian/Ubuntu install python3-venv, or use a pyenv Python".into()
+        }
+        "cargo" => "read the log; crates that cannot be fetched mean the registry settings in ~/.cargo/config.toml \
+                    (or CARGO_REGISTRIES_*), or a Cargo.lock out of date (`cargo fetch` without --locked updates it)"
+            .into(),
+        "go" => {
+            "read the log; modules that cannot be fetched mean GOPROXY / GOPRIVATE settings (`go env GOPROXY`)".into()
+        }
+        "bundle" => "read the log; check the Gemfile's source and `bundle config` mirrors".into(),
+        "mvn" | "mvnw" | "gradle" | "gradlew" => {
+            "read the log; check the repositories and mirrors in ~/.m2/settings.xml or the Gradle init scripts".into()
+        }
+        "composer" => "read the log; check `composer config repositories` and the lock".into(),
+        _ => format!("read the log, fix the cause in {evidence} or the environment, and run `repo-run up` again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Evidence;
+
+    #[test]
+    fn runtime_messages_name_both_versions_and_the_file() {
+        let r = RuntimeRequirement {
+            runtime: Runtime::Node,
+            required: Some(">=22".into()),
+            evidence: Some(Evidence::new("web/package.json", Some(5), "node.engines")),
+            installed: Some("20.11.0".into()),
+            status: RuntimeStatus::Mismatch,
+            message: None,
+        };
+        let (message, hint) = runtime_problem("web", &r).unwrap();
+        assert_eq!(message, "web: web/package.json line 5 requires node >=22; installed: 20.11.0");
+        assert!(hint.contains("nvm install 22") && hint.contains("fnm"), "{hint}");
+        let ok = RuntimeRequirement { status: RuntimeStatus::Ok, ..r };
+        assert!(runtime_problem("web", &ok).is_none());
+    }
+
+    #[test]
+    fn programs_from_earlier_steps_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::env::var_os("PATH");
+        assert!(program_exists("sh", dir.path(), &[], path.as_ref()));
+        assert!(!program_exists("repo-run-no-such-tool", dir.path(), &[], path.as_ref()));
+        assert!(!program_exists(".venv/bin/pip", dir.path(), &[], path.as_ref()));
+        assert!(program_exists(".venv/bin/pip", dir.path(), &[".venv"], path.as_ref()));
+        assert!(program_exists("/bin/sh", dir.path(), &[], None));
+    }
+}
