@@ -72,7 +72,8 @@ pub fn setup() -> Result<()> {
         return Ok(());
     }
     let dir = default_dir()?;
-    build(&dir).with_context(|| format!("building the local npm registry into {} failed", dir.display()))
+    build(&dir)
+        .with_context(|| format!("building the local npm registry into {} failed", dir.display()))
         .context("`cargo xtask npm-registry` reproduces it; the Node install tests need it")
 }
 
@@ -236,9 +237,8 @@ fn download(names: &[String], debs: &Path) -> Result<()> {
 
 /// `dpkg-deb -x` of every downloaded package into one root; returns how many.
 fn unpack(debs: &Path, root: &Path) -> Result<usize> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(debs)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()?;
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(debs)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
     files.retain(|f| f.extension().is_some_and(|x| x == "deb"));
     files.sort();
     for (i, deb) in files.iter().enumerate() {
@@ -295,8 +295,7 @@ fn find_modules(root: &Path) -> Result<Vec<Module>> {
 }
 
 fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
     entries.sort();
     entries
 }
@@ -311,10 +310,13 @@ struct Stats {
     skipped: Vec<String>,
 }
 
+/// A module's manifest and directory.
+type Found = (Map<String, Value>, PathBuf);
+
 fn write_registry(root: &Path, modules: Vec<Module>, registry: &Path) -> Result<Stats> {
     let mut stats = Stats::default();
     // name → version → (manifest, dir); the first module of a name and version wins.
-    let mut packages: BTreeMap<String, BTreeMap<semver::Version, (Map<String, Value>, PathBuf)>> = BTreeMap::new();
+    let mut packages: BTreeMap<String, BTreeMap<semver::Version, Found>> = BTreeMap::new();
     for module in modules {
         let path = module.dir.join("package.json");
         let manifest = match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) {
@@ -337,8 +339,7 @@ fn write_registry(root: &Path, modules: Vec<Module>, registry: &Path) -> Result<
         // The newest release; a prerelease only when there is nothing else.
         let latest = versions
             .keys()
-            .filter(|v| v.pre.is_empty())
-            .next_back()
+            .rfind(|v| v.pre.is_empty())
             .or_else(|| versions.keys().next_back())
             .expect("at least one version")
             .to_string();

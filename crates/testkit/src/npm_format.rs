@@ -131,7 +131,8 @@ struct Digests {
 /// A `.tgz` of the version's files under `package/`, in path order, with fixed times and owners,
 /// hashed as it is written.
 fn write_tarball(path: &Path, version: &PackageVersion) -> io::Result<Digests> {
-    let out = HashingWriter { inner: BufWriter::new(File::create(path)?), sha512: Sha512::new(), sha1: Sha1::new(), size: 0 };
+    let out =
+        HashingWriter { inner: BufWriter::new(File::create(path)?), sha512: Sha512::new(), sha1: Sha1::new(), size: 0 };
     let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     let manifest = serde_json::to_vec_pretty(&version.manifest)?;
@@ -212,7 +213,8 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")];
+        let cases =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")];
         for (input, want) in cases {
             assert_eq!(base64(input.as_bytes()), want, "{input:?}");
         }

@@ -172,7 +172,10 @@ fn not_found(out: &mut TcpStream, body: bool) -> io::Result<()> {
 }
 
 fn head(out: &mut TcpStream, status: &str, content_type: &str, len: u64) -> io::Result<()> {
-    write!(out, "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    )
 }
 
 fn respond(out: &mut TcpStream, status: &str, content_type: &str, bytes: &[u8], body: bool) -> io::Result<()> {

@@ -23,11 +23,7 @@ fn get(registry: &NpmRegistry, path: &str) -> (String, String, Vec<u8>) {
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
     let head = String::from_utf8(response[..split].to_vec()).unwrap();
     let status = head.lines().next().unwrap().to_owned();
-    let content_type = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Type: "))
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = head.lines().find_map(|l| l.strip_prefix("Content-Type: ")).unwrap_or_default().to_owned();
     (status, content_type, response[split + 4..].to_vec())
 }
 
@@ -134,8 +130,11 @@ fn npm_installs_a_scoped_package_and_its_dependency_from_a_written_registry() {
     let registry = NpmRegistry::serve(&handmade_registry(dir.path())).unwrap();
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
-    std::fs::write(app.join("package.json"), r#"{"name": "app", "version": "1.0.0", "dependencies": {"@repo-run/shout": "^0.1.0"}}"#)
-        .unwrap();
+    std::fs::write(
+        app.join("package.json"),
+        r#"{"name": "app", "version": "1.0.0", "dependencies": {"@repo-run/shout": "^0.1.0"}}"#,
+    )
+    .unwrap();
 
     assert_success("npm install", &npm_install(&app, &registry, dir.path()));
     let installed: Value =
