@@ -195,3 +195,126 @@ fn the_express_pg_fixture_installs_from_the_debian_registry() {
     }
     assert_success("node -e require('express'); require('pg')", &node_requires(&app, &["express", "pg"]));
 }
+
+/// A container started with the docker CLI, removed (with its anonymous volumes) on drop.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", "-v", &self.0]).output();
+    }
+}
+
+/// A child process killed and reaped on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request to `127.0.0.1:port`: (status code, body).
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// The fixture as a user runs it: installed from the Debian-built registry, migrated with its
+/// own `npm run migrate` on a real PostgreSQL, then serving and storing todos.
+#[test]
+fn the_express_pg_fixture_migrates_and_serves_on_postgres() {
+    let (Some(built), Ok(image)) = (testkit::npm_registry_dir(), std::env::var("REPO_RUN_POSTGRES_IMAGE")) else {
+        eprintln!(
+            "SKIPPED: needs {} (`cargo xtask npm-registry`) and REPO_RUN_POSTGRES_IMAGE (`cargo xtask images`); \
+             `cargo xtask test` exports both",
+            testkit::NPM_REGISTRY_ENV
+        );
+        return;
+    };
+    let registry = NpmRegistry::serve(&built).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/node-express-pg-migrate"), &app);
+    assert_success("npm install", &npm_install(&app, &registry, dir.path()));
+    drop(registry);
+
+    let run = Command::new("docker")
+        .args(["run", "-d", "--label", "dev.repo-run.test=testkit-npm", "-p", "127.0.0.1::5432"])
+        .args(["-e", "POSTGRES_USER=todo", "-e", "POSTGRES_PASSWORD=changeme", "-e", "POSTGRES_DB=todo", &image])
+        .output()
+        .expect("running docker");
+    assert_success("docker run", &run);
+    let container = Container(String::from_utf8_lossy(&run.stdout).trim().to_owned());
+    let port = Command::new("docker").args(["port", &container.0, "5432/tcp"]).output().unwrap();
+    let pg_port =
+        String::from_utf8_lossy(&port.stdout).lines().next().and_then(|l| l.rsplit(':').next()?.parse::<u16>().ok());
+    let database_url = format!("postgres://todo:changeme@127.0.0.1:{}/todo", pg_port.expect("a published port"));
+
+    let migrate = || {
+        Command::new("npm")
+            .args(["run", "migrate", "--silent"])
+            .current_dir(&app)
+            .env("DATABASE_URL", &database_url)
+            .output()
+            .unwrap()
+    };
+    // The server takes a few seconds to accept connections: the first migration retries until then.
+    let started = Instant::now();
+    let first = loop {
+        let out = migrate();
+        if out.status.success() || started.elapsed().as_secs() > 60 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_success("npm run migrate", &first);
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 001_create_todos.sql"));
+    let second = migrate();
+    assert_success("npm run migrate (again)", &second);
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("applied"), "a second run applies nothing");
+
+    let port = free_port();
+    let _server = Child(
+        Command::new("node")
+            .arg("server.js")
+            .current_dir(&app)
+            .env("DATABASE_URL", &database_url)
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let root = loop {
+        match http(port, "GET", "/", None) {
+            Ok(response) => break response,
+            Err(e) if started.elapsed().as_secs() > 20 => panic!("node server.js never answered on {port}: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    };
+    assert_eq!(root, (200, r#"{"ok":true}"#.to_owned()));
+    let (status, created) = http(port, "POST", "/todos", Some(r#"{"title":"buy milk"}"#)).unwrap();
+    assert_eq!(status, 201, "{created}");
+    let (status, list) = http(port, "GET", "/todos", None).unwrap();
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["title"], "buy milk");
+    assert_eq!(list[0]["done"], false);
+}
