@@ -101,6 +101,8 @@ fn npm_install(app: &Path, registry: &NpmRegistry, scratch: &Path) -> Output {
         .env("npm_config_userconfig", &npmrc)
         .env("npm_config_fetch_timeout", "20000")
         .env("npm_config_fetch_retries", "0")
+        // Loopback never goes through a proxy the environment may name.
+        .env("npm_config_noproxy", "127.0.0.1,localhost")
         .output()
         .expect("running npm")
 }

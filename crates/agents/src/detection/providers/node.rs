@@ -379,9 +379,11 @@ fn databases(cx: &ProjectContext<'_>, pkg: &PackageJson, deps: &[Dep], pm: Packa
 /// Scripts that migrate a database by convention, in order of preference.
 const MIGRATION_SCRIPTS: &[&str] = &["migrate", "db:migrate", "migrate:latest"];
 
-/// Tools whose migrations are detected from their own configuration (above): a script that
-/// runs one of them is theirs, not a migration of its own.
-const MIGRATION_TOOLS: &[&str] = &["knex", "prisma", "sequelize", "sequelize-cli", "drizzle-kit"];
+/// Tools whose migrations are detected from their own configuration (above, or by the Ruby,
+/// PHP and Python providers beside a package.json): a script that runs one of them is theirs,
+/// not a migration of its own.
+const MIGRATION_TOOLS: &[&str] =
+    &["knex", "prisma", "sequelize", "sequelize-cli", "drizzle-kit", "rails", "artisan", "manage.py", "alembic"];
 
 /// A project's own migration script (`"migrate": "node scripts/migrate.js"`), for projects that
 /// migrate without a known tool: run as `<pm> run <script>`. Only when no tool was detected, so
@@ -1474,9 +1476,16 @@ mod tests {
     #[test]
     fn a_migrate_script_of_a_known_tool_or_beside_one_is_not_an_npm_script_migration() {
         // The script runs a tool detected from its own configuration (or that would be).
-        for script in
-            ["knex migrate:latest", "npx prisma migrate deploy", "sequelize-cli db:migrate", "drizzle-kit migrate"]
-        {
+        let scripts = [
+            "knex migrate:latest",
+            "npx prisma migrate deploy",
+            "sequelize-cli db:migrate",
+            "drizzle-kit migrate",
+            "bin/rails db:migrate",
+            "php artisan migrate",
+            "python manage.py migrate",
+        ];
+        for script in scripts {
             let d = one(&format!(r#"{{"scripts": {{"migrate": "{script}"}}}}"#));
             assert!(root(&d).migrations.is_empty(), "{script}");
         }
