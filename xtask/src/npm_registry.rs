@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -243,15 +244,35 @@ fn unpack(debs: &Path, root: &Path) -> Result<usize> {
         std::fs::read_dir(debs)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
     files.retain(|f| f.extension().is_some_and(|x| x == "deb"));
     files.sort();
-    for (i, deb) in files.iter().enumerate() {
-        let status = Command::new("dpkg-deb").arg("-x").arg(deb).arg(root).status().context("running dpkg-deb")?;
-        if !status.success() {
-            bail!("dpkg-deb -x {} failed ({status})", deb.display());
-        }
-        if (i + 1) % 100 == 0 {
-            eprintln!("npm registry: unpacked {} of {}", i + 1, files.len());
-        }
-    }
+    // A few at a time: each is a small archive, so the time goes to starting processes and
+    // waiting for the disk. Debian packages do not share files, so they unpack side by side.
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(deb) = files.get(i) else { return Ok(()) };
+                        let status = Command::new("dpkg-deb")
+                            .arg("-x")
+                            .arg(deb)
+                            .arg(root)
+                            .status()
+                            .context("running dpkg-deb")?;
+                        if !status.success() {
+                            bail!("dpkg-deb -x {} failed ({status})", deb.display());
+                        }
+                        if (i + 1) % 100 == 0 {
+                            eprintln!("npm registry: unpacking {} of {}", i + 1, files.len());
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("an unpack worker panicked"))
+    })?;
     Ok(files.len())
 }
 
