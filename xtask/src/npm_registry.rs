@@ -50,7 +50,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         }
     }
     let dir = match out {
-        Some(dir) => dir,
+        Some(dir) => absolute(&dir)?,
         None => default_dir()?,
     };
     build(&dir)?;
@@ -95,6 +95,18 @@ fn missing_tool() -> Option<&'static str> {
     })
 }
 
+/// `dir` from the root, without `.` or `..` (the build works beside it, in its parent).
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    if dir.exists() {
+        return dir.canonicalize().with_context(|| format!("resolving {}", dir.display()));
+    }
+    let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    if dir.components().any(|c| c == std::path::Component::ParentDir) {
+        bail!("{}: name a directory without `..`", dir.display());
+    }
+    Ok(dir.components().collect())
+}
+
 fn default_dir() -> Result<PathBuf> {
     let base = match std::env::var_os("REPO_RUN_CACHE_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
@@ -114,8 +126,8 @@ fn stamp_text() -> String {
 
 /// Builds the registry into `out` unless its stamp is current. The build happens in a sibling
 /// directory that replaces `out` only when complete, so an interrupted build leaves no half
-/// registry behind.
-pub fn build(out: &Path) -> Result<()> {
+/// registry behind. `out` is absolute and normalised ([`absolute`]).
+fn build(out: &Path) -> Result<()> {
     let started = Instant::now();
     if std::fs::read_to_string(out.join(STAMP)).is_ok_and(|s| s == stamp_text()) {
         let summary = std::fs::read_to_string(out.join(SUMMARY)).unwrap_or_default();
@@ -124,6 +136,13 @@ pub fn build(out: &Path) -> Result<()> {
     }
     if let Some(missing) = missing_tool() {
         bail!("`{missing}` is not on PATH: the npm registry is built from Debian packages (apt-get, dpkg-deb)");
+    }
+    // The old registry is replaced at the end: never a directory this command did not make.
+    let replaceable = !out.exists()
+        || out.join(STAMP).is_file()
+        || std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none());
+    if !replaceable {
+        bail!("{} exists and is not an npm registry this command built: choose another --out", out.display());
     }
     let parent = out.parent().context("--out needs a parent directory")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
