@@ -3,8 +3,9 @@
 //! The manifest gives the name, the dependencies (and through them frameworks and services),
 //! the scripts (start, dev, build) and workspaces; lock files give the package manager, also
 //! from an ancestor directory for workspace members; ORM configuration (Prisma, Knex,
-//! Sequelize, Drizzle) gives the database and how to migrate it. Ports found in the code win
-//! over a framework's default port, which is added only when the code names none.
+//! Sequelize, Drizzle) gives the database and how to migrate it, and without one a `migrate`
+//! script is the project's own migration. Ports found in the code win over a framework's
+//! default port, which is added only when the code names none.
 
 use serde_json::{Map, Value};
 
