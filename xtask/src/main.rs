@@ -6,6 +6,7 @@ mod bench_lsp;
 mod bench_plan;
 mod images;
 mod models;
+mod npm_registry;
 mod setup;
 mod test;
 
@@ -20,6 +21,7 @@ tasks:
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures
   bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput
   bench engine the inference engine against a direct llama-cpp-2 loop (add --features cuda on a GPU)
+  npm-registry build a local npm registry from Debian's node-* packages (--out DIR, --serve to serve it)
   models       fetch the test and default GGUF models into ~/.cache/repo-run/models (or $REPO_RUN_MODEL_DIR)";
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         ["bench", "lsp"] => bench_lsp::run(),
         ["bench", "engine", ..] => bench::run(&args[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>()),
         ["models"] => models::run(),
+        ["npm-registry", rest @ ..] => npm_registry::run(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -28,6 +28,8 @@ pub fn run() -> anyhow::Result<()> {
     python_packages()?;
     // The GGUF models the inference tests and the default agents use (cached outside the repo).
     crate::models::run()?;
+    // The local npm registry the Node install tests use (cached outside the repo).
+    crate::npm_registry::setup()?;
     Ok(())
 }
 

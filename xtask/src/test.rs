@@ -10,10 +10,13 @@ pub fn run(extra: &[&str]) -> anyhow::Result<()> {
     crate::setup::run()?;
     // The Docker tests need service images; on a machine without a registry, local ones.
     let images = crate::images::for_tests()?;
+    // The Node install tests need an npm registry; on a machine without one, a local one.
+    let npm = crate::npm_registry::for_tests()?;
     let mut child = crate::cargo()
         .args(["test", "--workspace", "--no-fail-fast", "--color", "never"])
         .args(extra)
         .envs(images)
+        .envs(npm)
         .current_dir(crate::workspace_root())
         .stdout(Stdio::piped())
         .spawn()

@@ -65,6 +65,12 @@ fn check(expect: &toml::Table, detection: &Detection) -> Vec<String> {
                 let got: Vec<i64> = project.ports.iter().map(|p| p.port as i64).collect();
                 differ(&mut misses, key, format!("{want:?}"), format!("{got:?}"));
             }
+            "migrations" => differ(
+                &mut misses,
+                key,
+                strings(want).join(","),
+                project.migrations.iter().map(|m| m.command.display.clone()).collect::<Vec<_>>().join(","),
+            ),
             "role" => differ(
                 &mut misses,
                 key,

@@ -3,8 +3,9 @@
 //! The manifest gives the name, the dependencies (and through them frameworks and services),
 //! the scripts (start, dev, build) and workspaces; lock files give the package manager, also
 //! from an ancestor directory for workspace members; ORM configuration (Prisma, Knex,
-//! Sequelize, Drizzle) gives the database and how to migrate it. Ports found in the code win
-//! over a framework's default port, which is added only when the code names none.
+//! Sequelize, Drizzle) gives the database and how to migrate it, and without one a `migrate`
+//! script is the project's own migration. Ports found in the code win over a framework's
+//! default port, which is added only when the code names none.
 
 use serde_json::{Map, Value};
 
@@ -104,7 +105,7 @@ impl Provider for Node {
         let pm = package_manager(cx, &pkg, out);
         languages(cx, &deps, out);
         let frameworks = frameworks(cx, &deps, out);
-        databases(cx, &pkg, &deps, out);
+        databases(cx, &pkg, &deps, pm, out);
         starts(cx, &pkg, &deps, &frameworks, pm, out);
     }
 }
@@ -369,27 +370,61 @@ fn frameworks(cx: &ProjectContext<'_>, deps: &[Dep], out: &mut Findings) -> Vec<
 
 // ---- databases: ORMs and migration tools --------------------------------------------------
 
-fn databases(cx: &ProjectContext<'_>, pkg: &PackageJson, deps: &[Dep], out: &mut Findings) {
-    prisma(cx, pkg, out);
-    knex(cx, out);
-    sequelize(cx, deps, out);
-    drizzle(cx, out);
+fn databases(cx: &ProjectContext<'_>, pkg: &PackageJson, deps: &[Dep], pm: PackageManager, out: &mut Findings) {
+    let tools = [prisma(cx, pkg, out), knex(cx, out), sequelize(cx, deps, out), drizzle(cx, out)];
+    if !tools.contains(&true) {
+        npm_script_migration(cx, pkg, pm, out);
+    }
+}
+
+/// Scripts that migrate a database by convention, in order of preference.
+const MIGRATION_SCRIPTS: &[&str] = &["migrate", "db:migrate", "migrate:latest"];
+
+/// Tools whose migrations are detected from their own configuration (above, or by the Ruby,
+/// PHP and Python providers beside a package.json): a script that runs one of them is theirs,
+/// not a migration of its own.
+const MIGRATION_TOOLS: &[&str] =
+    &["knex", "prisma", "sequelize", "sequelize-cli", "drizzle-kit", "rails", "artisan", "manage.py", "alembic"];
+
+/// A project's own migration script (`"migrate": "node scripts/migrate.js"`), for projects that
+/// migrate without a known tool: run as `<pm> run <script>`. Only when no tool was detected, so
+/// a script wrapping knex or Prisma does not migrate twice.
+fn npm_script_migration(cx: &ProjectContext<'_>, pkg: &PackageJson, pm: PackageManager, out: &mut Findings) {
+    if !pkg.root.get("scripts").is_some_and(Value::is_object) {
+        return;
+    }
+    let Some(script) = MIGRATION_SCRIPTS.iter().find_map(|name| pkg.script(cx, name)) else { return };
+    let runs_a_tool = script.text.split(|c: char| c.is_whitespace() || matches!(c, '&' | ';' | '|')).any(|word| {
+        let program = word.rsplit('/').next().unwrap_or(word);
+        MIGRATION_TOOLS.contains(&program)
+    });
+    if runs_a_tool {
+        return;
+    }
+    let pm_name = match pm {
+        PackageManager::Yarn => "yarn",
+        PackageManager::Pnpm => "pnpm",
+        PackageManager::Bun => "bun",
+        _ => "npm",
+    };
+    let evidence = cx.evidence(MANIFEST, script.line, "node.migration.npm_script");
+    out.add_migration("npm-script", command(&[pm_name, "run", &script.name], evidence));
 }
 
 /// `datasource db { provider = "postgresql" url = env("DATABASE_URL") }` in the Prisma schema
 /// (`prisma.schema` in package.json, `prisma/schema.prisma`, `schema.prisma`, or a
 /// `prisma/schema/` folder).
-fn prisma(cx: &ProjectContext<'_>, pkg: &PackageJson, out: &mut Findings) {
+fn prisma(cx: &ProjectContext<'_>, pkg: &PackageJson, out: &mut Findings) -> bool {
     let configured = pkg.string(cx, &["prisma", "schema"]).map(|s| s.trim_start_matches("./").to_owned());
     let mut candidates: Vec<String> = configured.into_iter().collect();
     candidates.extend(["prisma/schema.prisma", "schema.prisma"].map(String::from));
     let folder = cx.repo.files_in_dir(&cx.path("prisma/schema")).filter(|f| f.extension() == Some("prisma"));
     candidates.extend(folder.map(|f| cx.relative(&f.path).to_owned()));
-    let Some(schema) = candidates.into_iter().find(|c| cx.has(c)) else { return };
-    let Some(text) = cx.read(&schema) else { return };
+    let Some(schema) = candidates.into_iter().find(|c| cx.has(c)) else { return false };
+    let Some(text) = cx.read(&schema) else { return false };
     let Some(source) = prisma_datasource(&text.content) else {
         cx.warn(&schema, None, "no `datasource` block with a provider: database unknown");
-        return;
+        return false;
     };
     let evidence = cx.evidence(&schema, Some(source.line), "node.service.prisma");
     if let Some(service) = source.service {
@@ -404,6 +439,7 @@ fn prisma(cx: &ProjectContext<'_>, pkg: &PackageJson, out: &mut Findings) {
         &["npx", "prisma", "migrate", "deploy"]
     };
     out.add_migration("prisma", command(argv, Evidence { rule: "node.migration.prisma".into(), ..evidence }));
+    true
 }
 
 struct Datasource {
@@ -448,9 +484,9 @@ fn prisma_datasource(schema: &str) -> Option<Datasource> {
 const KNEXFILES: &[&str] = &["knexfile.js", "knexfile.ts", "knexfile.mjs", "knexfile.cjs"];
 
 /// A knexfile's `client: 'pg'` names the database, and `connection` the variable with its URL.
-fn knex(cx: &ProjectContext<'_>, out: &mut Findings) {
-    let Some(file) = KNEXFILES.iter().find(|f| cx.has(f)) else { return };
-    let Some(text) = cx.read(file) else { return };
+fn knex(cx: &ProjectContext<'_>, out: &mut Findings) -> bool {
+    let Some(file) = KNEXFILES.iter().find(|f| cx.has(f)) else { return false };
+    let Some(text) = cx.read(file) else { return false };
     let client = string_after_key(&text.content, "client");
     if let Some((client, at)) = &client {
         let service = match client.as_str() {
@@ -469,11 +505,12 @@ fn knex(cx: &ProjectContext<'_>, out: &mut Findings) {
     let line = client.map(|(_, at)| line_at(&text.content, at));
     let evidence = cx.evidence(file, line, "node.migration.knex");
     out.add_migration("knex", command(&["npx", "knex", "migrate:latest"], evidence));
+    true
 }
 
 /// Sequelize: `sequelize-cli` or `.sequelizerc` means migrations; `config/config.json`
 /// (`dialect`, `use_env_variable`) names the database.
-fn sequelize(cx: &ProjectContext<'_>, deps: &[Dep], out: &mut Findings) {
+fn sequelize(cx: &ProjectContext<'_>, deps: &[Dep], out: &mut Findings) -> bool {
     let cli = find(deps, "sequelize-cli");
     let rc = cx.has(".sequelizerc");
     let config = "config/config.json";
@@ -504,18 +541,19 @@ fn sequelize(cx: &ProjectContext<'_>, deps: &[Dep], out: &mut Findings) {
     let evidence = match (rc, cli) {
         (true, _) => cx.evidence(".sequelizerc", None, "node.migration.sequelize"),
         (false, Some(dep)) => cx.evidence(MANIFEST, dep.line, "node.migration.sequelize"),
-        (false, None) => return,
+        (false, None) => return false,
     };
     out.add_migration("sequelize", command(&["npx", "sequelize-cli", "db:migrate"], evidence));
+    true
 }
 
 const DRIZZLE_CONFIGS: &[&str] =
     &["drizzle.config.ts", "drizzle.config.js", "drizzle.config.mjs", "drizzle.config.cjs"];
 
 /// drizzle-kit: `dialect: "postgresql"` (or the older `driver: "pg"`) in its config.
-fn drizzle(cx: &ProjectContext<'_>, out: &mut Findings) {
-    let Some(file) = DRIZZLE_CONFIGS.iter().find(|f| cx.has(f)) else { return };
-    let Some(text) = cx.read(file) else { return };
+fn drizzle(cx: &ProjectContext<'_>, out: &mut Findings) -> bool {
+    let Some(file) = DRIZZLE_CONFIGS.iter().find(|f| cx.has(f)) else { return false };
+    let Some(text) = cx.read(file) else { return false };
     let dialect = string_after_key(&text.content, "dialect").or_else(|| string_after_key(&text.content, "driver"));
     let line = dialect.as_ref().map(|(_, at)| line_at(&text.content, *at));
     let service = dialect.as_ref().and_then(|(d, _)| match d.as_str() {
@@ -531,6 +569,7 @@ fn drizzle(cx: &ProjectContext<'_>, out: &mut Findings) {
         "drizzle",
         command(&["npx", "drizzle-kit", "migrate"], cx.evidence(file, line, "node.migration.drizzle")),
     );
+    true
 }
 
 /// The string value of the first `key: 'value'` in JavaScript source, with its offset.
@@ -1413,6 +1452,72 @@ mod tests {
         // sequelize alone, without the CLI or .sequelizerc, runs no migrations.
         let d = one(r#"{"dependencies": {"sequelize": "6"}}"#);
         assert!(root(&d).migrations.is_empty());
+    }
+
+    #[test]
+    fn a_migrate_script_without_a_known_tool_runs_through_the_package_manager() {
+        let d = one(
+            "{\n  \"scripts\": {\n    \"start\": \"node server.js\",\n    \"migrate\": \"node scripts/migrate.js\"\n  }\n}",
+        );
+        let p = root(&d);
+        assert_eq!(migrations(p), [("npm-script", "npm run migrate")]);
+        assert_eq!(rule(&p.migrations[0].command), ("package.json", Some(4), "node.migration.npm_script"));
+        assert_eq!(p.migrations[0].command.argv, ["npm", "run", "migrate"]);
+
+        // The other conventional names, in order of preference, and the project's package manager.
+        let d = detect_files(&[
+            ("package.json", r#"{"scripts": {"migrate:latest": "node m.js", "db:migrate": "node-pg-migrate up"}}"#),
+            ("pnpm-lock.yaml", ""),
+        ]);
+        assert_eq!(migrations(root(&d)), [("npm-script", "pnpm run db:migrate")]);
+        let d = detect_files(&[("package.json", r#"{"scripts": {"migrate:latest": "node m.js"}}"#), ("yarn.lock", "")]);
+        assert_eq!(migrations(root(&d)), [("npm-script", "yarn run migrate:latest")]);
+    }
+
+    #[test]
+    fn a_migrate_script_of_a_known_tool_or_beside_one_is_not_an_npm_script_migration() {
+        // The script runs a tool detected from its own configuration (or that would be).
+        let scripts = [
+            "knex migrate:latest",
+            "npx prisma migrate deploy",
+            "sequelize-cli db:migrate",
+            "drizzle-kit migrate",
+            "bin/rails db:migrate",
+            "php artisan migrate",
+            "python manage.py migrate",
+        ];
+        for script in scripts {
+            let d = one(&format!(r#"{{"scripts": {{"migrate": "{script}"}}}}"#));
+            assert!(root(&d).migrations.is_empty(), "{script}");
+        }
+        let d = one(r#"{"scripts": {"migrate": "npm run build && ./node_modules/.bin/knex migrate:latest"}}"#);
+        assert!(root(&d).migrations.is_empty());
+        // A knexfile's migrations win over a script that wraps them.
+        let d = detect_files(&[
+            ("package.json", r#"{"scripts": {"migrate": "node scripts/migrate.js"}}"#),
+            ("knexfile.js", "module.exports = { client: 'pg' };\n"),
+        ]);
+        assert_eq!(migrations(root(&d)), [("knex", "npx knex migrate:latest")]);
+        // Scripts with other names, or none at all, are no migrations; a bad `scripts` warns once.
+        assert!(root(&one(r#"{"scripts": {"seed": "node seed.js", "migrations": "ls"}}"#)).migrations.is_empty());
+        let d = one(r#"{"scripts": ["migrate"]}"#);
+        assert!(root(&d).migrations.is_empty());
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn fixture_express_pg_migrate() {
+        let d = detect_fixture("node-express-pg-migrate");
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let p = root(&d);
+        assert_eq!(p.name, "todo-service");
+        assert_eq!(frameworks(p), [Framework::Express]);
+        assert_eq!(pms(p), [PackageManager::Npm]);
+        assert_eq!(start(p), Some("npm start"));
+        assert_eq!(services(p), [(ServiceKind::Postgres, Some("DATABASE_URL"))]);
+        assert_eq!(migrations(p), [("npm-script", "npm run migrate")]);
+        assert_eq!(rule(&p.migrations[0].command), ("package.json", Some(7), "node.migration.npm_script"));
+        assert_eq!(ports(p), [(3000, Some("PORT"), "code.javascript.port")]);
     }
 
     #[test]
