@@ -29,7 +29,11 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
     let bin = target.join("release/repo-run");
     let mut env: Vec<(String, String)> = crate::images::for_tests()?;
     // Node fixtures install from the local registry built from Debian's packages.
-    let _registry = match crate::npm_registry::built_dir() {
+    let built = crate::npm_registry::for_tests()?;
+    let registry_dir = std::env::var_os(testkit::NPM_REGISTRY_ENV)
+        .map(PathBuf::from)
+        .or_else(|| built.first().map(|(_, dir)| PathBuf::from(dir)));
+    let _registry = match registry_dir {
         Some(dir) => {
             let server = testkit::NpmRegistry::serve(&dir).context("serving the local npm registry")?;
             env.push(("npm_config_registry".into(), server.url().to_owned()));

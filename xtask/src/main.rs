@@ -4,6 +4,7 @@
 mod bench;
 mod bench_lsp;
 mod bench_plan;
+mod bench_up;
 mod images;
 mod models;
 mod npm_registry;
@@ -19,6 +20,7 @@ tasks:
   test         setup, then run every test and print a summary line
   images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures
+  bench up     time `repo-run up` to healthy on fixtures (cold and warm), per agent, with overhead
   bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput
   bench engine the inference engine against a direct llama-cpp-2 loop (add --features cuda on a GPU)
   npm-registry build a local npm registry from Debian's node-* packages (--out DIR, --serve to serve it)
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         ["images", rest @ ..] => images::run(rest),
         ["bench", "plan", rest @ ..] => bench_plan::run(rest),
         ["bench", "lsp"] => bench_lsp::run(),
+        ["bench", "up", rest @ ..] => bench_up::run(rest),
         ["bench", "engine", ..] => bench::run(&args[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>()),
         ["models"] => models::run(),
         ["npm-registry", rest @ ..] => npm_registry::run(rest),
