@@ -201,7 +201,8 @@ pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
 /// The state of everything `up` recorded for the project at `root`.
 pub fn status(root: &Path) -> Result<Status, LifecycleError> {
     let Some(state) = RunState::load(&WorkDir::new(root).state_file())? else { return Ok(Status::default()) };
-    let mut status = Status { project_id: Some(state.project_id.clone()), detached: state.detached, ..Status::default() };
+    let mut status =
+        Status { project_id: Some(state.project_id.clone()), detached: state.detached, ..Status::default() };
     status.apps = state
         .apps
         .iter()
