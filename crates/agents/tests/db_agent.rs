@@ -67,11 +67,13 @@ impl TestRepo {
         TestRepo { dir, id, _serial: serial }
     }
 
-    /// A copy of `tests/fixtures/<name>` plus `files`.
+    /// A copy of `tests/fixtures/<name>`, with `files` written over it.
     fn fixture(name: &str, files: &[(&str, &str)]) -> Self {
-        let repo = TestRepo::new(files, true);
-        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name);
-        copy_dir(&from, repo.root());
+        let repo = TestRepo::new(&[], true);
+        copy_dir(&fixtures().join(name), repo.root());
+        for (path, text) in files {
+            write(&repo.root().join(path), text);
+        }
         repo
     }
 
@@ -152,6 +154,10 @@ fn psql(url: &str, sql: &str) -> Result<String, String> {
     }
 }
 
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
 /// A `PATH` without the user's tool directories (`~/.cargo/bin`): the sqlx CLI is absent.
 fn system_path() -> BTreeMap<String, String> {
     BTreeMap::from([("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned())])
@@ -159,10 +165,19 @@ fn system_path() -> BTreeMap<String, String> {
 
 #[test]
 fn rust_sqlx_project_gets_its_database_state_and_migrations_without_the_sqlx_cli() {
-    // The app names its database in `.env`; the fixture runs `sqlx::migrate!()` at start.
+    // The app names its database in `.env`. The fixture's main.rs runs `sqlx::migrate!()`
+    // itself (then detection leaves migrations to it); this copy leaves them to `sqlx migrate
+    // run`, as apps that migrate in CI or by hand do.
+    let main_rs = std::fs::read_to_string(fixtures().join("rust-axum-postgres/src/main.rs"))
+        .unwrap()
+        .replace("    sqlx::migrate!().run(&pool).await?;\n", "");
+    assert!(!main_rs.contains("migrate!"));
     let repo = TestRepo::fixture(
         "rust-axum-postgres",
-        &[(".env", "DATABASE_URL=postgres://todo:secret@localhost:5432/todo_dev\nPORT=3000\n")],
+        &[
+            (".env", "DATABASE_URL=postgres://todo:secret@localhost:5432/todo_dev\nPORT=3000\n"),
+            ("src/main.rs", main_rs.as_str()),
+        ],
     );
     let (mut board, recorder) = repo.board(Vec::new(), system_path());
     // What Requirements marks for apps that read the parts (`POSTGRES_HOST`, `DB_PORT`, …).
