@@ -76,7 +76,7 @@ fn bench_fixture(bin: &Path, fixture: &Path, name: &str, env: &[(String, String)
         let _ = repo_run(bin, &dir, &["down", "--volumes"], env);
         std::fs::remove_dir_all(&dir)?;
     }
-    copy_dir(fixture, &dir)?;
+    crate::copy_dir(fixture, &dir)?;
     let result = (|| -> anyhow::Result<Duration> {
         let cold = up(bin, &dir, env, "cold")?;
         repo_run(bin, &dir, &["down"], env)?;
@@ -160,25 +160,11 @@ fn repo_run(bin: &Path, dir: &Path, args: &[&str], env: &[(String, String)]) -> 
     Ok(())
 }
 
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
 /// The Flask fixture brought up by hand: what repo-run's time is compared with.
 fn baseline_flask(fixture: &Path, env: &[(String, String)]) -> anyhow::Result<Duration> {
     let dir = std::env::temp_dir().join("repo-run-bench-up-baseline");
     let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(fixture, &dir)?;
+    crate::copy_dir(fixture, &dir)?;
     let image = env
         .iter()
         .find(|(k, _)| k == "REPO_RUN_REDIS_IMAGE")

@@ -91,6 +91,15 @@ pub fn for_tests() -> Result<Vec<(String, String)>> {
     build_all(unset)
 }
 
+/// Like [`for_tests`], for some services only (`cargo xtask example` needs just its own).
+pub fn for_services(services: &[&str]) -> Result<Vec<(String, String)>> {
+    let wanted = |r: &Recipe| services.contains(&r.service) && std::env::var_os(override_var(r)).is_none();
+    if !RECIPES.iter().any(wanted) || require_tools(&["docker", "debootstrap", "tar"]).is_err() {
+        return Ok(Vec::new());
+    }
+    build_all(wanted)
+}
+
 fn build_all(wanted: impl Fn(&Recipe) -> bool) -> Result<Vec<(String, String)>> {
     require_tools(&["docker", "debootstrap", "tar"])?;
     let cache = cache_dir()?;

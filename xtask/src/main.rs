@@ -5,6 +5,7 @@ mod bench;
 mod bench_lsp;
 mod bench_plan;
 mod bench_up;
+mod example;
 mod images;
 mod models;
 mod npm_registry;
@@ -19,6 +20,7 @@ tasks:
   setup        install what the build and the tests need (apt packages, models), once
   test         setup, then run every test and print a summary line
   images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
+  example      `repo-run up` on a bundled example (Flask on Redis), show it answering, `down` (--keep)
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures
   bench up     time `repo-run up` to healthy on fixtures (cold and warm), per agent, with overhead
   bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["setup"] => setup::run(),
+        ["example", rest @ ..] => example::run(rest),
         ["test", rest @ ..] => test::run(rest),
         ["images", rest @ ..] => images::run(rest),
         ["bench", "plan", rest @ ..] => bench_plan::run(rest),
@@ -56,6 +59,21 @@ fn main() -> ExitCode {
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_owned()
+}
+
+/// Copies a directory tree (fixtures into scratch directories).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// `cargo`, as the one that runs us (works under rustup and plain installs).
