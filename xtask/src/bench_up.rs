@@ -77,6 +77,10 @@ fn bench_fixture(bin: &Path, fixture: &Path, name: &str, env: &[(String, String)
         std::fs::remove_dir_all(&dir)?;
     }
     crate::copy_dir(fixture, &dir)?;
+    if name == "rust-axum-postgres" {
+        // Its Cargo.lock only names the package (a detection sample): let cargo resolve.
+        std::fs::remove_file(dir.join("Cargo.lock"))?;
+    }
     let result = (|| -> anyhow::Result<Duration> {
         let cold = up(bin, &dir, env, "cold")?;
         repo_run(bin, &dir, &["down"], env)?;
@@ -165,10 +169,11 @@ fn baseline_flask(fixture: &Path, env: &[(String, String)]) -> anyhow::Result<Du
     let dir = std::env::temp_dir().join("repo-run-bench-up-baseline");
     let _ = std::fs::remove_dir_all(&dir);
     crate::copy_dir(fixture, &dir)?;
-    let image = env
-        .iter()
-        .find(|(k, _)| k == "REPO_RUN_REDIS_IMAGE")
-        .map(|(_, v)| v.clone())
+    // The image repo-run would use: the override (set by the caller or built just now), else
+    // the official tag.
+    let image = std::env::var("REPO_RUN_REDIS_IMAGE")
+        .ok()
+        .or_else(|| env.iter().find(|(k, _)| k == "REPO_RUN_REDIS_IMAGE").map(|(_, v)| v.clone()))
         .unwrap_or_else(|| "redis:7".into());
     let name = "repo-run-bench-baseline-redis";
     let _ = Command::new("docker").args(["rm", "-f", name]).output();

@@ -20,7 +20,7 @@ use crate::plan::{Detection, Requirements};
 use crate::repo::RepoView;
 use crate::requirements::Host;
 use crate::services::RunningService;
-use crate::up::{Cancel, HealthReport, PreparedProject, Reporter, RunningApp, Silent, UpOptions};
+use crate::up::{Cancel, HealthReport, PreparedProject, Reporter, RunningApp, Silent, StageStep, UpOptions};
 use crate::workdir::WorkDir;
 
 /// A stage of the pipeline, in order.
@@ -137,6 +137,8 @@ pub struct Blackboard {
     pub cancel: Cancel,
     /// Setup's output: one entry per project it prepared.
     pub prepared: Vec<PreparedProject>,
+    /// Migrations (DB) and builds (Runner) that ran, with their times.
+    pub steps: Vec<StageStep>,
     /// The DB agent's output: the services that are up, with their real URLs.
     pub services: Vec<RunningService>,
     /// The Runner's output.
@@ -160,6 +162,7 @@ impl Blackboard {
             reporter: Arc::new(Silent),
             cancel: Cancel::default(),
             prepared: Vec::new(),
+            steps: Vec::new(),
             services: Vec::new(),
             apps: Vec::new(),
             health: Vec::new(),

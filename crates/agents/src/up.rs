@@ -90,6 +90,16 @@ pub struct StepRecord {
     pub log: PathBuf,
 }
 
+/// A command a stage ran besides the installs (a migration, a build), for the report and
+/// the benchmark's account of where the time went.
+#[derive(Debug, Clone)]
+pub struct StageStep {
+    pub stage: Stage,
+    /// The project's path relative to the repository root.
+    pub project: String,
+    pub record: StepRecord,
+}
+
 /// A started app process.
 #[derive(Debug, Clone)]
 pub struct RunningApp {

@@ -278,6 +278,8 @@ struct UpReport {
     total_ms: u128,
     stages: Vec<StageTiming>,
     setup: Vec<ReportStep>,
+    /// Migrations and builds.
+    steps: Vec<ReportStep>,
     services: Vec<ReportService>,
     apps: Vec<ReportApp>,
     health: Vec<ReportHealth>,
@@ -351,6 +353,16 @@ impl UpReport {
                         skipped: s.skipped,
                         elapsed_ms: s.elapsed.as_millis(),
                     })
+                })
+                .collect(),
+            steps: board
+                .steps
+                .iter()
+                .map(|s| ReportStep {
+                    project: s.project.clone(),
+                    command: s.record.command.clone(),
+                    skipped: s.record.skipped,
+                    elapsed_ms: s.record.elapsed.as_millis(),
                 })
                 .collect(),
             services: board

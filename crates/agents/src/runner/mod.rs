@@ -26,7 +26,7 @@ use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
 use crate::plan::{Project, ProjectRole};
 use crate::services::ProjectId;
 use crate::state::{AppRecord, RunState};
-use crate::up::{Cancel, RunningApp};
+use crate::up::{Cancel, RunningApp, StageStep, StepRecord};
 
 pub(crate) use logs::current_run;
 pub use logs::{HEADER_PREFIX, log_tail};
@@ -122,7 +122,18 @@ impl Agent for RunnerAgent {
             let dir = root.join(&project.path);
             let log_path = board.workdir.log_file(&project.name);
             if let Some(build) = &project.build {
+                let started = std::time::Instant::now();
                 run_build(board, project, &build.argv, &build.display, &env, &dir, &log_path)?;
+                board.steps.push(StageStep {
+                    stage: Stage::Runner,
+                    project: project.path.clone(),
+                    record: StepRecord {
+                        command: build.display.clone(),
+                        elapsed: started.elapsed(),
+                        skipped: false,
+                        log: log_path.clone(),
+                    },
+                });
             }
             let start = project.start.as_ref().expect("filtered on start");
             board.reporter.step(Stage::Runner, &format!("{}: starting `{}`", project.name, start.display));

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
 use crate::plan::{EnvSource, Project, ServiceKind};
 use crate::state::{RunState, ServiceRecord};
+use crate::up::{StageStep, StepRecord};
 
 use super::config::{self, ServicesConfig};
 use super::{ProjectId, RunningService, ServiceError, ServiceRequest, Services, catalogue, env_vars};
@@ -32,7 +33,13 @@ impl Agent for DbAgent {
         let requests = requests(board)?;
         board.services.clear();
         let services = if requests.is_empty() { None } else { Some(start(board, &requests)?) };
-        crate::migrations::run(board, services.as_ref())?;
+        let migrations = crate::migrations::run(board, services.as_ref())?;
+        board.steps.retain(|s| s.stage != Stage::Db);
+        board.steps.extend(migrations.into_iter().map(|m| StageStep {
+            stage: Stage::Db,
+            project: m.project,
+            record: StepRecord { command: m.command, elapsed: m.elapsed, skipped: false, log: m.log },
+        }));
         Ok(())
     }
 }
