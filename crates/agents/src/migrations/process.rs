@@ -184,7 +184,8 @@ mod tests {
     #[test]
     fn output_and_env_reach_the_log_and_the_tail() {
         let (done, log) = sh(
-            "echo $GREETING; for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 3",
+            // stdout and stderr are read by two threads: the pause puts `oops` last in the tail.
+            "echo $GREETING; for i in $(seq 1 30); do echo line $i; done; sleep 0.5; echo oops >&2; exit 3",
             &Cancel::default(),
             Duration::from_secs(30),
         );
