@@ -122,6 +122,8 @@ pub struct ModelsArgs {
 pub enum ModelsCommand {
     /// Each agent's model, file, size, memory estimate, and whether it fits the budget.
     List(ModelsListArgs),
+    /// Serve the engine as an OpenAI-compatible HTTP API (`/v1/models`, `/v1/chat/completions`).
+    Serve(crate::models_cmd::ModelsServeArgs),
 }
 
 #[derive(Debug, Args)]

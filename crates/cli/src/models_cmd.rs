@@ -1,19 +1,85 @@
 //! `repo-run models list`: the resolved per-agent model table, with sizes and whether each
-//! model fits the memory budget.
+//! model fits the memory budget. `repo-run models serve`: the engine as an OpenAI-compatible
+//! HTTP server (see `repo_run_inference::serve`).
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use repo_run_inference::error::MIB;
-use repo_run_inference::{ModelInfo, ModelLocation, ModelTable, default_budget};
+use repo_run_inference::serve::Server;
+use repo_run_inference::{Engine, EngineConfig, ModelInfo, ModelLocation, ModelTable, default_budget};
 
 use crate::cli::{ModelsArgs, ModelsCommand, ModelsListArgs};
 
 pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         ModelsCommand::List(args) => list(args),
+        ModelsCommand::Serve(args) => serve(args),
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelsServeArgs {
+    /// Address to listen on; loopback by default (use 0.0.0.0 to share across machines).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (the first line printed is the URL).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Memory budget in MiB for loaded models (default: 3/4 of the available memory).
+    #[arg(long, value_name = "MIB")]
+    pub memory_budget: Option<u64>,
+    /// Model profile: `local` (small CPU models) or `production`.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The config file with `[models.<agent>]` overrides.
+    #[arg(long, default_value = "repo-run.toml")]
+    pub config: Option<PathBuf>,
+    /// Layers offloaded to the GPU in CUDA builds (ignored on CPU).
+    #[arg(long, default_value_t = 999)]
+    pub n_gpu_layers: u32,
+}
+
+/// Binds, prints the URL as the first line of stdout (scripts and tests read it), then answers
+/// requests until Ctrl-C or SIGTERM.
+fn serve(args: ModelsServeArgs) -> anyhow::Result<ExitCode> {
+    let profile = args.profile.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let table = ModelTable::from_env(profile, args.config.as_deref())?;
+    let budget = args.memory_budget.map_or_else(default_budget, |mib| mib * MIB);
+    let model_dir = table.model_dir.clone();
+    let engine =
+        Engine::new(EngineConfig { table, memory_budget: budget, n_gpu_layers: args.n_gpu_layers, telemetry: None });
+    let addr = if args.host.contains(':') {
+        format!("[{}]:{}", args.host, args.port)
+    } else {
+        format!("{}:{}", args.host, args.port)
+    };
+    let server = Server::bind(Arc::new(engine), &addr).with_context(|| format!("starting the server on {addr}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", server.url())?;
+        let ids: Vec<&str> = server.models().iter().map(|m| m.id.as_str()).collect();
+        if ids.is_empty() {
+            writeln!(
+                out,
+                "no model file of the table exists in {}: `cargo xtask models` fetches them",
+                model_dir.display()
+            )?;
+        } else {
+            writeln!(out, "serving {} (memory budget {} MiB); Ctrl-C stops", ids.join(", "), budget / MIB)?;
+        }
+        out.flush()?;
+    }
+    server.run(&stop);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One row of the listing.

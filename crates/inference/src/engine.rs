@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::pool::{ModelPool, ModelSpec, PoolEvents};
+use crate::remote::{RemoteClient, RemoteRequest};
 use crate::table::{Agent, ModelLocation, ModelRef, ModelTable};
 use crate::telemetry::{Event, Telemetry};
 use crate::worker::{CancelToken, Generation, Job, Sampling};
@@ -74,6 +75,23 @@ pub struct Engine {
     pool: ModelPool,
     n_gpu_layers: u32,
     telemetry: Telemetry,
+    /// For models at `http://` endpoints (see [`crate::remote`]).
+    remote: RemoteClient,
+}
+
+/// Output constrained to a JSON Schema: the grammar local models sample under, and the schema
+/// itself for remote ones (sent as `response_format`).
+struct JsonConstraint {
+    schema: serde_json::Value,
+    grammar: String,
+}
+
+impl JsonConstraint {
+    fn new(schema: &serde_json::Value) -> Result<JsonConstraint> {
+        let grammar = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+            .map_err(|e| Error::InvalidJson(format!("the schema cannot be turned into a grammar: {e}")))?;
+        Ok(JsonConstraint { schema: schema.clone(), grammar })
+    }
 }
 
 impl Engine {
@@ -83,6 +101,7 @@ impl Engine {
             table: config.table,
             n_gpu_layers: config.n_gpu_layers,
             telemetry: Telemetry::new(config.telemetry),
+            remote: RemoteClient::new(),
         }
     }
 
@@ -107,18 +126,56 @@ impl Engine {
         self.generate_constrained(agent, model, prompt, options, None)
     }
 
+    /// One model, no fallback, output constrained to JSON of `schema` (a grammar for local
+    /// models, `response_format` for remote ones). The prompt is used as given: unlike
+    /// [`Engine::complete_json`] it does not describe the schema. `models serve` calls this.
+    pub fn generate_json(
+        &self,
+        agent: Agent,
+        model: &ModelRef,
+        prompt: &Prompt,
+        schema: &serde_json::Value,
+        options: &Options,
+    ) -> Result<Generation> {
+        let constraint = JsonConstraint::new(schema)?;
+        self.generate_constrained(agent, model, prompt, options, Some(&constraint))
+    }
+
     fn generate_constrained(
         &self,
         agent: Agent,
         model: &ModelRef,
         prompt: &Prompt,
         options: &Options,
-        grammar: Option<&str>,
+        constraint: Option<&JsonConstraint>,
     ) -> Result<Generation> {
         let row = self.table.get(agent);
+        let timeout = options.timeout.unwrap_or(row.timeout);
+        let cancel = options.cancel.clone().unwrap_or_default();
+        let sampling = Sampling {
+            max_tokens: options.max_tokens.unwrap_or(row.max_tokens),
+            temperature: options.temperature.unwrap_or(row.temperature),
+            seed: options.seed.unwrap_or(0),
+            stop: options.stop.clone(),
+            grammar: constraint.map(|c| c.grammar.clone()),
+        };
+        let queued_at = Instant::now();
+        let deadline = queued_at + timeout;
         let path = match self.table.locate(model) {
             ModelLocation::File(path) => path,
-            ModelLocation::Remote(url) => return Err(Error::RemoteUnsupported(url)),
+            ModelLocation::Remote(url) => {
+                let request = RemoteRequest {
+                    prompt,
+                    sampling: &sampling,
+                    schema: constraint.map(|c| &c.schema),
+                    timeout,
+                    deadline,
+                    cancel: &cancel,
+                };
+                let generation = self.remote.chat(&url, &request)?;
+                self.record_generation(agent, model, &generation);
+                return Ok(generation);
+            }
         };
         let spec = self.table.spec_for(model);
         let (lease, events) = self.pool.acquire(&path, spec)?;
@@ -126,20 +183,10 @@ impl Engine {
         let loaded = &lease.model;
 
         let text = render_prompt(loaded, prompt)?;
-        let timeout = options.timeout.unwrap_or(row.timeout);
-        let cancel = options.cancel.clone().unwrap_or_default();
-        let queued_at = Instant::now();
-        let deadline = queued_at + timeout;
         let (reply, answer) = mpsc::channel();
         loaded.worker.submit(Job {
             prompt: text,
-            sampling: Sampling {
-                max_tokens: options.max_tokens.unwrap_or(row.max_tokens),
-                temperature: options.temperature.unwrap_or(row.temperature),
-                seed: options.seed.unwrap_or(0),
-                stop: options.stop.clone(),
-                grammar: grammar.map(str::to_string),
-            },
+            sampling,
             deadline,
             timeout,
             cancel: cancel.clone(),
@@ -163,6 +210,11 @@ impl Engine {
                 Err(RecvTimeoutError::Disconnected) => return Err(Error::Inference("the worker stopped".into())),
             }
         };
+        self.record_generation(agent, model, &generation);
+        Ok(generation)
+    }
+
+    fn record_generation(&self, agent: Agent, model: &ModelRef, generation: &Generation) {
         self.telemetry.record(Event::Generate {
             agent: agent.to_string(),
             model: model.to_string(),
@@ -172,7 +224,6 @@ impl Engine {
             tokens_per_second: generation.tokens_per_second(),
             shared_decode_steps: generation.shared_steps,
         });
-        Ok(generation)
     }
 
     /// Free text from the agent's model, else its fallback model, else `rule_based()`.
@@ -197,12 +248,9 @@ impl Engine {
         options: &Options,
         rule_based: impl FnOnce() -> T,
     ) -> Answer<T> {
-        let grammar = match llama_cpp_2::json_schema_to_grammar(&schema.to_string()) {
-            Ok(g) => g,
-            Err(e) => {
-                let error = Error::InvalidJson(format!("the schema cannot be turned into a grammar: {e}"));
-                return self.rule_based(agent, Vec::new(), error, rule_based);
-            }
+        let constraint = match JsonConstraint::new(schema) {
+            Ok(c) => c,
+            Err(error) => return self.rule_based(agent, Vec::new(), error, rule_based),
         };
         let mut prompt = prompt.clone();
         prompt.user = format!(
@@ -213,7 +261,7 @@ impl Engine {
         let parse = |g: &Generation| {
             serde_json::from_str::<T>(g.text.trim()).map_err(|e| Error::InvalidJson(format!("{e}: {}", g.text)))
         };
-        self.chain(agent, &prompt, options, Some(&grammar), parse, rule_based)
+        self.chain(agent, &prompt, options, Some(&constraint), parse, rule_based)
     }
 
     fn chain<T>(
@@ -221,7 +269,7 @@ impl Engine {
         agent: Agent,
         prompt: &Prompt,
         options: &Options,
-        grammar: Option<&str>,
+        constraint: Option<&JsonConstraint>,
         parse: impl Fn(&Generation) -> Result<T>,
         rule_based: impl FnOnce() -> T,
     ) -> Answer<T> {
@@ -229,7 +277,7 @@ impl Engine {
         let mut failures = Vec::new();
         let candidates = std::iter::once((row.model.clone(), true)).chain(row.fallback.clone().map(|f| (f, false)));
         for (model, primary) in candidates {
-            let result = self.generate_constrained(agent, &model, prompt, options, grammar).and_then(|g| {
+            let result = self.generate_constrained(agent, &model, prompt, options, constraint).and_then(|g| {
                 let value = parse(&g)?;
                 Ok((value, g))
             });

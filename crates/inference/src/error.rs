@@ -24,8 +24,15 @@ pub enum Error {
     #[error("no room for model {} ({need} MiB): every loaded model is busy or pinned", path.display(), need = need / MIB)]
     PoolBusy { path: PathBuf, need: u64 },
 
-    #[error("remote model endpoints ({0}) are not supported by this build yet")]
+    #[error(
+        "remote model endpoint {0} is not supported by this build (plain `http://` only: no TLS client is built in)"
+    )]
     RemoteUnsupported(String),
+
+    /// A remote endpoint failed: unreachable, an HTTP error status, or an unreadable answer.
+    /// `status` is the last HTTP status when there was one.
+    #[error("remote model endpoint {url}: {message}")]
+    Remote { url: String, status: Option<u16>, message: String },
 
     #[error("inference failed: {0}")]
     Inference(String),

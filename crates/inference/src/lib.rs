@@ -5,6 +5,8 @@
 //! - [`worker`]: one thread per model decoding all its requests together (batching).
 //! - [`engine`]: the API agents call, with the fallback chain ending at the caller's
 //!   rule-based answer.
+//! - [`remote`]: models at OpenAI-compatible `http://` endpoints, behind the same API.
+//! - [`serve`]: the engine as an OpenAI-compatible HTTP server (`repo-run models serve`).
 //!
 //! Invariant: only this crate links llama.cpp; a model is never a requirement.
 
@@ -13,6 +15,8 @@ pub mod engine;
 pub mod env_vars;
 pub mod error;
 pub mod pool;
+pub mod remote;
+pub mod serve;
 pub mod table;
 pub mod telemetry;
 pub mod worker;

@@ -312,9 +312,12 @@ fn bad_model_files_and_budgets_give_clear_errors() {
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     assert!(err.to_string().contains("--memory-budget"), "{err}");
 
+    // Nothing listens on port 1: the remote backend retries, then gives a remote error.
     let err =
-        engine.generate(Agent::Health, &ModelRef::parse("http://127.0.0.1:1/v1"), &Prompt::user("Hi"), &greedy(2));
-    assert!(matches!(err, Err(Error::RemoteUnsupported(_))));
+        engine.generate(Agent::Health, &ModelRef::parse("http://127.0.0.1:1/v1#m"), &Prompt::user("Hi"), &greedy(2));
+    assert!(matches!(err, Err(Error::Remote { status: None, .. })), "{err:?}");
+    let err = engine.generate(Agent::Health, &ModelRef::parse("https://h/v1#m"), &Prompt::user("Hi"), &greedy(2));
+    assert!(matches!(err, Err(Error::RemoteUnsupported(_))), "{err:?}");
 
     // The engine still works after all of that.
     assert!(generate(&engine, &model_dir().join(SMOLLM2_135M)).is_ok());
