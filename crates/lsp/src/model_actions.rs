@@ -353,6 +353,56 @@ mod tests {
         assert!(cancelled.is_err());
     }
 
+    fn refactor_table(model: &Path) -> ModelTable {
+        let config = format!("[models.refactor]\nmodel = \"{}\"\nfallback = \"none\"\n", model.display());
+        ModelTable::load(None, Some((Path::new("repo-run.toml"), &config)), &|_| None).unwrap()
+    }
+
+    /// The real model's answers go through the same check as any other: a name that passes
+    /// `valid_identifier` (the grammar's pattern keeps it to identifier characters), a
+    /// condition or a function that parse, or a reason to drop them.
+    #[test]
+    fn the_refactor_model_answers_typed_json() {
+        let path = table(Path::new(SMOLLM2_135M)).model_dir.join(SMOLLM2_135M);
+        assert!(path.is_file(), "{} is missing: run `cargo xtask models` first", path.display());
+        let model = EngineModel::new(refactor_table(&path));
+        let file = FileInfo::new("calc.py").unwrap();
+        let src = "def total(items):\n    t = 0\n    for x in items:\n        if x > 0 and not x > 100:\n            t = t + x\n    return t\n";
+        let tree = crate::Lang::Python.parser().parse(src, None).unwrap();
+        let cursor = src.find("x > 0").unwrap();
+        for kind in [RefactorKind::RenameForClarity, RefactorKind::SimplifyCondition] {
+            let (start, end) = crate::refactor::target(kind, src, &tree, cursor, cursor).unwrap();
+            let request = RefactorRequest { kind, file: &file, source: src, start, end, finding: None };
+            let started = Instant::now();
+            let suggestion = model.suggest(&request, &|| false).expect("the model answers");
+            eprintln!("{kind:?} in {:?}: {suggestion:?}", started.elapsed());
+            match (&suggestion, crate::refactor::check(&request, &tree, &suggestion)) {
+                (Suggestion::Name(name), _) => {
+                    let ok = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    assert!(ok && !name.is_empty(), "{name:?}");
+                }
+                (Suggestion::Condition(_), Ok((_, after))) => {
+                    assert!(crate::refactor::parses_as_well(crate::Lang::Python, src, &after))
+                }
+                (Suggestion::Condition(_), Err(why)) => assert!(!why.is_empty()),
+                (other, _) => panic!("{other:?}"),
+            }
+        }
+        // No model file: an error that says so, not a made-up edit.
+        let missing = EngineModel::new(refactor_table(Path::new("/nonexistent/model.gguf")));
+        let (start, end) = crate::refactor::target(RefactorKind::RenameForClarity, src, &tree, cursor, cursor).unwrap();
+        let request = RefactorRequest {
+            kind: RefactorKind::RenameForClarity,
+            file: &file,
+            source: src,
+            start,
+            end,
+            finding: None,
+        };
+        let err = missing.suggest(&request, &|| false).unwrap_err();
+        assert!(err.contains("gave no answer"), "{err}");
+    }
+
     #[test]
     fn an_unreadable_model_falls_back_to_the_rule_docs() {
         let dir = tempfile::tempdir().unwrap();

@@ -839,20 +839,53 @@ impl Backend {
                  `cargo xtask models`",
             ));
         }
+        // Dropped with this future when the client cancels the request; the work goes on in
+        // its own task until the model sees the flag, so the progress still ends.
+        let cancel = CancelOnDrop(Arc::default());
+        let job = RefactorJob {
+            client: self.client.clone(),
+            state: self.state.clone(),
+            slot,
+            root,
+            uri,
+            kind,
+            range,
+            snapshot: Arc::new(snapshot),
+            cancelled: cancel.0.clone(),
+        };
+        let token = params.work_done_progress_params.work_done_token;
+        let result = tokio::spawn(job.run(token)).await;
+        drop(cancel);
+        result.map(Some).map_err(|_| Error::internal_error())
+    }
+}
+
+/// One run of a model edit action, owned by its own task.
+struct RefactorJob {
+    client: Client,
+    state: Arc<Mutex<State>>,
+    slot: Arc<ModelSlot>,
+    root: Option<PathBuf>,
+    uri: Uri,
+    kind: RefactorKind,
+    range: Range,
+    snapshot: Arc<Snapshot>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl RefactorJob {
+    async fn run(self, token: Option<ProgressToken>) -> Value {
+        let RefactorJob { client, state, slot, root, uri, kind, range, snapshot, cancelled } = self;
         let title = kind.title();
-        let progress = match params.work_done_progress_params.work_done_token {
-            Some(token) => Some(self.client.progress(token, format!("repo-run: {title}")).begin().await),
+        let progress = match token {
+            Some(token) => Some(client.progress(token, format!("repo-run: {title}")).begin().await),
             None => None,
         };
         if let Some(p) = &progress {
             p.report("asking the Refactor model").await;
         }
         let started = std::time::Instant::now();
-        // Dropped with this future when the client cancels the request.
-        let cancel = CancelOnDrop(Arc::default());
-        let cancelled = cancel.0.clone();
-        let snapshot = Arc::new(snapshot);
-        let shared = snapshot.clone();
+        let (shared, flag) = (snapshot.clone(), cancelled.clone());
         let suggested = tokio::task::spawn_blocking(move || {
             let (file, tree) = (shared.file.as_ref().ok_or("no grammar for this document")?, shared.tree.as_ref());
             let tree = tree.ok_or("the document did not parse")?;
@@ -861,12 +894,18 @@ impl Backend {
             let (start, end) = crate::refactor::target(kind, &shared.text, tree, start, end)?;
             let request = RefactorRequest { kind, file, source: &shared.text, start, end, finding: None };
             let model = slot.get(root.as_deref()).ok_or("the model table is invalid")?;
-            let suggestion = model.suggest(&request, &|| cancelled.load(Ordering::SeqCst))?;
+            let suggestion = model.suggest(&request, &|| flag.load(Ordering::SeqCst))?;
             Ok::<_, String>((suggestion, start, end))
         })
         .await
         .unwrap_or_else(|_| Err("the model call failed".into()));
-        let model_ms = started.elapsed().as_millis();
+        let model_ms = started.elapsed().as_millis() as u64;
+        if cancelled.load(Ordering::SeqCst) {
+            if let Some(p) = progress {
+                p.finish_with_message("cancelled").await;
+            }
+            return serde_json::json!({"action": kind.as_str(), "applied": false, "reason": "cancelled"});
+        }
         if let (Some(p), Ok(_)) = (&progress, &suggested) {
             p.report("checking that the edit parses").await;
         }
@@ -883,7 +922,7 @@ impl Backend {
             .unwrap_or_else(|_| Err("the check failed".into())),
             Err(why) => Err(why),
         };
-        let current = self.state().docs.get(&uri).map(|d| d.version);
+        let current = lock(&state).docs.get(&uri).map(|d| d.version);
         let checked = checked.and_then(|fix| match current == Some(snapshot.version) {
             true => Ok(fix),
             false => Err("the document changed while the model was working".to_string()),
@@ -897,20 +936,18 @@ impl Backend {
                     .collect();
                 let count = edits.len();
                 let edit = WorkspaceEdit { changes: Some(HashMap::from([(uri, edits)])), ..Default::default() };
-                let applied = self.client.apply_edit(edit).await.map(|r| r.applied).unwrap_or(false);
+                let applied = client.apply_edit(edit).await.map(|r| r.applied).unwrap_or(false);
                 serde_json::json!({"action": kind.as_str(), "applied": applied, "edits": count, "model_ms": model_ms})
             }
             Err(why) => {
-                self.client
-                    .show_message(MessageType::WARNING, format!("repo-run: {title}: nothing changed: {why}"))
-                    .await;
+                client.show_message(MessageType::WARNING, format!("repo-run: {title}: nothing changed: {why}")).await;
                 serde_json::json!({"action": kind.as_str(), "applied": false, "reason": why, "model_ms": model_ms})
             }
         };
         if let Some(p) = progress {
             p.finish().await;
         }
-        Ok(Some(result))
+        result
     }
 }
 
