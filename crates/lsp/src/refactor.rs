@@ -265,18 +265,21 @@ fn occurrences<'t>(scope: Node<'t>, source: &str, kind: &str, name: &str) -> Vec
     out
 }
 
+/// Every node under `node`, itself included.
+fn descendants(node: Node<'_>) -> impl Iterator<Item = Node<'_>> {
+    let mut stack = vec![node];
+    std::iter::from_fn(move || {
+        let n = stack.pop()?;
+        let mut cursor = n.walk();
+        stack.extend(n.children(&mut cursor));
+        Some(n)
+    })
+}
+
 /// Whether `name` (already spelled somewhere in the file) would be captured by a rename:
 /// any identifier-like node with that text.
 fn spelled_anywhere(root: Node<'_>, source: &str, name: &str) -> bool {
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if n.kind().ends_with("identifier") && &source[n.byte_range()] == name {
-            return true;
-        }
-        let mut cursor = n.walk();
-        stack.extend(n.children(&mut cursor));
-    }
-    false
+    descendants(root).any(|n| n.kind().ends_with("identifier") && &source[n.byte_range()] == name)
 }
 
 /// Reserved words a model might propose as a name.
@@ -393,6 +396,9 @@ pub fn fix_for(request: &RefactorRequest<'_>, tree: &Tree, suggestion: &Suggesti
             if new.is_empty() {
                 return Err("the model proposed an empty condition".into());
             }
+            if new == &source[start..end] {
+                return Err("the model proposed the same condition".into());
+            }
             vec![Edit { start, end, new_text: new.to_string() }]
         }
         (RefactorKind::ExtractFunction, Suggestion::Extract { function, call }) => {
@@ -421,15 +427,35 @@ fn extract_edits(
     if function.is_empty() || call.is_empty() {
         return Err("the model proposed no function or no call".into());
     }
-    // The function must be one function definition on its own, whatever the result parses as.
-    let parsed = lang.parser().parse(function, None).ok_or("the proposed function does not parse")?;
+    // The function must be one function definition with a body, under a new name, and the
+    // call must parse on its own and call it: checks tree-sitter's forgiving grammars (an
+    // empty Python body parses) would not make on the whole file.
+    let parsed = lang.parser().parse(function, None).ok_or("the proposed function is unparsable")?;
     let top = parsed.root_node();
-    let single = top.named_child_count() == 1
-        && top.named_child(0).is_some_and(|n| {
-            matches!(n.kind(), "function_definition" | "function_declaration" | "function_item") && !top.has_error()
-        });
-    if !single {
-        return Err("the proposed function is not a single function definition".into());
+    let def = top.named_child(0).filter(|n| {
+        top.named_child_count() == 1
+            && !top.has_error()
+            && matches!(n.kind(), "function_definition" | "function_declaration" | "function_item")
+            && n.child_by_field_name("body").is_some_and(|b| b.named_child_count() > 0)
+    });
+    let Some(def) = def else {
+        return Err("the proposed function is not a single function definition with a body".into());
+    };
+    let name = def.child_by_field_name("name").map(|n| &function[n.byte_range()]).unwrap_or_default();
+    if name.is_empty() || spelled_anywhere(tree.root_node(), source, name) {
+        return Err(format!("the proposed function name `{name}` is already used in this file"));
+    }
+    let call_tree = lang.parser().parse(call, None).ok_or("the proposed call is unparsable")?;
+    if call_tree.root_node().has_error() {
+        return Err(format!("the proposed call `{call}` is unparsable; dropped"));
+    }
+    let calls_it = descendants(call_tree.root_node()).any(|n| {
+        matches!(n.kind(), "call" | "call_expression")
+            && n.child_by_field_name("function").is_some_and(|f| &call[f.byte_range()] == name)
+    });
+    let defines = descendants(call_tree.root_node()).any(|n| SCOPES.contains(&n.kind()));
+    if !calls_it || defines {
+        return Err(format!("the proposed call `{call}` does not just call `{name}`"));
     }
     let root = tree.root_node();
     let mut cursor = root.walk();
@@ -666,6 +692,18 @@ mod tests {
         // Not a function definition: refused before parsing the result.
         let not_a_function = Suggestion::Extract { function: "t = t + x".into(), call: "t".into() };
         assert!(check(&req, &tree, &not_a_function).unwrap_err().contains("not a single function"));
+        // An empty body, a name in use, a call that calls something else: refused.
+        for (function, call) in [
+            ("def add_positive(t, x):", "t = add_positive(t, x)"),
+            ("def total(t, x):\n    return t + x", "t = total(t, x)"),
+            ("def add_positive(t, x):\n    return t + x", "t = other(t, x)"),
+            ("def add_positive(t, x):\n    return t + x", "def add_positive(t, x):\n    pass"),
+        ] {
+            let answer = Suggestion::Extract { function: function.into(), call: call.into() };
+            assert!(check(&req, &tree, &answer).is_err(), "{function} / {call}");
+        }
+        let same = request(RefactorKind::SimplifyCondition, &file, PY, &tree, cursor, cursor);
+        assert!(check(&same, &tree, &Suggestion::Condition("x > 0 and not x > 100".into())).is_err());
         // The wrong answer type for the action.
         assert!(check(&req, &tree, &Suggestion::Name("y".into())).is_err());
     }
