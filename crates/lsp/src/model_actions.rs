@@ -130,7 +130,7 @@ impl EngineModel {
             cancel: Some(cancel),
             ..Options::default()
         };
-        let answer = self.engine.complete_json(Agent::Refactor, &prompt, &schema, &options, || Refactored::default());
+        let answer = self.engine.complete_json(Agent::Refactor, &prompt, &schema, &options, Refactored::default);
         if answer.source == Source::RuleBased {
             let why = answer.failures.last().map_or("no model is configured".to_string(), |(m, e)| format!("{m}: {e}"));
             return Err(format!("the Refactor model gave no answer ({why})"));
