@@ -53,8 +53,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let files = log_files(&workdir, args.name.as_deref())?;
     if args.follow {
         let cancel = repo_run_agents::up::Cancel::default();
-        signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.flag())
-            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.flag()).context("installing the signal handler")?;
         let mut offsets: Vec<u64> = vec![0; files.len()];
         let prefix = files.len() > 1;
         while !cancel.is_cancelled() {

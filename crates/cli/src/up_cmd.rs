@@ -47,8 +47,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let repo = RepoView::open(&root).with_context(|| format!("cannot read {}", root.display()))?;
     let mut board = Blackboard::new(repo, Host::probe());
-    board.options =
-        UpOptions { detached: args.detach, ci: args.ci, health_timeout: Duration::from_secs(args.health_timeout) };
+    board.options = UpOptions {
+        detached: args.detach,
+        ci: args.ci,
+        health_timeout: Duration::from_secs(args.health_timeout),
+    };
     board.reporter = reporter.clone();
     board.cancel = cancel.clone();
 
@@ -103,15 +106,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             if !board.health.is_empty() {
                 print_summary(&board);
             }
-            reporter.println(if interrupted {
-                "interrupted: stopping what was started…"
-            } else {
-                "stopping what was started…"
-            });
+            reporter.println(if interrupted { "interrupted: stopping what was started…" } else { "stopping what was started…" });
             teardown(&root, &supervisor, &reporter);
             write_report(&args.report, &mut report, started, code)?;
-            let error =
-                failure.map(|e| (e.message, e.hint)).unwrap_or_else(|| (format!("{} failed", stage.name()), None));
+            let error = failure.map(|e| (e.message, e.hint)).unwrap_or_else(|| (format!("{} failed", stage.name()), None));
             let message = if interrupted { format!("interrupted during {}", stage.name()) } else { error.0 };
             let hint = error.1.unwrap_or_else(|| "the logs are in .repo-run/logs/".to_owned());
             crate::error::report(&hinted(message, hint));

@@ -67,7 +67,9 @@ impl Project {
         let report = self.path().join(".repo-run-report.json");
         let out = self.run(&["up", "-d", "--ci", "--report", report.to_str().unwrap()]);
         let code = out.status.code().unwrap_or(-1);
-        let report = std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(Value::Null);
+        let report = std::fs::read_to_string(&report)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or(Value::Null);
         (code, report)
     }
 
@@ -167,10 +169,7 @@ fn python_flask_on_redis_comes_up_healthy_and_goes_down_clean() {
     let url = app_url(&report);
     // The count lives in Redis (the health check's own GET counted too).
     let seen = |body: &str| -> u64 {
-        body.trim()
-            .strip_prefix("Hello! Seen ")
-            .and_then(|r| r.strip_suffix(" times."))
-            .and_then(|n| n.parse().ok())
+        body.trim().strip_prefix("Hello! Seen ").and_then(|r| r.strip_suffix(" times.")).and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("unexpected body {body:?}"))
     };
     let (status, body) = http("GET", &url, None);
