@@ -136,7 +136,10 @@ fn edit_check_fix_cycle_over_stdio() {
     let init = c.request(1, "initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
     let caps = &init["result"]["capabilities"];
     assert_eq!(caps["textDocumentSync"]["change"], 2, "{init}");
-    assert_eq!(caps["codeActionProvider"]["codeActionKinds"], json!(["quickfix"]));
+    assert_eq!(
+        caps["codeActionProvider"]["codeActionKinds"],
+        json!(["quickfix", "refactor.extract", "refactor.rewrite"])
+    );
     c.notify("initialized", json!({}));
 
     let mut text = "import requests\n\ndef get(u):\n    return requests.get(u, verify=False)\n".to_string();

@@ -1,13 +1,17 @@
-//! [`RefactorModel`] on the shared inference engine: the Review agent's model explains a
-//! finding. The rule's own documentation is the rule-based end of the engine's fallback chain,
-//! so an explanation always comes back, with or without a model.
+//! [`RefactorModel`] on the shared inference engine. The Review agent's model explains a
+//! finding; the rule's own documentation is the rule-based end of that chain, so an
+//! explanation always comes back, with or without a model. The Refactor agent's model answers
+//! the edit actions (extract function, simplify condition, rename for clarity) with JSON
+//! constrained by a schema per action; there is no rule-based refactoring, so when no model
+//! answers the action says so and nothing changes.
 
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use repo_run_inference::{
-    Agent, Answer, CancelToken, Engine, EngineConfig, ModelLocation, ModelTable, Options, Prompt, default_budget,
+    Agent, Answer, CancelToken, Engine, EngineConfig, ModelLocation, ModelTable, Options, Prompt, Source,
+    default_budget,
 };
 use serde::Deserialize;
 
@@ -82,16 +86,80 @@ impl EngineModel {
     }
 }
 
+impl EngineModel {
+    /// The Refactor agent's answer for an edit action, as a typed [`Suggestion`]; `Err` when
+    /// no model answered (there is no rule-based refactoring to fall back on).
+    pub fn refactor(&self, request: &RefactorRequest<'_>, cancel: CancelToken) -> Result<Suggestion, String> {
+        let target = request.source.get(request.start..request.end).ok_or("the target does not fit the document")?;
+        let context = context(request.source, request.start, request.end);
+        let lang = request.file.lang;
+        let (task, schema, max_tokens) = match request.kind {
+            RefactorKind::ExtractFunction => (
+                format!(
+                    "Extract these {lang:?} statements into a new function with a clear name. Give the complete new \
+                     function definition, and the statement that replaces the selection by calling it.\n\nStatements:\n{target}"
+                ),
+                extract_schema(),
+                EXTRACT_TOKENS,
+            ),
+            RefactorKind::SimplifyCondition => (
+                format!(
+                    "Simplify this {lang:?} condition without changing what it means. Give only the new condition \
+                     expression.\n\nCondition:\n{target}"
+                ),
+                simplify_schema(),
+                SIMPLIFY_TOKENS,
+            ),
+            RefactorKind::RenameForClarity => (
+                format!(
+                    "Propose a clearer name for the {lang:?} variable `{target}` in the code below. Give only the new \
+                     name, a valid identifier."
+                ),
+                rename_schema(),
+                RENAME_TOKENS,
+            ),
+            RefactorKind::ExplainFinding => return Err("explaining works on a finding".into()),
+        };
+        let prompt = Prompt {
+            system: Some("You are a senior engineer who refactors code carefully. Answer only with JSON.".into()),
+            user: format!("{task}\n\nCode around it, in {}:\n{context}", request.file.path),
+        };
+        let options = Options {
+            max_tokens: Some(max_tokens),
+            timeout: Some(REFACTOR_TIMEOUT),
+            cancel: Some(cancel),
+            ..Options::default()
+        };
+        let answer = self.engine.complete_json(Agent::Refactor, &prompt, &schema, &options, Refactored::default);
+        if answer.source == Source::RuleBased {
+            let why = answer.failures.last().map_or("no model is configured".to_string(), |(m, e)| format!("{m}: {e}"));
+            return Err(format!("the Refactor model gave no answer ({why})"));
+        }
+        let value = answer.value;
+        Ok(match request.kind {
+            RefactorKind::ExtractFunction => Suggestion::Extract {
+                function: value.function.unwrap_or_default(),
+                call: value.call.unwrap_or_default(),
+            },
+            RefactorKind::SimplifyCondition => Suggestion::Condition(value.condition.unwrap_or_default()),
+            _ => Suggestion::Name(value.new_name.unwrap_or_default()),
+        })
+    }
+}
+
 impl RefactorModel for EngineModel {
     fn suggest(&self, request: &RefactorRequest<'_>, cancelled: &dyn Fn() -> bool) -> Result<Suggestion, String> {
-        let (RefactorKind::ExplainFinding, Some(finding)) = (request.kind, request.finding) else {
-            return Err("only explaining a finding is offered".to_string());
-        };
         let cancel = CancelToken::new();
         // The engine watches a token; the caller's flag is a closure: poll one into the other.
         let answer = std::thread::scope(|s| {
             let token = cancel.clone();
-            let work = s.spawn(move || self.explain(request.file, request.source, finding, token));
+            let work = s.spawn(move || match (request.kind, request.finding) {
+                (RefactorKind::ExplainFinding, Some(finding)) => Ok(Suggestion::Explanation(
+                    self.explain(request.file, request.source, finding, token).value.explanation,
+                )),
+                (RefactorKind::ExplainFinding, None) => Err("no finding to explain".to_string()),
+                _ => self.refactor(request, token),
+            });
             while !work.is_finished() {
                 if cancelled() {
                     cancel.cancel();
@@ -101,11 +169,75 @@ impl RefactorModel for EngineModel {
             work.join()
         });
         match answer {
-            Ok(answer) if !cancel.is_cancelled() => Ok(Suggestion::Explanation(answer.value.explanation)),
+            Ok(answer) if !cancel.is_cancelled() => answer,
             Ok(_) => Err("cancelled".to_string()),
             Err(_) => Err("the model call failed".to_string()),
         }
     }
+}
+
+/// Enough for a short function; the schema caps the strings so the grammar ends the answer.
+const EXTRACT_TOKENS: u32 = 320;
+const SIMPLIFY_TOKENS: u32 = 96;
+const RENAME_TOKENS: u32 = 24;
+
+/// A cold load and a few hundred tokens on a slow CPU.
+const REFACTOR_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Code shown to the model around an edit target, in bytes.
+const CONTEXT_LIMIT: usize = 1200;
+
+/// The union of the edit actions' answers; each schema requires its own fields.
+#[derive(Debug, Default, Deserialize)]
+struct Refactored {
+    function: Option<String>,
+    call: Option<String>,
+    condition: Option<String>,
+    new_name: Option<String>,
+}
+
+fn extract_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "function": {"type": "string", "minLength": 1, "maxLength": 900},
+            "call": {"type": "string", "minLength": 1, "maxLength": 160}
+        },
+        "required": ["function", "call"]
+    })
+}
+
+fn simplify_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"condition": {"type": "string", "minLength": 1, "maxLength": 240}},
+        "required": ["condition"]
+    })
+}
+
+/// The grammar only lets identifier characters through; keywords and clashes are refused later.
+fn rename_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"new_name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,39}$"}},
+        "required": ["new_name"]
+    })
+}
+
+/// Whole lines around `start..end`, about [`CONTEXT_LIMIT`] bytes.
+fn context(source: &str, start: usize, end: usize) -> String {
+    let half = CONTEXT_LIMIT.saturating_sub(end - start) / 2;
+    let mut lo = start.saturating_sub(half);
+    while !source.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    let lo = if lo == 0 { 0 } else { source[..lo].rfind('\n').map_or(0, |i| i + 1) };
+    let mut hi = (end + half).min(source.len());
+    while !source.is_char_boundary(hi) {
+        hi += 1;
+    }
+    let hi = source[hi..].find('\n').map_or(source.len(), |i| hi + i);
+    source[lo..hi].to_string()
 }
 
 /// The model behind the model actions: looked up and created on first use, by the blocking
@@ -135,6 +267,18 @@ impl ModelSlot {
         self.table(root).is_some_and(|t| match t.locate(&t.get(Agent::Review).model) {
             ModelLocation::File(path) => path.is_file(),
             ModelLocation::Remote(_) => false,
+        })
+    }
+
+    /// Whether the Refactor agent has a model file to run (its own or its fallback): without
+    /// one the edit actions are not offered.
+    pub fn refactor_present(&self, root: Option<&Path>) -> bool {
+        self.table(root).is_some_and(|t| {
+            let row = t.get(Agent::Refactor);
+            std::iter::once(&row.model).chain(row.fallback.as_ref()).any(|m| match t.locate(m) {
+                ModelLocation::File(path) => path.is_file(),
+                ModelLocation::Remote(_) => false,
+            })
         })
     }
 
@@ -207,6 +351,56 @@ mod tests {
         assert!(!text.trim().is_empty());
         let cancelled = model.suggest(&request, &|| true);
         assert!(cancelled.is_err());
+    }
+
+    fn refactor_table(model: &Path) -> ModelTable {
+        let config = format!("[models.refactor]\nmodel = \"{}\"\nfallback = \"none\"\n", model.display());
+        ModelTable::load(None, Some((Path::new("repo-run.toml"), &config)), &|_| None).unwrap()
+    }
+
+    /// The real model's answers go through the same check as any other: a name that passes
+    /// `valid_identifier` (the grammar's pattern keeps it to identifier characters), a
+    /// condition or a function that parse, or a reason to drop them.
+    #[test]
+    fn the_refactor_model_answers_typed_json() {
+        let path = table(Path::new(SMOLLM2_135M)).model_dir.join(SMOLLM2_135M);
+        assert!(path.is_file(), "{} is missing: run `cargo xtask models` first", path.display());
+        let model = EngineModel::new(refactor_table(&path));
+        let file = FileInfo::new("calc.py").unwrap();
+        let src = "def total(items):\n    t = 0\n    for x in items:\n        if x > 0 and not x > 100:\n            t = t + x\n    return t\n";
+        let tree = crate::Lang::Python.parser().parse(src, None).unwrap();
+        let cursor = src.find("x > 0").unwrap();
+        for kind in [RefactorKind::RenameForClarity, RefactorKind::SimplifyCondition] {
+            let (start, end) = crate::refactor::target(kind, src, &tree, cursor, cursor).unwrap();
+            let request = RefactorRequest { kind, file: &file, source: src, start, end, finding: None };
+            let started = Instant::now();
+            let suggestion = model.suggest(&request, &|| false).expect("the model answers");
+            eprintln!("{kind:?} in {:?}: {suggestion:?}", started.elapsed());
+            match (&suggestion, crate::refactor::check(&request, &tree, &suggestion)) {
+                (Suggestion::Name(name), _) => {
+                    let ok = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    assert!(ok && !name.is_empty(), "{name:?}");
+                }
+                (Suggestion::Condition(_), Ok((_, after))) => {
+                    assert!(crate::refactor::parses_as_well(crate::Lang::Python, src, &after))
+                }
+                (Suggestion::Condition(_), Err(why)) => assert!(!why.is_empty()),
+                (other, _) => panic!("{other:?}"),
+            }
+        }
+        // No model file: an error that says so, not a made-up edit.
+        let missing = EngineModel::new(refactor_table(Path::new("/nonexistent/model.gguf")));
+        let (start, end) = crate::refactor::target(RefactorKind::RenameForClarity, src, &tree, cursor, cursor).unwrap();
+        let request = RefactorRequest {
+            kind: RefactorKind::RenameForClarity,
+            file: &file,
+            source: src,
+            start,
+            end,
+            finding: None,
+        };
+        let err = missing.suggest(&request, &|| false).unwrap_err();
+        assert!(err.contains("gave no answer"), "{err}");
     }
 
     #[test]

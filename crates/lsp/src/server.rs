@@ -43,6 +43,12 @@ pub const EXPLAIN: &str = "repo-run.explain";
 /// Title of the code action that runs [`EXPLAIN`].
 const EXPLAIN_TITLE: &str = "Explain this finding (repo-run model)";
 
+/// `workspace/executeCommand` that asks the Refactor agent's model for an edit (arguments: the
+/// document's URI, `"extract"`, `"simplify"` or `"rename"`, the selection's range, the
+/// document's version). The edit comes back as `workspace/applyEdit` if the result still
+/// parses; otherwise `window/showMessage` says why nothing changed.
+pub const REFACTOR: &str = "repo-run.refactor";
+
 /// Fixes for documents up to this size are re-parsed before they are offered.
 const CHECK_FIX_LIMIT: usize = 512 * 1024;
 
@@ -206,6 +212,7 @@ impl Document {
             file: self.file.clone(),
             findings: self.findings.clone(),
             version: self.version,
+            tree: self.tree.clone(),
         }
     }
 }
@@ -217,6 +224,8 @@ struct Snapshot {
     file: Option<FileInfo>,
     findings: Arc<Vec<Finding>>,
     version: i32,
+    /// The tree of `text` (a cheap, reference-counted copy).
+    tree: Option<Tree>,
 }
 
 impl Snapshot {
@@ -528,11 +537,15 @@ impl LanguageServer for Backend {
                     ..Default::default()
                 })),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    code_action_kinds: Some(vec![
+                        CodeActionKind::QUICKFIX,
+                        CodeActionKind::REFACTOR_EXTRACT,
+                        CodeActionKind::REFACTOR_REWRITE,
+                    ]),
                     ..Default::default()
                 })),
                 execute_command_provider: Some(ExecuteCommandOptions {
-                    commands: vec![FIX_ALL.to_string(), EXPLAIN.to_string()],
+                    commands: vec![FIX_ALL.to_string(), EXPLAIN.to_string(), REFACTOR.to_string()],
                     work_done_progress_options: WorkDoneProgressOptions { work_done_progress: Some(true) },
                 }),
                 diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
@@ -647,6 +660,7 @@ impl LanguageServer for Backend {
         match params.command.as_str() {
             FIX_ALL => self.fix_all(params).await,
             EXPLAIN => self.explain(params).await,
+            REFACTOR => self.refactor(params).await,
             other => Err(Error::invalid_params(format!("unknown command {other}"))),
         }
     }
@@ -672,6 +686,10 @@ impl LanguageServer for Backend {
             let mut actions = quick_fixes(&snapshot, &uri, &overlapping);
             if !overlapping.is_empty() && setting.unwrap_or_else(|| slot.present(root.as_deref())) {
                 actions.extend(overlapping.iter().map(|f| explain_action(&snapshot, &uri, f)));
+            }
+            // Offering costs a tree walk per action, never a model call.
+            if setting != Some(false) && slot.refactor_present(root.as_deref()) {
+                actions.extend(refactor_actions(&snapshot, &uri, wanted));
             }
             actions
         })
@@ -777,6 +795,198 @@ impl Backend {
         self.client.show_message(MessageType::INFO, format!("{}: {text}", rule.id)).await;
         Ok(Some(serde_json::json!({"rule": rule.id, "explanation": text, "source": source})))
     }
+}
+
+impl Backend {
+    /// One of the model edit actions: the model runs off the async threads with work-done
+    /// progress (begin, a report per phase, end) and stops when the client cancels; its typed
+    /// answer becomes an edit that is sent with `workspace/applyEdit` only if the document
+    /// still parses as well as it did, and has not changed meanwhile. Otherwise the client is
+    /// told why with `window/showMessage` and nothing changes.
+    async fn refactor(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        let args = &params.arguments;
+        let uri: Option<Uri> = args.first().and_then(Value::as_str).and_then(|s| s.parse().ok());
+        let kind = args.get(1).and_then(Value::as_str).and_then(RefactorKind::parse);
+        let range: Option<Range> = args.get(2).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let (Some(uri), Some(kind), Some(range)) = (uri, kind.filter(|k| *k != RefactorKind::ExplainFinding), range)
+        else {
+            return Err(Error::invalid_params(
+                "expected a document URI, \"extract\", \"simplify\" or \"rename\", and a range",
+            ));
+        };
+        let Some(snapshot) = self.snapshot(&uri) else {
+            return Err(Error::invalid_params("expected the URI of an open document"));
+        };
+        // The range was computed for the version the action was offered on.
+        if args.get(3).and_then(Value::as_i64).is_some_and(|v| v != i64::from(snapshot.version)) {
+            return Err(Error::content_modified());
+        }
+        let (setting, root) = {
+            let st = self.state();
+            (st.model, st.root.clone())
+        };
+        if setting == Some(false) {
+            return Err(request_error("model actions are off (setting `model: false`)"));
+        }
+        let slot = self.model.clone();
+        let present = {
+            let (slot, root) = (slot.clone(), root.clone());
+            tokio::task::spawn_blocking(move || slot.refactor_present(root.as_deref())).await.unwrap_or(false)
+        };
+        if !present {
+            return Err(request_error(
+                "no Refactor model: set REFACTOR_AGENT_MODEL or `[models.refactor]` in repo-run.toml, or run \
+                 `cargo xtask models`",
+            ));
+        }
+        // Dropped with this future when the client cancels the request; the work goes on in
+        // its own task until the model sees the flag, so the progress still ends.
+        let cancel = CancelOnDrop(Arc::default());
+        let job = RefactorJob {
+            client: self.client.clone(),
+            state: self.state.clone(),
+            slot,
+            root,
+            uri,
+            kind,
+            range,
+            snapshot: Arc::new(snapshot),
+            cancelled: cancel.0.clone(),
+        };
+        let token = params.work_done_progress_params.work_done_token;
+        let result = tokio::spawn(job.run(token)).await;
+        drop(cancel);
+        result.map(Some).map_err(|_| Error::internal_error())
+    }
+}
+
+/// One run of a model edit action, owned by its own task.
+struct RefactorJob {
+    client: Client,
+    state: Arc<Mutex<State>>,
+    slot: Arc<ModelSlot>,
+    root: Option<PathBuf>,
+    uri: Uri,
+    kind: RefactorKind,
+    range: Range,
+    snapshot: Arc<Snapshot>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl RefactorJob {
+    async fn run(self, token: Option<ProgressToken>) -> Value {
+        let RefactorJob { client, state, slot, root, uri, kind, range, snapshot, cancelled } = self;
+        let title = kind.title();
+        let progress = match token {
+            Some(token) => Some(client.progress(token, format!("repo-run: {title}")).begin().await),
+            None => None,
+        };
+        if let Some(p) = &progress {
+            p.report("asking the Refactor model").await;
+        }
+        let started = std::time::Instant::now();
+        let (shared, flag) = (snapshot.clone(), cancelled.clone());
+        let suggested = tokio::task::spawn_blocking(move || {
+            let (file, tree) = (shared.file.as_ref().ok_or("no grammar for this document")?, shared.tree.as_ref());
+            let tree = tree.ok_or("the document did not parse")?;
+            let start = shared.index.offset(&shared.text, pos(range.start));
+            let end = shared.index.offset(&shared.text, pos(range.end));
+            let (start, end) = crate::refactor::target(kind, &shared.text, tree, start, end)?;
+            let request = RefactorRequest { kind, file, source: &shared.text, start, end, finding: None };
+            let model = slot.get(root.as_deref()).ok_or("the model table is invalid")?;
+            let suggestion = model.suggest(&request, &|| flag.load(Ordering::SeqCst))?;
+            Ok::<_, String>((suggestion, start, end))
+        })
+        .await
+        .unwrap_or_else(|_| Err("the model call failed".into()));
+        let model_ms = started.elapsed().as_millis() as u64;
+        if cancelled.load(Ordering::SeqCst) {
+            if let Some(p) = progress {
+                p.finish_with_message("cancelled").await;
+            }
+            return serde_json::json!({"action": kind.as_str(), "applied": false, "reason": "cancelled"});
+        }
+        if let (Some(p), Ok(_)) = (&progress, &suggested) {
+            p.report("checking that the edit parses").await;
+        }
+        let shared = snapshot.clone();
+        let checked = match suggested {
+            Ok((suggestion, start, end)) => tokio::task::spawn_blocking(move || {
+                let (Some(file), Some(tree)) = (shared.file.as_ref(), shared.tree.as_ref()) else {
+                    return Err("the document did not parse".to_string());
+                };
+                let request = RefactorRequest { kind, file, source: &shared.text, start, end, finding: None };
+                crate::refactor::check(&request, tree, &suggestion).map(|(fix, _)| fix)
+            })
+            .await
+            .unwrap_or_else(|_| Err("the check failed".into())),
+            Err(why) => Err(why),
+        };
+        let current = lock(&state).docs.get(&uri).map(|d| d.version);
+        let checked = checked.and_then(|fix| match current == Some(snapshot.version) {
+            true => Ok(fix),
+            false => Err("the document changed while the model was working".to_string()),
+        });
+        let result = match checked {
+            Ok(fix) => {
+                let edits: Vec<TextEdit> = fix
+                    .edits
+                    .iter()
+                    .map(|e| TextEdit { range: snapshot.range(e.start, e.end), new_text: e.new_text.clone() })
+                    .collect();
+                let count = edits.len();
+                let edit = WorkspaceEdit { changes: Some(HashMap::from([(uri, edits)])), ..Default::default() };
+                let applied = client.apply_edit(edit).await.map(|r| r.applied).unwrap_or(false);
+                serde_json::json!({"action": kind.as_str(), "applied": applied, "edits": count, "model_ms": model_ms})
+            }
+            Err(why) => {
+                client.show_message(MessageType::WARNING, format!("repo-run: {title}: nothing changed: {why}")).await;
+                serde_json::json!({"action": kind.as_str(), "applied": false, "reason": why, "model_ms": model_ms})
+            }
+        };
+        if let Some(p) = progress {
+            p.finish().await;
+        }
+        result
+    }
+}
+
+/// A request the server understood but cannot carry out now.
+fn request_error(message: &'static str) -> Error {
+    Error { code: tower_lsp_server::jsonrpc::ErrorCode::InvalidRequest, message: message.into(), data: None }
+}
+
+/// The model edit actions that apply at `range`: commands, so offering them runs no model.
+fn refactor_actions(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActionOrCommand> {
+    let (Some(_), Some(tree)) = (&snapshot.file, &snapshot.tree) else { return Vec::new() };
+    let start = snapshot.index.offset(&snapshot.text, pos(range.start));
+    let end = snapshot.index.offset(&snapshot.text, pos(range.end));
+    RefactorKind::EDITS
+        .into_iter()
+        .filter(|k| crate::refactor::target(*k, &snapshot.text, tree, start, end).is_ok())
+        .map(|kind| {
+            let title = format!("{} (repo-run model)", kind.title());
+            let code_kind = match kind {
+                RefactorKind::ExtractFunction => CodeActionKind::REFACTOR_EXTRACT,
+                _ => CodeActionKind::REFACTOR_REWRITE,
+            };
+            CodeActionOrCommand::CodeAction(CodeAction {
+                title: title.clone(),
+                kind: Some(code_kind),
+                command: Some(Command {
+                    title,
+                    command: REFACTOR.to_string(),
+                    arguments: Some(vec![
+                        Value::String(uri.as_str().to_string()),
+                        Value::String(kind.as_str().to_string()),
+                        serde_json::json!(range),
+                        Value::from(snapshot.version),
+                    ]),
+                }),
+                ..Default::default()
+            })
+        })
+        .collect()
 }
 
 /// Sets its flag when dropped.
