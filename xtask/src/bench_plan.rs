@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,13 +19,7 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
         _ => bail!("usage: cargo xtask bench plan [--files N]"),
     };
     let root = crate::workspace_root();
-    eprintln!("bench: building repo-run (release)");
-    let status = crate::cargo().args(["build", "--release", "-q", "-p", "repo-run"]).current_dir(&root).status()?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let bin = target.join("release/repo-run");
+    let bin = crate::release_binary("bench")?;
 
     let scratch = std::env::temp_dir().join(format!("repo-run-bench-{files}"));
     // The marker sits beside the tree, not in it, so it is not walked.

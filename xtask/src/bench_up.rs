@@ -20,13 +20,7 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
         _ => bail!("usage: cargo xtask bench up [--fixtures a,b,c]"),
     };
     let root = crate::workspace_root();
-    eprintln!("bench: building repo-run (release)");
-    let status = crate::cargo().args(["build", "--release", "-q", "-p", "repo-run"]).current_dir(&root).status()?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let bin = target.join("release/repo-run");
+    let bin = crate::release_binary("bench")?;
     let mut env: Vec<(String, String)> = crate::images::for_tests()?;
     // Node fixtures install from the local registry built from Debian's packages.
     let built = crate::npm_registry::for_tests()?;
@@ -43,7 +37,10 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
     };
     // Rust fixtures share one target dir so that a second bench run is not a cold compile of
     // their dependencies (the first run of the bench is).
-    env.push(("CARGO_TARGET_DIR".into(), target.join("bench-up-fixtures").display().to_string()));
+    env.push((
+        "CARGO_TARGET_DIR".into(),
+        bin.parent().expect("target/release").join("../bench-up-fixtures").display().to_string(),
+    ));
 
     println!("repo-run up benchmark (release build; cold = first up of a fresh copy, warm = up after down)");
     println!();

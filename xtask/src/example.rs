@@ -19,13 +19,7 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
     };
     let root = crate::workspace_root();
     let images = crate::images::for_services(&["redis"])?;
-    eprintln!("example: building repo-run (release)");
-    let status = crate::cargo().args(["build", "--release", "-q", "-p", "repo-run"]).current_dir(&root).status()?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root.join("target"));
-    let bin = target.join("release/repo-run");
+    let bin = crate::release_binary("example")?;
     let dir = std::env::temp_dir().join("repo-run-example").join(FIXTURE);
     if !dir.exists() {
         crate::copy_dir(&root.join("tests/fixtures").join(FIXTURE), &dir)?;

@@ -61,6 +61,19 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_owned()
 }
 
+/// Builds `repo-run` in release mode (what benchmarks and the example run) and returns its path.
+pub fn release_binary(who: &str) -> anyhow::Result<std::path::PathBuf> {
+    let root = workspace_root();
+    eprintln!("{who}: building repo-run (release)");
+    let status = cargo().args(["build", "--release", "-q", "-p", "repo-run"]).current_dir(&root).status()?;
+    if !status.success() {
+        anyhow::bail!("cargo build --release -p repo-run failed");
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
+    Ok(target.join("release/repo-run"))
+}
+
 /// Copies a directory tree (fixtures into scratch directories).
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;

@@ -276,30 +276,31 @@ fn an_app_crashing_at_start_is_reported_with_its_log() {
     assert!(!p.path().join(".repo-run/state.json").exists(), "a failed up stops what it started");
 }
 
-/// Waits for `up` in the foreground to write its report (it does so once everything is healthy).
-fn wait_for_file(path: &Path, child: &mut Child, limit: Duration) {
+/// `up` in the foreground, once it is healthy (it writes its report then, and keeps running).
+fn up_in_the_foreground(p: &Project) -> (Child, Value) {
+    let path = p.path().join("r.json");
+    let mut child = p
+        .command(&["up", "--ci", "--report", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while !path.exists() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("up exited early with {status}");
         }
-        assert!(start.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
+        assert!(start.elapsed() < Duration::from_secs(300), "up was not healthy within 300 s");
         std::thread::sleep(Duration::from_millis(200));
     }
+    let report = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    (child, report)
 }
 
 #[test]
 fn ctrl_c_in_the_foreground_stops_everything() {
     let p = Project::copy("python-flask-redis");
-    let report_path = p.path().join("r.json");
-    let mut child = p
-        .command(&["up", "--ci", "--report", report_path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_file(&report_path, &mut child, Duration::from_secs(300));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let (mut child, report) = up_in_the_foreground(&p);
     let id = p.project_id();
     assert_eq!(labelled("container", &id).len(), 1);
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -342,15 +343,7 @@ fn ctrl_c_during_up_stops_what_was_started() {
 #[test]
 fn down_after_repo_run_was_killed_uses_the_state_file() {
     let p = Project::copy("python-flask-redis");
-    let report_path = p.path().join("r.json");
-    let mut child = p
-        .command(&["up", "--ci", "--report", report_path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_file(&report_path, &mut child, Duration::from_secs(300));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let (mut child, report) = up_in_the_foreground(&p);
     let id = p.project_id();
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();

@@ -9,7 +9,7 @@ pub const HEADER_PREFIX: &str = "==== repo-run ";
 
 /// Appends a header line: when, and what is starting.
 pub(crate) fn write_header(file: &mut std::fs::File, what: &str) -> std::io::Result<()> {
-    writeln!(file, "{HEADER_PREFIX}{} {what} ====", rfc3339_utc(crate::state::unix_now()))
+    writeln!(file, "{HEADER_PREFIX}{} {what} ====", crate::state::utc_now())
 }
 
 /// The log's text since its last header (the whole file when it has none).
@@ -30,32 +30,9 @@ pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
     lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
 }
 
-/// `2026-11-23T12:30:05Z` from Unix seconds (days to civil date: Howard Hinnant's algorithm).
-pub(crate) fn rfc3339_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_795_437_005), "2026-11-23T12:30:05Z");
-    }
 
     #[test]
     fn tail_reads_only_the_current_run() {

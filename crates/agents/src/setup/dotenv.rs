@@ -31,7 +31,8 @@ use std::path::Path;
 use crate::pipeline::{AgentError, Blackboard, Stage};
 use crate::plan::{EnvSource, ProjectRequirements};
 
-use super::{error, utc_now};
+use super::error;
+use crate::state::utc_now;
 
 /// Example files, in the order the first one found is used.
 pub(super) const EXAMPLES: &[&str] = &[".env.example", ".env.sample", ".env.template", ".env.dist", "example.env"];

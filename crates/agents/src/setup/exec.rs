@@ -51,7 +51,7 @@ pub(super) fn run(run: &Run<'_>) -> io::Result<Outcome> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "the command is empty"));
     };
     let mut log = OpenOptions::new().create(true).append(true).open(run.log)?;
-    writeln!(log, "\n=== {} $ {}  (in {})", super::utc_now(), run.display, run.dir.display())?;
+    writeln!(log, "\n=== {} $ {}  (in {})", crate::state::utc_now(), run.display, run.dir.display())?;
 
     let mut child = Command::new(resolve(program, run.dir))
         .args(args)
