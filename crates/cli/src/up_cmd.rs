@@ -411,5 +411,9 @@ fn write_report(path: &Option<PathBuf>, report: &mut UpReport, started: Instant,
     report.exit_code = code;
     report.total_ms = started.elapsed().as_millis();
     let json = serde_json::to_vec_pretty(report).context("serialising the report")?;
-    std::fs::write(path, json).with_context(|| format!("writing the report to {}", path.display()))
+    // Whole or not at all: CI (and the tests) may read it the moment it appears.
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, json)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .with_context(|| format!("writing the report to {}", path.display()))
 }
