@@ -124,6 +124,8 @@ pub enum ModelsCommand {
     List(ModelsListArgs),
     /// Serve the engine as an OpenAI-compatible HTTP API (`/v1/models`, `/v1/chat/completions`).
     Serve(crate::models_cmd::ModelsServeArgs),
+    /// Tokens, speeds, loads, evictions and fallbacks per agent and model, from telemetry.
+    Stats(crate::models_cmd::ModelsStatsArgs),
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         ModelsCommand::List(args) => list(args),
         ModelsCommand::Serve(args) => serve(args),
+        ModelsCommand::Stats(args) => stats(args),
     }
 }
 
@@ -42,6 +43,86 @@ pub struct ModelsServeArgs {
     /// Layers offloaded to the GPU in CUDA builds (ignored on CPU).
     #[arg(long, default_value_t = 999)]
     pub n_gpu_layers: u32,
+    /// Where to append telemetry (what `repo-run models stats` reads).
+    #[arg(long, value_name = "FILE", default_value = repo_run_inference::telemetry::TELEMETRY_FILE)]
+    pub telemetry: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelsStatsArgs {
+    /// The telemetry file (`models serve`, `lsp` and the agents append to it).
+    #[arg(long, value_name = "FILE", default_value = repo_run_inference::telemetry::TELEMETRY_FILE)]
+    pub file: PathBuf,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn stats(args: ModelsStatsArgs) -> anyhow::Result<ExitCode> {
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(crate::error::hinted(
+                format!("no telemetry at {}", args.file.display()),
+                "it is written while models answer: `repo-run models serve`, `repo-run lsp` with a model; \
+                 or pass --file",
+            ));
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", args.file.display())),
+    };
+    let stats = repo_run_inference::telemetry::Stats::from_jsonl(&text);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &stats).context("writing JSON")?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![[
+        "AGENT".to_owned(),
+        "MODEL".into(),
+        "REQUESTS".into(),
+        "PROMPT TOK".into(),
+        "GEN TOK".into(),
+        "TTFT p50".into(),
+        "TOK/S".into(),
+        "SHARED STEPS".into(),
+    ]];
+    for g in &stats.generations {
+        rows.push([
+            g.agent.clone(),
+            g.model.clone(),
+            g.requests.to_string(),
+            g.prompt_tokens.to_string(),
+            g.generated_tokens.to_string(),
+            format!("{:.0} ms", g.median_time_to_first_token_ms),
+            format!("{:.1}", g.mean_tokens_per_second),
+            g.shared_decode_steps.to_string(),
+        ]);
+    }
+    write!(out, "{}", repo_run_agents::lifecycle::table(&rows))?;
+    if !stats.loads.is_empty() {
+        let mut rows = vec![["MODEL".to_owned(), "LOADS".into(), "MEAN LOAD".into(), "EVICTIONS".into()]];
+        for l in &stats.loads {
+            rows.push([
+                l.model.clone(),
+                l.loads.to_string(),
+                format!("{:.0} ms", l.mean_load_ms),
+                l.evictions.to_string(),
+            ]);
+        }
+        write!(out, "\n{}", repo_run_agents::lifecycle::table(&rows))?;
+    }
+    if !stats.fallbacks.is_empty() {
+        let mut rows = vec![["AGENT".to_owned(), "FROM".into(), "TO".into(), "COUNT".into(), "LAST REASON".into()]];
+        for f in &stats.fallbacks {
+            rows.push([f.agent.clone(), f.from.clone(), f.to.clone(), f.count.to_string(), f.last_reason.clone()]);
+        }
+        write!(out, "\n{}", repo_run_agents::lifecycle::table(&rows))?;
+    }
+    if stats.skipped_lines > 0 {
+        writeln!(out, "\n({} lines were not telemetry events and were skipped)", stats.skipped_lines)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Binds, prints the URL as the first line of stdout (scripts and tests read it), then answers
@@ -51,8 +132,12 @@ fn serve(args: ModelsServeArgs) -> anyhow::Result<ExitCode> {
     let table = ModelTable::from_env(profile, args.config.as_deref())?;
     let budget = args.memory_budget.map_or_else(default_budget, |mib| mib * MIB);
     let model_dir = table.model_dir.clone();
-    let engine =
-        Engine::new(EngineConfig { table, memory_budget: budget, n_gpu_layers: args.n_gpu_layers, telemetry: None });
+    let engine = Engine::new(EngineConfig {
+        table,
+        memory_budget: budget,
+        n_gpu_layers: args.n_gpu_layers,
+        telemetry: Some(args.telemetry.clone()),
+    });
     let addr = if args.host.contains(':') {
         format!("[{}]:{}", args.host, args.port)
     } else {

@@ -24,7 +24,8 @@ fn model_dir() -> PathBuf {
 struct Serve {
     child: Child,
     url: String,
-    _dir: tempfile::TempDir,
+    /// The server's working directory: its telemetry goes to `.repo-run/telemetry.jsonl` here.
+    dir: tempfile::TempDir,
 }
 
 impl Serve {
@@ -45,7 +46,7 @@ impl Serve {
         let url = first.trim().to_string();
         // Keep reading so the server never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let serve = Serve { child, url, _dir: dir };
+        let serve = Serve { child, url, dir };
         assert!(serve.url.starts_with("http://127.0.0.1:") && serve.url.ends_with("/v1"), "first line: {first:?}");
         serve
     }
@@ -217,11 +218,55 @@ fn the_official_openai_python_client_works_against_serve() {
     let concurrent = out["concurrent"].as_array().unwrap();
     assert_eq!(concurrent.len(), 4);
     assert!(concurrent.iter().all(|t| t.as_str().is_some_and(|t| !t.trim().is_empty())), "{out}");
+
+    // The server's telemetry, as `repo-run models stats` adds it up: every completion above
+    // (the chat, the stream, the JSON one, 4 sequential and 4 concurrent ones) is counted, and
+    // the concurrent ones shared decode steps.
+    let telemetry = serve.dir.path().join(".repo-run/telemetry.jsonl");
+    let stats = Command::new(env!("CARGO_BIN_EXE_repo-run"))
+        .args(["models", "stats", "--json", "--file"])
+        .arg(&telemetry)
+        .output()
+        .unwrap();
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let served = &stats["generations"][0];
+    assert!(served["requests"].as_u64().unwrap() >= 7, "{stats:#}");
+    assert!(
+        served["generated_tokens"].as_u64().unwrap() > 0 && served["mean_tokens_per_second"].as_f64().unwrap() > 0.0,
+        "{stats:#}"
+    );
+    assert!(served["shared_decode_steps"].as_u64().unwrap() > 0, "concurrent requests were batched: {stats:#}");
+    assert_eq!(stats["loads"][0]["loads"], 1, "{stats:#}");
+    let table = Command::new(env!("CARGO_BIN_EXE_repo-run"))
+        .args(["models", "stats", "--file"])
+        .arg(&telemetry)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("TOK/S") && table.contains(SMOLLM2_135M), "{table}");
+
     eprintln!(
         "openai client: one completion {:.0} ms; 4 sequential {:.0} ms, 4 concurrent {:.0} ms; whole script {:?}",
         chat["ms"].as_f64().unwrap(),
         out["sequential_ms"].as_f64().unwrap(),
         out["concurrent_ms"].as_f64().unwrap(),
         started.elapsed()
+    );
+}
+
+#[test]
+fn stats_without_telemetry_says_where_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_repo-run"))
+        .args(["models", "stats"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("no telemetry at .repo-run/telemetry.jsonl") && stderr.contains("models serve"),
+        "{stderr}"
     );
 }
