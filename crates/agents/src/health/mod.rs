@@ -23,8 +23,11 @@ use crate::up::{HealthReport, ProbeKind, RunningApp};
 
 use probe::PortAnswer;
 
+/// Probe every 50 ms for the first seconds (most apps are up in well under a second, and the
+/// interval is latency added to every `up`), then back off to 500 ms for slow starters.
 const FIRST_DELAY: Duration = Duration::from_millis(50);
 const MAX_DELAY: Duration = Duration::from_millis(500);
+const FAST_PROBING: Duration = Duration::from_secs(2);
 /// An app without a port and without a ready line in its log counts as up once it has
 /// stayed alive this long.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -87,7 +90,9 @@ impl Agent for HealthAgent {
                 break;
             }
             std::thread::sleep(delay.min(deadline - now));
-            delay = (delay * 2).min(MAX_DELAY);
+            if started.elapsed() >= FAST_PROBING {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
         }
 
         let mut reports: Vec<HealthReport> = verdicts.into_iter().flatten().collect();

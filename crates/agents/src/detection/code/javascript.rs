@@ -47,19 +47,19 @@ const QUERIES: &str = r#"
   arguments: (arguments . (_) @port)) @call
 "#;
 
-struct Compiled {
-    js: Query,
-    ts: Query,
-    tsx: Query,
-}
-
-fn queries() -> &'static Compiled {
-    static Q: OnceLock<Compiled> = OnceLock::new();
-    Q.get_or_init(|| Compiled {
-        js: compile(&tree_sitter_javascript::LANGUAGE.into(), QUERIES),
-        ts: compile(&tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(), QUERIES),
-        tsx: compile(&tree_sitter_typescript::LANGUAGE_TSX.into(), QUERIES),
-    })
+/// The query for one grammar, compiled on first use: compiling is tens of milliseconds per
+/// grammar, and most projects use one of the three.
+fn query(ext: &str) -> &'static Query {
+    static JS: OnceLock<Query> = OnceLock::new();
+    static TS: OnceLock<Query> = OnceLock::new();
+    static TSX: OnceLock<Query> = OnceLock::new();
+    match ext {
+        "ts" | "mts" | "cts" => {
+            TS.get_or_init(|| compile(&tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(), QUERIES))
+        }
+        "tsx" => TSX.get_or_init(|| compile(&tree_sitter_typescript::LANGUAGE_TSX.into(), QUERIES)),
+        _ => JS.get_or_init(|| compile(&tree_sitter_javascript::LANGUAGE.into(), QUERIES)),
+    }
 }
 
 impl Scanner for JavaScript {
@@ -80,12 +80,7 @@ impl Scanner for JavaScript {
     }
 
     fn scan(&self, ext: &str, tree: &Tree, source: &str, out: &mut CodeFacts) {
-        let q = queries();
-        let query = match ext {
-            "ts" | "mts" | "cts" => &q.ts,
-            "tsx" => &q.tsx,
-            _ => &q.js,
-        };
+        let query = query(ext);
         let mut vars: HashMap<&str, Node<'_>> = HashMap::new();
         let mut listens = Vec::new();
         for_each_match(query, tree, source, |caps| {
