@@ -1,100 +1,33 @@
 //! `repo-run lsp` end to end: the real binary, spoken to in JSON-RPC over its stdin/stdout.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-struct Client {
-    child: Child,
-    stdin: ChildStdin,
-    incoming: Receiver<Value>,
-    /// Messages read while waiting for something else.
-    backlog: Vec<Value>,
+mod support;
+
+use support::lsp::LspClient as Client;
+
+fn start() -> Client {
+    start_with(&[])
 }
 
-impl Client {
-    fn start() -> Client {
-        Client::start_with(&[])
-    }
+/// The server with extra environment variables (model paths).
+fn start_with(env: &[(&str, &str)]) -> Client {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
+    command.arg("lsp").envs(env.iter().copied());
+    Client::spawn(command, Duration::from_secs(120))
+}
 
-    /// The server with extra environment variables (model paths).
-    fn start_with(env: &[(&str, &str)]) -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_repo-run"))
-            .arg("lsp")
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, incoming) = channel();
-        std::thread::spawn(move || {
-            loop {
-                let mut len = 0;
-                loop {
-                    let mut line = String::new();
-                    if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                stdout.read_exact(&mut body).unwrap();
-                if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
-        Client { child, stdin, incoming, backlog: Vec::new() }
-    }
-
-    fn send_raw(&mut self, body: &[u8]) {
-        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
-        self.stdin.write_all(body).unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send_raw(json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string().as_bytes());
-    }
-
-    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        self.send_raw(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string().as_bytes());
-        self.wait(|m| m["id"] == id && m.get("method").is_none())
-    }
-
-    /// The first message (already read or still to come) that `pred` accepts.
-    fn wait(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(&pred) {
-            return self.backlog.remove(i);
-        }
-        loop {
-            let m = self.incoming.recv_timeout(Duration::from_secs(120)).expect("no message from the server");
-            if pred(&m) {
-                return m;
-            }
-            self.backlog.push(m);
-        }
-    }
-
-    fn diagnostics(&mut self, uri: &str, version: i64) -> Vec<(String, u64, u64)> {
-        let m = self.wait(|m| {
-            m["method"] == "textDocument/publishDiagnostics"
-                && m["params"]["uri"] == uri
-                && m["params"]["version"] == version
-        });
-        codes(&m["params"]["diagnostics"])
-    }
+/// The diagnostics published for `uri` at `version`, as `(code, line, character)`.
+fn diagnostics(c: &mut Client, uri: &str, version: i64) -> Vec<(String, u64, u64)> {
+    let m = c.wait(|m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri
+            && m["params"]["version"] == version
+    });
+    codes(&m["params"]["diagnostics"])
 }
 
 fn codes(diags: &Value) -> Vec<(String, u64, u64)> {
@@ -132,7 +65,7 @@ const APP: &str = "file:///work/demo/app.py";
 
 #[test]
 fn edit_check_fix_cycle_over_stdio() {
-    let mut c = Client::start();
+    let mut c = start();
     let init = c.request(1, "initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
     let caps = &init["result"]["capabilities"];
     assert_eq!(caps["textDocumentSync"]["change"], 2, "{init}");
@@ -147,7 +80,7 @@ fn edit_check_fix_cycle_over_stdio() {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": APP, "languageId": "python", "version": 1, "text": text}}),
     );
-    assert_eq!(c.diagnostics(APP, 1), [("python.tls-verify-disabled".to_string(), 3, 27)]);
+    assert_eq!(diagnostics(&mut c, APP, 1), [("python.tls-verify-disabled".to_string(), 3, 27)]);
 
     // One incremental change: a new line at the top.
     let insert = "x = eval(data)\n";
@@ -158,7 +91,7 @@ fn edit_check_fix_cycle_over_stdio() {
     );
     text.insert_str(0, insert);
     assert_eq!(
-        c.diagnostics(APP, 2),
+        diagnostics(&mut c, APP, 2),
         [("python.eval".to_string(), 0, 4), ("python.tls-verify-disabled".to_string(), 4, 27)]
     );
 
@@ -178,7 +111,7 @@ fn edit_check_fix_cycle_over_stdio() {
     // The editor applies the edit and sends it back as a change.
     let changes: Vec<_> = edits.iter().map(|e| json!({"range": e["range"], "text": e["newText"]})).collect();
     c.notify("textDocument/didChange", json!({"textDocument": {"uri": APP, "version": 3}, "contentChanges": changes}));
-    assert_eq!(c.diagnostics(APP, 3), [("python.eval".to_string(), 0, 4)]);
+    assert_eq!(diagnostics(&mut c, APP, 3), [("python.eval".to_string(), 0, 4)]);
 
     // Pull diagnostics agree.
     let pulled = c.request(3, "textDocument/diagnostic", json!({"textDocument": {"uri": APP}}));
@@ -187,18 +120,18 @@ fn edit_check_fix_cycle_over_stdio() {
 
     // Settings: turn the rule off, and the diagnostics go.
     c.notify("workspace/didChangeConfiguration", json!({"settings": {"repoRun": {"rules": {"python.eval": false}}}}));
-    assert_eq!(c.diagnostics(APP, 3), []);
+    assert_eq!(diagnostics(&mut c, APP, 3), []);
 
     assert_eq!(c.request(4, "shutdown", Value::Null)["result"], Value::Null);
     c.notify("exit", Value::Null);
-    drop(c.stdin);
+    c.close_stdin();
     let status = c.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
 
 #[test]
 fn fix_all_command_with_progress() {
-    let mut c = Client::start();
+    let mut c = start();
     c.request(
         1,
         "initialize",
@@ -212,7 +145,7 @@ fn fix_all_command_with_progress() {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "javascript", "version": 1, "text": text}}),
     );
-    assert_eq!(c.diagnostics(uri, 1).len(), 3);
+    assert_eq!(diagnostics(&mut c, uri, 1).len(), 3);
 
     c.send_raw(
         json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
@@ -236,7 +169,7 @@ fn fix_all_command_with_progress() {
 
 #[test]
 fn bad_input_does_not_crash_the_server() {
-    let mut c = Client::start();
+    let mut c = start();
     c.request(1, "initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
     c.notify("initialized", json!({}));
 
@@ -252,7 +185,7 @@ fn bad_input_does_not_crash_the_server() {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": cob, "languageId": "cobol", "version": 1, "text": "eval(x)"}}),
     );
-    assert_eq!(c.diagnostics(cob, 1), []);
+    assert_eq!(diagnostics(&mut c, cob, 1), []);
 
     // A 5 MB document, then a change to it.
     let big = "file:///work/demo/big.py";
@@ -264,14 +197,14 @@ fn bad_input_does_not_crash_the_server() {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": big, "languageId": "python", "version": 1, "text": text}}),
     );
-    assert_eq!(c.diagnostics(big, 1), [("python.tls-verify-disabled".to_string(), last, 20)]);
+    assert_eq!(diagnostics(&mut c, big, 1), [("python.tls-verify-disabled".to_string(), last, 20)]);
     c.notify(
         "textDocument/didChange",
         json!({"textDocument": {"uri": big, "version": 2},
                "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "eval(s)\n"}]}),
     );
     assert_eq!(
-        c.diagnostics(big, 2),
+        diagnostics(&mut c, big, 2),
         [("python.eval".to_string(), 0, 0), ("python.tls-verify-disabled".to_string(), last + 1, 20)]
     );
 
@@ -285,7 +218,7 @@ fn bad_input_does_not_crash_the_server() {
 
     assert_eq!(c.request(4, "shutdown", Value::Null)["result"], Value::Null);
     c.notify("exit", Value::Null);
-    drop(c.stdin);
+    c.close_stdin();
     assert!(c.child.wait().unwrap().success());
 }
 
@@ -315,7 +248,7 @@ fn plan_problems_show_on_the_manifest_lines() {
     }
     let root = format!("file://{}", dir.path().display());
     let uri = |name: &str| format!("{root}/{name}");
-    let mut c = Client::start();
+    let mut c = start();
     c.request(
         1,
         "initialize",
@@ -354,7 +287,7 @@ fn plan_problems_show_on_the_manifest_lines() {
 
     assert_eq!(c.request(2, "shutdown", Value::Null)["result"], Value::Null);
     c.notify("exit", Value::Null);
-    drop(c.stdin);
+    c.close_stdin();
     assert!(c.child.wait().unwrap().success());
 }
 
@@ -375,7 +308,7 @@ fn explain(c: &mut Client, options: Value) -> (Value, Value) {
         "textDocument/didOpen",
         json!({"textDocument": {"uri": APP, "languageId": "python", "version": 1, "text": text}}),
     );
-    assert_eq!(c.diagnostics(APP, 1), [("python.tls-verify-disabled".to_string(), 3, 27)]);
+    assert_eq!(diagnostics(c, APP, 1), [("python.tls-verify-disabled".to_string(), 3, 27)]);
     let actions = c.request(
         2,
         "textDocument/codeAction",
@@ -412,7 +345,7 @@ fn model_dir() -> std::path::PathBuf {
 fn explain_a_finding_with_the_model() {
     let model = model_dir().join(repo_run_inference::table::SMOLLM2_135M);
     assert!(model.is_file(), "{} is missing: run `cargo xtask models` first", model.display());
-    let mut c = Client::start_with(&[("REVIEW_AGENT_MODEL", model.to_str().unwrap())]);
+    let mut c = start_with(&[("REVIEW_AGENT_MODEL", model.to_str().unwrap())]);
     let started = std::time::Instant::now();
     let (message, result) = explain(&mut c, json!({}));
     eprintln!("explained in {:?}: {result}", started.elapsed());
@@ -440,7 +373,7 @@ fn explain_falls_back_to_the_rule_docs_without_a_usable_model() {
     let garbage = dir.path().join("garbage.gguf");
     std::fs::write(&garbage, b"this is not a model").unwrap();
     // The fallback model is looked up in the empty folder, so the chain ends at the docs.
-    let mut c = Client::start_with(&[
+    let mut c = start_with(&[
         ("REVIEW_AGENT_MODEL", garbage.to_str().unwrap()),
         ("REPO_RUN_MODEL_DIR", dir.path().to_str().unwrap()),
     ]);

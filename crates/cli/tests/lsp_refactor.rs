@@ -3,99 +3,38 @@
 //! assert the invariant that holds either way: an edit that reaches the editor parses, and
 //! anything else is dropped with a message.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use repo_run_lsp::Lang;
 use repo_run_lsp::refactor::parses_as_well;
 use serde_json::{Value, json};
 
-struct Client {
-    child: Child,
-    /// Taken at shutdown: the server exits when its input ends.
-    stdin: Option<ChildStdin>,
-    incoming: Receiver<Value>,
-    /// Messages read while waiting for something else.
-    backlog: Vec<Value>,
+mod support;
+
+use support::lsp::LspClient as Client;
+
+/// The server with these model variables and no others from the test's environment.
+fn start_with(env: &[(&str, &str)]) -> Client {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
+    command.arg("lsp");
+    for agent in ["REFACTOR_AGENT_MODEL", "REVIEW_AGENT_MODEL", "REPO_RUN_MODEL_PROFILE"] {
+        command.env_remove(agent);
+    }
+    command.envs(env.iter().copied());
+    Client::spawn(command, Duration::from_secs(180))
 }
 
-impl Client {
-    /// The server with these model variables and no others from the test's environment.
-    fn start_with(env: &[(&str, &str)]) -> Client {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
-        command.arg("lsp");
-        for agent in ["REFACTOR_AGENT_MODEL", "REVIEW_AGENT_MODEL", "REPO_RUN_MODEL_PROFILE"] {
-            command.env_remove(agent);
-        }
-        let mut child = command
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, incoming) = channel();
-        std::thread::spawn(move || {
-            loop {
-                let mut len = 0;
-                loop {
-                    let mut line = String::new();
-                    if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                stdout.read_exact(&mut body).unwrap();
-                if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
-        Client { child, stdin: Some(stdin), incoming, backlog: Vec::new() }
-    }
+/// What these tests do with a session besides plain requests.
+trait Session {
+    fn send(&mut self, message: Value);
+    fn open(&mut self, options: Value);
+    fn shutdown(self);
+}
 
+impl Session for Client {
     fn send(&mut self, message: Value) {
-        let body = message.to_string();
-        let stdin = self.stdin.as_mut().unwrap();
-        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        self.response(id)
-    }
-
-    fn response(&mut self, id: u64) -> Value {
-        self.wait(|m| m["id"] == id && m.get("method").is_none())
-    }
-
-    /// The first message (already read or still to come) that `pred` accepts.
-    fn wait(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(&pred) {
-            return self.backlog.remove(i);
-        }
-        loop {
-            let m = self.incoming.recv_timeout(Duration::from_secs(180)).expect("no message from the server");
-            if pred(&m) {
-                return m;
-            }
-            self.backlog.push(m);
-        }
+        self.send_raw(message.to_string().as_bytes());
     }
 
     /// Initialize (with work-done progress), open `TEXT` and wait for its first check.
@@ -117,16 +56,8 @@ impl Client {
     fn shutdown(mut self) {
         assert_eq!(self.request(99, "shutdown", Value::Null)["result"], Value::Null);
         self.notify("exit", Value::Null);
-        drop(self.stdin.take());
+        self.close_stdin();
         assert!(self.child.wait().unwrap().success());
-    }
-}
-
-/// Kills the server if a test fails before shutting it down.
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -225,7 +156,7 @@ fn execute(c: &mut Client, id: u64, action: &Value) -> (Outcome, Value, Duration
 
 #[test]
 fn model_edit_actions_apply_only_edits_that_parse() {
-    let mut c = Client::start_with(&[("REFACTOR_AGENT_MODEL", &smollm2())]);
+    let mut c = start_with(&[("REFACTOR_AGENT_MODEL", &smollm2())]);
     c.open(json!({}));
     let (actions, took) = code_actions(&mut c, 2);
     let offered = titles(&actions);
@@ -308,7 +239,7 @@ fn model_edit_actions_apply_only_edits_that_parse() {
 #[test]
 fn without_a_model_the_actions_are_absent() {
     let empty = tempfile::tempdir().unwrap();
-    let mut c = Client::start_with(&[("REPO_RUN_MODEL_DIR", empty.path().to_str().unwrap())]);
+    let mut c = start_with(&[("REPO_RUN_MODEL_DIR", empty.path().to_str().unwrap())]);
     c.open(json!({}));
     let (actions, _) = code_actions(&mut c, 2);
     assert!(titles(&actions).iter().all(|t| !TITLES.contains(&t.as_str())), "{actions:?}");
