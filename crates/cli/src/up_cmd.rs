@@ -108,7 +108,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "stopping what was started…"
             });
-            teardown(&root, &supervisor, &reporter);
+            teardown(&root, &reporter);
             write_report(&args.report, &mut report, started, code)?;
             let error =
                 failure.map(|e| (e.message, e.hint)).unwrap_or_else(|| (format!("{} failed", stage.name()), None));
@@ -164,12 +164,9 @@ fn install_signal_handlers(cancel: &Cancel) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stops the apps this process started (and reaps them), then everything else recorded for
-/// the project: containers by label, anything left in the state file.
-fn teardown(root: &Path, supervisor: &Supervisor, reporter: &UpReporter) {
-    for (record, outcome) in supervisor.stop_all(lifecycle::STOP_GRACE) {
-        reporter.println(&format!("    app {}: {outcome}", record.name));
-    }
+/// Stops everything recorded for the project, as `repo-run down` does: the apps in the state
+/// file (newest first; ours are reaped too), then the containers by label.
+fn teardown(root: &Path, reporter: &UpReporter) {
     match lifecycle::down(root, DownOptions::default()) {
         Ok(report) => {
             for line in report.lines() {
@@ -211,7 +208,7 @@ fn supervise(
     }
     let exited = running == 0;
     reporter.println("stopping…");
-    teardown(&root, supervisor, reporter);
+    teardown(&root, reporter);
     Ok(if exited { ExitCode::from(EXIT_HEALTH) } else { ExitCode::SUCCESS })
 }
 
