@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::lsp::LspClient as Client;
+use support::lsp::{LspClient as Client, apply_edits};
 
 fn start() -> Client {
     start_with(&[])
@@ -40,25 +40,6 @@ fn codes(diags: &Value) -> Vec<(String, u64, u64)> {
             (d["code"].as_str().unwrap().to_string(), s["line"].as_u64().unwrap(), s["character"].as_u64().unwrap())
         })
         .collect()
-}
-
-/// Apply LSP text edits (ASCII text, so UTF-16 columns are byte columns), last first.
-fn apply(text: &str, edits: &[Value]) -> String {
-    let offset = |p: &Value| {
-        let line = p["line"].as_u64().unwrap() as usize;
-        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
-        start + p["character"].as_u64().unwrap() as usize
-    };
-    let mut edits: Vec<_> = edits
-        .iter()
-        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap()))
-        .collect();
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
-    let mut out = text.to_string();
-    for (s, e, t) in edits {
-        out.replace_range(s..e, t);
-    }
-    out
 }
 
 const APP: &str = "file:///work/demo/app.py";
@@ -105,7 +86,7 @@ fn edit_check_fix_cycle_over_stdio() {
     let action = &actions["result"][0];
     assert_eq!(action["kind"], "quickfix", "{actions}");
     let edits = action["edit"]["changes"][APP].as_array().unwrap();
-    let fixed = apply(&text, edits);
+    let fixed = apply_edits(&text, edits);
     assert_eq!(fixed, "x = eval(data)\nimport requests\n\ndef get(u):\n    return requests.get(u, verify=True)\n");
 
     // The editor applies the edit and sends it back as a change.
@@ -161,7 +142,10 @@ fn fix_all_command_with_progress() {
     let done = c.wait(|m| m["id"] == 2 && m.get("method").is_none());
     assert_eq!(done["result"], json!({"edits": 3, "applied": true}));
     c.wait(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
-    assert_eq!(apply(text, &edits), "function f() {\n  return new https.Agent({ rejectUnauthorized: true });\n}\n");
+    assert_eq!(
+        apply_edits(text, &edits),
+        "function f() {\n  return new https.Agent({ rejectUnauthorized: true });\n}\n"
+    );
 
     let unknown = c.request(3, "workspace/executeCommand", json!({"command": "repo-run.nope", "arguments": []}));
     assert_eq!(unknown["error"]["code"], -32602);

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::lsp::LspClient as Client;
+use support::lsp::{LspClient as Client, apply_edits, offset};
 
 /// The server with these model variables and no others from the test's environment.
 fn start_with(env: &[(&str, &str)]) -> Client {
@@ -87,26 +87,6 @@ fn titles(actions: &[Value]) -> Vec<String> {
 const TITLES: [&str; 3] =
     ["Extract function (repo-run model)", "Simplify condition (repo-run model)", "Rename for clarity (repo-run model)"];
 
-/// Apply LSP text edits (ASCII text, so UTF-16 columns are byte columns), last first.
-fn apply(text: &str, edits: &[Value]) -> String {
-    let mut edits: Vec<_> = edits
-        .iter()
-        .map(|e| (offset(text, &e["range"]["start"]), offset(text, &e["range"]["end"]), e["newText"].as_str().unwrap()))
-        .collect();
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
-    let mut out = text.to_string();
-    for (s, e, t) in edits {
-        out.replace_range(s..e, t);
-    }
-    out
-}
-
-fn offset(text: &str, p: &Value) -> usize {
-    let line = p["line"].as_u64().unwrap() as usize;
-    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
-    start + p["character"].as_u64().unwrap() as usize
-}
-
 fn smollm2() -> String {
     let dir = std::env::var_os(repo_run_inference::env_vars::REPO_RUN_MODEL_DIR)
         .map(Into::into)
@@ -174,7 +154,7 @@ fn model_edit_actions_apply_only_edits_that_parse() {
     eprintln!("rename: executeCommand → answer in {took:?}: {result}");
     match outcome {
         Outcome::Edit(edits) => {
-            let after = apply(TEXT, &edits);
+            let after = apply_edits(TEXT, &edits);
             eprintln!("after the rename:\n{after}");
             assert!(parses_as_well(Lang::Python, TEXT, &after), "{after}");
             assert_eq!(edits.len(), 4, "for x, if x, not x, t + x: {edits:?}");
@@ -201,7 +181,7 @@ fn model_edit_actions_apply_only_edits_that_parse() {
         eprintln!("{title}: executeCommand → answer in {took:?}: {result}");
         match outcome {
             Outcome::Edit(edits) => {
-                let after = apply(TEXT, &edits);
+                let after = apply_edits(TEXT, &edits);
                 eprintln!("after {title}:\n{after}");
                 assert!(parses_as_well(Lang::Python, TEXT, &after), "{after}");
                 assert_eq!(result["applied"], true, "{result}");

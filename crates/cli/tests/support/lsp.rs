@@ -100,3 +100,24 @@ impl Drop for LspClient {
         let _ = self.child.wait();
     }
 }
+
+/// Applies LSP text edits to `text` (ASCII, so UTF-16 columns are byte columns), last first.
+pub fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let mut edits: Vec<_> = edits
+        .iter()
+        .map(|e| (offset(text, &e["range"]["start"]), offset(text, &e["range"]["end"]), e["newText"].as_str().unwrap()))
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (s, e, t) in edits {
+        out.replace_range(s..e, t);
+    }
+    out
+}
+
+/// The byte offset of an LSP position in ASCII `text`.
+pub fn offset(text: &str, p: &Value) -> usize {
+    let line = p["line"].as_u64().unwrap() as usize;
+    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    start + p["character"].as_u64().unwrap() as usize
+}
