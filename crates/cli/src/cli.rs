@@ -126,6 +126,12 @@ pub enum ModelsCommand {
     Serve(crate::models_cmd::ModelsServeArgs),
     /// Tokens, speeds, loads, evictions and fallbacks per agent and model, from telemetry.
     Stats(crate::models_cmd::ModelsStatsArgs),
+    /// Download a GGUF model (URL or hf:owner/repo/file.gguf) into the model directory:
+    /// resumable, with a progress bar and a SHA-256 check.
+    Pull(crate::models_pull::ModelsPullArgs),
+    /// Measure models through the engine: load time, prompt and generation tokens/s, time to
+    /// first token, and the gain of batching concurrent requests.
+    Bench(crate::models_bench::ModelsBenchArgs),
 }
 
 #[derive(Debug, Args)]

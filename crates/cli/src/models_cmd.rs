@@ -20,6 +20,8 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
         ModelsCommand::List(args) => list(args),
         ModelsCommand::Serve(args) => serve(args),
         ModelsCommand::Stats(args) => stats(args),
+        ModelsCommand::Pull(args) => crate::models_pull::run(args),
+        ModelsCommand::Bench(args) => crate::models_bench::run(args),
     }
 }
 

@@ -2,7 +2,6 @@
 //! same model, 4 concurrent requests against the same 4 in sequence, and load/evict times.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -11,17 +10,12 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use repo_run_inference::bench::{BenchSettings, PROMPTS, bench_model};
 use repo_run_inference::table::{GEMMA3_270M, SMOLLM2_135M};
 use repo_run_inference::telemetry::Event;
 use repo_run_inference::{Agent, Engine, EngineConfig, ModelRef, ModelTable, Options, Prompt};
 
 const TOKENS: u32 = 64;
-const PROMPTS: [&str; 4] = [
-    "Explain what a Dockerfile is, in detail.",
-    "Explain what a database migration is, in detail.",
-    "Explain what an HTTP health check is, in detail.",
-    "Explain what a lock file is, in detail.",
-];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = ModelTable::from_env(None, None)?;
@@ -29,61 +23,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !path.is_file() {
         return Err(format!("{} is missing: run `cargo xtask models`", path.display()).into());
     }
-    let engine =
-        Arc::new(Engine::new(EngineConfig { table, memory_budget: 4 << 30, n_gpu_layers: 999, telemetry: None }));
+    let config = EngineConfig { table, memory_budget: 4 << 30, n_gpu_layers: 999, telemetry: None };
     let smol = ModelRef::Name(SMOLLM2_135M.into());
     let greedy = Options { temperature: Some(0.0), max_tokens: Some(TOKENS), ..Options::default() };
 
-    // (a) The engine versus a direct loop, one request, same prompt and settings.
-    engine.generate(Agent::Fixer, &smol, &Prompt::user("Hi"), &greedy)?;
-    let (mut e_pp, mut e_tg, mut d_pp, mut d_tg) = (0.0, 0.0, 0.0, 0.0);
+    // (a) and (b) through the engine: what `repo-run models bench` measures.
+    let settings = BenchSettings { tokens: TOKENS, concurrency: 4, agent: Agent::Fixer };
+    let engine = bench_model(&config, &smol, &settings, &|phase| eprintln!("engine: {phase}"))?;
+
+    // (a) The same prompts and token counts through a direct loop.
     let direct = direct_loop_setup(&path)?;
-    for prompt in PROMPTS {
-        let g = engine.generate(Agent::Fixer, &smol, &Prompt::user(prompt), &greedy)?;
-        e_pp += f64::from(g.prompt_tokens) / g.time_to_first_token.as_secs_f64();
-        e_tg += g.tokens_per_second();
-        let (pp, tg) = direct.run(prompt, g.generated_tokens)?;
+    direct.run(PROMPTS[0], TOKENS)?;
+    let (mut d_pp, mut d_tg) = (0.0, 0.0);
+    for request in &engine.requests {
+        let (pp, tg) = direct.run(&request.prompt, request.generated_tokens)?;
         d_pp += pp;
         d_tg += tg;
     }
-    let n = PROMPTS.len() as f64;
+    let n = engine.requests.len() as f64;
+    let (d_pp, d_tg) = (d_pp / n, d_tg / n);
     println!(
-        "(a) prompt tokens/s: engine {:.1}, direct {:.1} ({:+.1} %)",
-        e_pp / n,
-        d_pp / n,
-        (e_pp / d_pp - 1.0) * 100.0
+        "(a) prompt tokens/s: engine {:.1}, direct {d_pp:.1} ({:+.1} %)",
+        engine.prompt_tokens_per_second,
+        (engine.prompt_tokens_per_second / d_pp - 1.0) * 100.0
     );
     println!(
-        "    generation tokens/s: engine {:.1}, direct {:.1} ({:+.1} %)",
-        e_tg / n,
-        d_tg / n,
-        (e_tg / d_tg - 1.0) * 100.0
+        "    generation tokens/s: engine {:.1}, direct {d_tg:.1} ({:+.1} %)",
+        engine.generation_tokens_per_second,
+        (engine.generation_tokens_per_second / d_tg - 1.0) * 100.0
     );
 
     // (b) Four requests at once versus the same four one after another.
-    let started = Instant::now();
-    let mut tokens = 0;
-    for prompt in PROMPTS {
-        tokens += engine.generate(Agent::Fixer, &smol, &Prompt::user(prompt), &greedy)?.generated_tokens;
-    }
-    let sequential = f64::from(tokens) / started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let handles: Vec<_> = PROMPTS
-        .iter()
-        .map(|p| {
-            let (engine, smol, greedy) = (Arc::clone(&engine), smol.clone(), greedy.clone());
-            let p = p.to_string();
-            std::thread::spawn(move || engine.generate(Agent::Fixer, &smol, &Prompt::user(p), &greedy))
-        })
-        .collect();
-    let mut tokens = 0;
-    for h in handles {
-        tokens += h.join().map_err(|_| "a request panicked")??.generated_tokens;
-    }
-    let concurrent = f64::from(tokens) / started.elapsed().as_secs_f64();
     println!(
-        "(b) aggregate tokens/s: sequential {sequential:.1}, 4 concurrent {concurrent:.1} ({:.2}x)",
-        concurrent / sequential
+        "(b) aggregate tokens/s: sequential {:.1}, 4 concurrent {:.1} ({:.2}x, {} shared decode steps)",
+        engine.sequential_tokens_per_second,
+        engine.concurrent_tokens_per_second,
+        engine.speedup(),
+        engine.shared_decode_steps
     );
 
     // (c) Load and eviction: a budget for one model at a time, alternating two models.

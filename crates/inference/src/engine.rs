@@ -178,7 +178,7 @@ impl Engine {
             }
         };
         let spec = self.table.spec_for(model);
-        let (lease, events) = self.pool.acquire(&path, spec)?;
+        let (lease, events) = self.pool.acquire(&path, spec, deadline, &cancel)?;
         self.record_pool(&events, model);
         let loaded = &lease.model;
 

@@ -21,13 +21,8 @@ pub enum Error {
     #[error("model {} needs about {need} MiB but the memory budget is {budget} MiB; raise --memory-budget or pick a smaller model", path.display(), need = need / MIB, budget = budget / MIB)]
     TooLarge { path: PathBuf, need: u64, budget: u64 },
 
-    #[error("no room for model {} ({need} MiB): every loaded model is busy or pinned", path.display(), need = need / MIB)]
-    PoolBusy { path: PathBuf, need: u64 },
-
-    #[error(
-        "remote model endpoint {0} is not supported by this build (plain `http://` only: no TLS client is built in)"
-    )]
-    RemoteUnsupported(String),
+    #[error("no room for model {} ({need} MiB) within the memory budget: the loaded models are pinned or stayed busy (waited {waited:.1?}); raise --memory-budget or unpin a model", path.display(), need = need / MIB)]
+    PoolBusy { path: PathBuf, need: u64, waited: std::time::Duration },
 
     /// A remote endpoint failed: unreachable, an HTTP error status, or an unreadable answer.
     /// `status` is the last HTTP status when there was one.

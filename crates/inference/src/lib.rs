@@ -6,15 +6,19 @@
 //! - [`engine`]: the API agents call, with the fallback chain ending at the caller's
 //!   rule-based answer.
 //! - [`remote`]: models at OpenAI-compatible `http://` endpoints, behind the same API.
+//! - [`bench`]: a model's speed through the engine (`repo-run models bench`).
+//! - [`pull`]: GGUF downloads into the model directory (`repo-run models pull`), resumable.
 //! - [`serve`]: the engine as an OpenAI-compatible HTTP server (`repo-run models serve`).
 //!
 //! Invariant: only this crate links llama.cpp; a model is never a requirement.
 
 mod backend;
+pub mod bench;
 pub mod engine;
 pub mod env_vars;
 pub mod error;
 pub mod pool;
+pub mod pull;
 pub mod remote;
 pub mod serve;
 pub mod table;

@@ -3,8 +3,8 @@
 //!
 //! A reference is `http://host:8080/v1#model-name`: the base URL up to `/v1`, and after `#`
 //! the model name the server knows. Without `#name`, the first id `GET {base}/models` lists is
-//! used (llama-server and `models serve` list theirs). Only plain `http://` is built in: these
-//! servers run on the machine or the local network, and a TLS stack is a large dependency.
+//! used (llama-server and `models serve` list theirs). `https://` works too (rustls, with the
+//! Mozilla roots), for servers behind a TLS proxy.
 //!
 //! Each attempt runs on its own thread so a cancellation or the deadline returns at once, as
 //! for local models. Connect errors, timeouts of one attempt, 5xx and 429 are retried (at most
@@ -87,9 +87,6 @@ impl RemoteClient {
     }
 
     pub fn chat(&self, url: &str, request: &RemoteRequest<'_>) -> Result<Generation> {
-        if !url.starts_with("http://") {
-            return Err(Error::RemoteUnsupported(url.to_string()));
-        }
         let endpoint = Endpoint::parse(url);
         let started = Instant::now();
         let model = self.model_name(url, &endpoint, request)?;

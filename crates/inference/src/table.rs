@@ -269,6 +269,11 @@ impl ModelTable {
         &self.rows[&agent]
     }
 
+    /// Replaces one agent's row (what `models bench` does to run a model its own way).
+    pub fn set(&mut self, agent: Agent, row: AgentModel) {
+        self.rows.insert(agent, row);
+    }
+
     pub fn rows(&self) -> impl Iterator<Item = (Agent, &AgentModel)> {
         self.rows.iter().map(|(a, r)| (*a, r))
     }

@@ -151,6 +151,91 @@ fn two_models_under_a_budget_for_one_evict_and_reload() {
     eprintln!("load ms {loads:?}, evict ms {evicts:?}");
 }
 
+/// Estimates of both test models under `config`'s rows (Detection: SmolLM2, Health: gemma).
+fn estimates(config: &str) -> (u64, u64) {
+    let probe = engine(config);
+    let dir = model_dir();
+    let estimate = |agent: Agent, file: &str| {
+        let spec = probe.spec_for(&probe.table().get(agent).model);
+        ModelInfo::read(&dir.join(file)).unwrap().estimate_bytes(spec.n_ctx())
+    };
+    (estimate(Agent::Detection, SMOLLM2_135M), estimate(Agent::Health, GEMMA3_270M))
+}
+
+fn count_loads(engine: &Engine) -> usize {
+    engine.telemetry().events().iter().filter(|e| matches!(e, Event::Load { .. })).count()
+}
+
+#[test]
+fn a_request_waits_for_a_busy_model_to_make_room() {
+    let config = "[models.orchestrator]\npinned = false\n[models.health]\nmodel = \"gemma-3-270m-q4_k_m.gguf\"\n";
+    let (a, b) = estimates(config);
+    let engine = Arc::new(engine_with(config, a.max(b) + a.min(b) / 2, None));
+    let gemma = ModelRef::Name(GEMMA3_270M.into());
+    let keep_busy = |tokens| {
+        let worker = Arc::clone(&engine);
+        let handle = std::thread::spawn(move || {
+            worker.generate(Agent::Detection, &smol(), &Prompt::user(LONG), &greedy(tokens))
+        });
+        while !engine.pool().loaded().contains(&model_dir().join(SMOLLM2_135M)) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        handle
+    };
+
+    // SmolLM2 is busy generating; gemma needs its room: the request waits, then evicts it.
+    let busy = keep_busy(48);
+    let started = Instant::now();
+    let answer = engine.generate(Agent::Health, &gemma, &Prompt::user("Hi"), &greedy(2));
+    let waited = started.elapsed();
+    let first = busy.join().unwrap().unwrap();
+    assert!(answer.is_ok(), "{answer:?}");
+    assert!(first.generated_tokens > 8, "{first:?}");
+    assert_eq!(engine.pool().loaded(), vec![model_dir().join(GEMMA3_270M)]);
+    let kinds: Vec<&str> = engine
+        .telemetry()
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Load { .. } => Some("load"),
+            Event::Evict { .. } => Some("evict"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["load", "evict", "load"]);
+    eprintln!("gemma waited for the busy model and loaded in {waited:?}");
+
+    // With a deadline shorter than the busy request, the wait ends at the deadline.
+    let busy = keep_busy(64);
+    let started = Instant::now();
+    let short = Options { timeout: Some(Duration::from_millis(300)), ..greedy(2) };
+    let err = engine.generate(Agent::Health, &gemma, &Prompt::user("Hi"), &short).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, Error::PoolBusy { waited, .. } if waited >= Duration::from_millis(250)), "{err}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(err.to_string().contains("--memory-budget"), "{err}");
+    assert!(busy.join().unwrap().is_ok());
+}
+
+#[test]
+fn concurrent_first_requests_load_a_model_once() {
+    let engine = Arc::new(engine(""));
+    let barrier = Arc::new(Barrier::new(3));
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let (engine, barrier) = (Arc::clone(&engine), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                engine.generate(Agent::Detection, &smol(), &Prompt::user("Hi"), &greedy(2))
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert!(handle.join().unwrap().is_ok());
+    }
+    assert_eq!(count_loads(&engine), 1);
+}
+
 #[test]
 fn a_pinned_model_is_not_evicted() {
     let config = "[models.health]\nmodel = \"gemma-3-270m-q4_k_m.gguf\"\nfallback = \"none\"\n";
@@ -316,8 +401,10 @@ fn bad_model_files_and_budgets_give_clear_errors() {
     let err =
         engine.generate(Agent::Health, &ModelRef::parse("http://127.0.0.1:1/v1#m"), &Prompt::user("Hi"), &greedy(2));
     assert!(matches!(err, Err(Error::Remote { status: None, .. })), "{err:?}");
-    let err = engine.generate(Agent::Health, &ModelRef::parse("https://h/v1#m"), &Prompt::user("Hi"), &greedy(2));
-    assert!(matches!(err, Err(Error::RemoteUnsupported(_))), "{err:?}");
+    // https goes through the TLS client: nothing listens there either, the same remote error.
+    let err =
+        engine.generate(Agent::Health, &ModelRef::parse("https://127.0.0.1:1/v1#m"), &Prompt::user("Hi"), &greedy(2));
+    assert!(matches!(err, Err(Error::Remote { status: None, .. })), "{err:?}");
 
     // The engine still works after all of that.
     assert!(generate(&engine, &model_dir().join(SMOLLM2_135M)).is_ok());

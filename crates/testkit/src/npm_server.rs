@@ -1,28 +1,24 @@
 //! A static HTTP/1.1 server for a registry directory in the [`crate::npm_format`] layout, on
-//! loopback, for `npm install --registry`. GET and HEAD only, one thread per connection,
-//! `Connection: close`: npm needs nothing more, and a test needs no dependency for it.
+//! loopback, for `npm install --registry`. GET and HEAD only.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::loopback::{Loopback, finish, head, read_head, respond};
 use crate::npm_format::{BASE_PLACEHOLDER, packument_path, valid_name};
 
 /// A running registry server; stops (and joins its accept thread) when dropped.
 pub struct NpmRegistry {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    _server: Loopback,
 }
 
 struct Shared {
     dir: PathBuf,
     base: String,
-    stop: AtomicBool,
     requests: AtomicUsize,
 }
 
@@ -32,31 +28,22 @@ impl NpmRegistry {
         if !dir.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no registry directory at {}", dir.display())));
         }
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            dir: dir.to_owned(),
-            base: format!("http://{addr}"),
-            stop: AtomicBool::new(false),
-            requests: AtomicUsize::new(0),
-        });
-        let accept = {
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new().name("npm-registry".into()).spawn(move || {
-                for stream in listener.incoming() {
-                    if shared.stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let shared = Arc::clone(&shared);
-                    // A connection's failure (npm hanging up early) concerns that connection only.
-                    let _ = std::thread::Builder::new().name("npm-registry-conn".into()).spawn(move || {
-                        let _ = handle(stream, &shared);
-                    });
-                }
+        // The base URL is known once the port is: the handler reads it from a slot set below.
+        let base = Arc::new(std::sync::OnceLock::<Arc<Shared>>::new());
+        let server = {
+            let base = Arc::clone(&base);
+            Loopback::start("npm-registry", move |stream| match base.get() {
+                Some(shared) => handle(stream, shared),
+                None => Ok(()),
             })?
         };
-        Ok(NpmRegistry { addr, shared, accept: Some(accept) })
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            base: format!("http://{}", server.addr()),
+            requests: AtomicUsize::new(0),
+        });
+        let _ = base.set(Arc::clone(&shared));
+        Ok(NpmRegistry { shared, _server: server })
     }
 
     /// `http://127.0.0.1:<port>`: the value for `npm_config_registry`.
@@ -67,17 +54,6 @@ impl NpmRegistry {
     /// Requests answered so far (any status): shows that a client really asked this server.
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for NpmRegistry {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept so the thread sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.accept.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -120,26 +96,10 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.by_ref().take(8192).read_line(&mut request_line)?;
-    // Headers are read and ignored (bounded), so the client sees its request consumed.
-    let mut line = String::new();
-    for _ in 0..100 {
-        line.clear();
-        if reader.by_ref().take(8192).read_line(&mut line)? == 0 || line.trim_end().is_empty() {
-            break;
-        }
-    }
-    if shared.stop.load(Ordering::SeqCst) {
-        return Ok(());
-    }
+    let request = read_head(&stream)?;
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let mut out = stream;
-    let mut words = request_line.split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (method, target) = (request.method.as_str(), request.target.as_str());
     if method != "GET" && method != "HEAD" {
         return respond(&mut out, "405 Method Not Allowed", "text/plain", b"GET only\n", true);
     }
@@ -155,11 +115,11 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         Some(Target::Tarball(path)) => match std::fs::File::open(&path) {
             Ok(mut file) => {
                 let len = file.metadata()?.len();
-                head(&mut out, "200 OK", "application/octet-stream", len)?;
+                head(&mut out, "200 OK", "application/octet-stream", len, &[])?;
                 if body {
                     io::copy(&mut file, &mut out)?;
                 }
-                finish(out)
+                finish(&mut out)
             }
             Err(_) => not_found(&mut out, body),
         },
@@ -169,26 +129,6 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
 
 fn not_found(out: &mut TcpStream, body: bool) -> io::Result<()> {
     respond(out, "404 Not Found", "application/json", br#"{"error":"Not found"}"#, body)
-}
-
-fn head(out: &mut TcpStream, status: &str, content_type: &str, len: u64) -> io::Result<()> {
-    write!(
-        out,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
-    )
-}
-
-fn respond(out: &mut TcpStream, status: &str, content_type: &str, bytes: &[u8], body: bool) -> io::Result<()> {
-    head(out, status, content_type, bytes.len() as u64)?;
-    if body {
-        out.write_all(bytes)?;
-    }
-    finish(out.try_clone()?)
-}
-
-fn finish(mut out: TcpStream) -> io::Result<()> {
-    out.flush()?;
-    out.shutdown(Shutdown::Write)
 }
 
 #[cfg(test)]
