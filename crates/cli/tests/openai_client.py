@@ -28,7 +28,8 @@ out["chat"] = {
     "ms": (time.monotonic() - started) * 1e3,
 }
 
-parts, finish = [], None
+parts, finish, first_ms = [], None, None
+started = time.monotonic()
 stream = client.chat.completions.create(
     model=model, messages=question, max_tokens=16, temperature=0, stream=True, stream_options={"include_usage": True}
 )
@@ -39,9 +40,32 @@ for chunk in stream:
     for choice in chunk.choices:
         if choice.delta.content:
             parts.append(choice.delta.content)
+            if first_ms is None:
+                first_ms = (time.monotonic() - started) * 1e3
         if choice.finish_reason:
             finish = choice.finish_reason
-out["stream"] = {"text": "".join(parts), "finish": finish, "completion_tokens": usage}
+out["stream"] = {
+    "text": "".join(parts),
+    "finish": finish,
+    "completion_tokens": usage,
+    "chunks": len(parts),
+    "first_chunk_ms": first_ms,
+    "total_ms": (time.monotonic() - started) * 1e3,
+}
+
+# A conversation: the earlier turns reach the model as turns of its chat template.
+turns = [
+    {"role": "user", "content": "My name is Ada and I write compilers."},
+    {"role": "assistant", "content": "Nice to meet you, Ada."},
+    {"role": "user", "content": "What is my name?"},
+]
+reply = client.chat.completions.create(model=model, messages=turns, max_tokens=12, temperature=0)
+alone = client.chat.completions.create(model=model, messages=turns[-1:], max_tokens=1, temperature=0)
+out["conversation"] = {
+    "text": reply.choices[0].message.content,
+    "prompt_tokens": reply.usage.prompt_tokens,
+    "last_turn_alone_prompt_tokens": alone.usage.prompt_tokens,
+}
 
 schema = {
     "type": "object",

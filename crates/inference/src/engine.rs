@@ -13,7 +13,7 @@ use crate::pool::{ModelPool, ModelSpec, PoolEvents};
 use crate::remote::{RemoteClient, RemoteRequest};
 use crate::table::{Agent, ModelLocation, ModelRef, ModelTable};
 use crate::telemetry::{Event, Telemetry};
-use crate::worker::{CancelToken, Generation, Job, Sampling};
+use crate::worker::{CancelToken, Generation, Job, Sampling, TextSink};
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -26,16 +26,47 @@ pub struct EngineConfig {
     pub telemetry: Option<PathBuf>,
 }
 
-/// A chat request: an optional system message and the user's message.
+/// A chat request: an optional system message, the earlier turns of the conversation (if
+/// any), and the user's message to answer.
 #[derive(Clone, Debug, Default)]
 pub struct Prompt {
     pub system: Option<String>,
+    pub history: Vec<Turn>,
     pub user: String,
+}
+
+/// One earlier message of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
 }
 
 impl Prompt {
     pub fn user(text: impl Into<String>) -> Prompt {
-        Prompt { system: None, user: text.into() }
+        Prompt { user: text.into(), ..Prompt::default() }
+    }
+
+    /// The messages in order, as (role, content): the system text, the history, the user's.
+    pub fn messages(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let system = self.system.as_deref().map(|s| ("system", s));
+        let history = self.history.iter().map(|t| (t.role.as_str(), t.text.as_str()));
+        system.into_iter().chain(history).chain(std::iter::once(("user", self.user.as_str())))
     }
 }
 
@@ -49,6 +80,8 @@ pub struct Options {
     pub stop: Vec<String>,
     pub timeout: Option<Duration>,
     pub cancel: Option<CancelToken>,
+    /// Receives the text as it is generated (a remote model's answer arrives in one piece).
+    pub on_text: Option<TextSink>,
 }
 
 /// Who produced an answer.
@@ -173,6 +206,9 @@ impl Engine {
                     cancel: &cancel,
                 };
                 let generation = self.remote.chat(&url, &request)?;
+                if let Some(sink) = &options.on_text {
+                    sink.send(&generation.text);
+                }
                 self.record_generation(agent, model, &generation);
                 return Ok(generation);
             }
@@ -192,6 +228,7 @@ impl Engine {
             cancel: cancel.clone(),
             queued_at,
             reply,
+            on_text: options.on_text.clone(),
         })?;
         // Poll so a cancellation or deadline returns at once even while the worker is mid-step;
         // the worker frees the sequence itself at its next step.
@@ -355,14 +392,13 @@ impl Engine {
 
 /// The chat template of the GGUF (ChatML when it has none) applied to the prompt.
 fn render_prompt(loaded: &crate::pool::LoadedModel, prompt: &Prompt) -> Result<String> {
-    let mut messages = Vec::new();
-    let message = |role: &str, content: &str| {
-        LlamaChatMessage::new(role.into(), content.into()).map_err(|e| Error::Inference(format!("bad message: {e}")))
-    };
-    if let Some(system) = &prompt.system {
-        messages.push(message("system", system)?);
-    }
-    messages.push(message("user", &prompt.user)?);
+    let messages = prompt
+        .messages()
+        .map(|(role, content)| {
+            LlamaChatMessage::new(role.into(), content.into())
+                .map_err(|e| Error::Inference(format!("bad message: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
     loaded
         .model
         .apply_chat_template(&loaded.template, &messages, true)

@@ -29,8 +29,8 @@ pub use backend::ModelInfo;
 /// The process's llama.cpp backend, for code that drives llama-cpp-2 beside the engine
 /// (the benchmark's direct loop).
 pub use backend::backend as llama_backend;
-pub use engine::{Answer, Engine, EngineConfig, Options, Prompt, Source};
+pub use engine::{Answer, Engine, EngineConfig, Options, Prompt, Role, Source, Turn};
 pub use error::{Error, Result};
 pub use pool::{ModelPool, ModelSpec, default_budget};
 pub use table::{Agent, AgentModel, ModelLocation, ModelRef, ModelTable, Profile};
-pub use worker::{CancelToken, Finish, Generation};
+pub use worker::{CancelToken, Finish, Generation, TextSink};

@@ -255,11 +255,8 @@ fn remote(url: &str, status: Option<u16>, message: String) -> Error {
 }
 
 fn request_body(model: &str, request: &RemoteRequest<'_>) -> Value {
-    let mut messages = Vec::new();
-    if let Some(system) = &request.prompt.system {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    messages.push(json!({"role": "user", "content": request.prompt.user}));
+    let messages: Vec<Value> =
+        request.prompt.messages().map(|(role, content)| json!({"role": role, "content": content})).collect();
     let sampling = request.sampling;
     let mut body = json!({
         "model": model,
@@ -309,6 +306,7 @@ fn parse_reply(url: &str, reply: &Value, took: Duration) -> Result<Generation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Role, Turn};
 
     #[test]
     fn endpoint_syntax() {
@@ -322,7 +320,14 @@ mod tests {
 
     #[test]
     fn request_body_carries_sampling_stop_and_schema() {
-        let prompt = Prompt { system: Some("Be brief.".into()), user: "Hi".into() };
+        let prompt = Prompt {
+            system: Some("Be brief.".into()),
+            history: vec![
+                Turn { role: Role::User, text: "Hello".into() },
+                Turn { role: Role::Assistant, text: "Hi there".into() },
+            ],
+            user: "Hi".into(),
+        };
         let sampling =
             Sampling { max_tokens: 9, temperature: 0.0, seed: 3, stop: vec!["\n".into()], grammar: Some("x".into()) };
         let schema = json!({"type": "object"});
@@ -336,8 +341,10 @@ mod tests {
             cancel: &cancel,
         };
         let body = request_body("m", &request);
-        assert_eq!(body["messages"][0]["role"], "system");
-        assert_eq!(body["messages"][1]["content"], "Hi");
+        let roles: Vec<_> = body["messages"].as_array().unwrap().iter().map(|m| m["role"].clone()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(body["messages"][2]["content"], "Hi there");
+        assert_eq!(body["messages"][3]["content"], "Hi");
         assert_eq!((body["max_tokens"].as_u64(), body["seed"].as_u64()), (Some(9), Some(3)));
         assert_eq!(body["stop"][0], "\n");
         assert_eq!(body["response_format"]["json_schema"]["schema"], schema);

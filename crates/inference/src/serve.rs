@@ -13,32 +13,32 @@
 //! leaves out come from the row of the first agent that uses the model (its timeout too).
 //!
 //! Streaming: the engine's worker returns whole generations (it has no token callback), so
-//! `stream: true` sends the whole answer as one `chat.completion.chunk`, then the finish chunk
-//! (and a usage chunk when `stream_options.include_usage`), then `data: [DONE]`. Clients see a
-//! valid stream; they just do not see tokens as they are made.
+//! `stream: true` answers with server-sent events as the tokens are generated: a chunk per
+//! piece of text (whole characters, never text a stop string will cut), then the finish chunk
+//! (and a usage chunk when `stream_options.include_usage`), then `data: [DONE]`. An error before
+//! the first token is an ordinary HTTP error; one after it is an `error` event.
 //!
-//! Messages map onto the engine's [`Prompt`]: system messages join into the system text; a
-//! conversation with earlier turns is written into the user text as a transcript before the
-//! last user message (the chat template then wraps that one turn).
+//! Messages map onto the engine's [`Prompt`]: system messages join into the system text; the
+//! earlier user and assistant turns go to the model's chat template as turns of their own.
 //!
 //! Errors are OpenAI-shaped, `{"error": {"message", "type", "param", "code"}}`: 400 for a bad
 //! request, 404 for an unknown model or path, 503 when the pool cannot fit the model, 504 when
 //! generation timed out, 500 otherwise.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::engine::{Engine, Options, Prompt};
+use crate::engine::{Engine, Options, Prompt, Role, Turn};
 use crate::error::Error;
 use crate::table::{Agent, ModelLocation, ModelRef};
-use crate::worker::{CancelToken, Finish, Generation};
+use crate::worker::{CancelToken, Finish, Generation, TextSink};
 
 /// Largest request body read (a long prompt is a few hundred KiB at most).
 const MAX_BODY: u64 = 8 << 20;
@@ -142,16 +142,16 @@ fn served_models(engine: &Engine) -> Vec<ServedModel> {
     served
 }
 
-/// An HTTP answer: status and JSON body, or an SSE stream body.
+/// An HTTP answer: status and JSON body, or server-sent events as they come.
 struct Reply {
     status: u16,
     body: String,
-    event_stream: bool,
+    events: Option<EventStream>,
 }
 
 impl Reply {
     fn json(status: u16, value: &Value) -> Reply {
-        Reply { status, body: value.to_string(), event_stream: false }
+        Reply { status, body: value.to_string(), events: None }
     }
 
     fn error(status: u16, kind: &str, message: impl Into<String>, param: Option<&str>, code: Option<&str>) -> Reply {
@@ -165,16 +165,17 @@ impl Reply {
 }
 
 fn handle(state: &State, mut request: tiny_http::Request) {
-    let reply = route(state, &mut request);
-    let content_type = if reply.event_stream { "text/event-stream" } else { "application/json" };
-    let mut response = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
-    if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
-        response.add_header(header);
-    }
-    if reply.event_stream {
-        if let Ok(header) = tiny_http::Header::from_bytes("Cache-Control", "no-cache") {
-            response.add_header(header);
+    let mut reply = route(state, &mut request);
+    if let Some(events) = reply.events.take() {
+        // tiny_http buffers chunked bodies; events are written and flushed one by one instead.
+        if let Err(e) = events.write_to(request.into_writer()) {
+            tracing::debug!("the client left during its stream: {e}");
         }
+        return;
+    }
+    let mut response = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+    if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
+        response.add_header(header);
     }
     if let Err(e) = request.respond(response) {
         tracing::debug!("the client left before its answer: {e}");
@@ -383,20 +384,130 @@ fn chat(state: &State, body: &[u8]) -> Reply {
             }
         },
     };
-    let result = match &schema {
-        Some(schema) => state.engine.generate_json(served.agent, &served.model, &prompt, schema, &options),
-        None => state.engine.generate(served.agent, &served.model, &prompt, &options),
-    };
-    let generation = match result {
-        Ok(g) => g,
-        Err(error) => return engine_error(&error),
-    };
     let id = format!("chatcmpl-{}-{}", state.created, NEXT_ID.fetch_add(1, Ordering::Relaxed));
-    let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-    if request.stream {
-        Reply { status: 200, body: stream_body(&id, served, &generation, include_usage), event_stream: true }
-    } else {
-        Reply::json(200, &completion(&id, served, &generation))
+    let (agent, model) = (served.agent, served.model.clone());
+    let generate = move |engine: &Engine, options: &Options| match &schema {
+        Some(schema) => engine.generate_json(agent, &model, &prompt, schema, options),
+        None => engine.generate(agent, &model, &prompt, options),
+    };
+    if !request.stream {
+        return match generate(&state.engine, &options) {
+            Ok(generation) => Reply::json(200, &completion(&id, served, &generation)),
+            Err(error) => engine_error(&error),
+        };
+    }
+    // Streaming: the generation runs on a thread of its own and its text arrives as events.
+    let (events, received) = mpsc::channel::<Event>();
+    let mut options = options;
+    let text = events.clone();
+    options.on_text = Some(TextSink::new(move |piece| {
+        let _ = text.send(Event::Text(piece.to_string()));
+    }));
+    let engine = Arc::clone(&state.engine);
+    let spawned = std::thread::Builder::new().name("repo-run-stream".into()).spawn(move || {
+        let result = generate(&engine, &options);
+        drop(options);
+        let _ = events.send(Event::Done(result));
+    });
+    if let Err(e) = spawned {
+        return Reply::error(500, "server_error", format!("cannot start a generation thread: {e}"), None, None);
+    }
+    // Wait for the first event, so a request that fails at once gets its HTTP status.
+    match received.recv() {
+        Ok(Event::Done(Err(error))) => engine_error(&error),
+        Ok(first) => Reply {
+            status: 200,
+            body: String::new(),
+            events: Some(EventStream {
+                first: Some(first),
+                received,
+                id,
+                model: served.id.clone(),
+                include_usage: request.stream_options.is_some_and(|o| o.include_usage),
+            }),
+        },
+        Err(_) => Reply::error(500, "server_error", "the generation thread stopped", None, None),
+    }
+}
+
+/// What a streaming generation sends to the request's thread.
+enum Event {
+    Text(String),
+    Done(Result<Generation, Error>),
+}
+
+/// A chat completion as server-sent events (see the module docs).
+struct EventStream {
+    first: Option<Event>,
+    received: mpsc::Receiver<Event>,
+    id: String,
+    model: String,
+    include_usage: bool,
+}
+
+impl EventStream {
+    fn write_to(mut self, mut out: impl Write) -> std::io::Result<()> {
+        out.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\
+              Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        )?;
+        // One HTTP chunk per event, flushed at once.
+        let mut send = |event: String| -> std::io::Result<()> {
+            write!(out, "{:x}\r\n{event}\r\n", event.len())?;
+            out.flush()
+        };
+        let created = unix_secs();
+        let mut role_sent = false;
+        loop {
+            let event = match self.first.take() {
+                Some(event) => event,
+                None => match self.received.recv() {
+                    Ok(event) => event,
+                    Err(_) => break,
+                },
+            };
+            match event {
+                Event::Text(text) => {
+                    let delta = if role_sent {
+                        json!({"content": text})
+                    } else {
+                        json!({"role": "assistant", "content": text})
+                    };
+                    role_sent = true;
+                    send(self.chunk(created, Some(delta), Value::Null, None))?;
+                }
+                Event::Done(Ok(generation)) => {
+                    let delta = if role_sent { json!({}) } else { json!({"role": "assistant", "content": ""}) };
+                    send(self.chunk(created, Some(delta), json!(finish_reason(&generation)), None))?;
+                    if self.include_usage {
+                        send(self.chunk(created, None, Value::Null, Some(usage(&generation))))?;
+                    }
+                    break;
+                }
+                Event::Done(Err(error)) => {
+                    let error = json!({"error": {"message": error.to_string(), "type": "server_error"}});
+                    send(format!("data: {error}\n\n"))?;
+                    break;
+                }
+            }
+        }
+        send("data: [DONE]\n\n".into())?;
+        out.write_all(b"0\r\n\r\n")?;
+        out.flush()
+    }
+
+    /// One `chat.completion.chunk` event; without a delta it is the usage-only chunk.
+    fn chunk(&self, created: u64, delta: Option<Value>, finish: Value, usage: Option<Value>) -> String {
+        let choices = match delta {
+            Some(delta) => json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]),
+            None => json!([]),
+        };
+        let mut chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": created,
+                               "model": self.model, "choices": choices});
+        if self.include_usage {
+            chunk["usage"] = usage.unwrap_or(Value::Null);
+        }
+        format!("data: {chunk}\n\n")
     }
 }
 
@@ -404,31 +515,28 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 fn to_prompt(messages: &[Message]) -> Result<Prompt, String> {
     let mut system = Vec::new();
-    let mut turns = Vec::new();
+    let mut history = Vec::new();
     for message in messages {
         let text = message.content.text()?;
-        match message.role.as_str() {
-            "system" | "developer" => system.push(text),
-            "user" | "assistant" => turns.push((message.role.as_str(), text)),
+        let role = match message.role.as_str() {
+            "system" | "developer" => {
+                system.push(text);
+                continue;
+            }
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
             other => return Err(format!("messages with role `{other}` are not supported (system, user, assistant)")),
-        }
+        };
+        history.push(Turn { role, text });
     }
-    let Some((last_role, last)) = turns.pop() else {
+    let Some(last) = history.pop() else {
         return Err("messages must contain a user message".into());
     };
-    if last_role != "user" {
+    if last.role != Role::User {
         return Err("the last non-system message must be the user's".into());
     }
-    let user = if turns.is_empty() {
-        last
-    } else {
-        let mut transcript = String::from("The conversation so far:\n");
-        for (role, text) in &turns {
-            transcript.push_str(&format!("{}: {text}\n", if *role == "user" { "User" } else { "Assistant" }));
-        }
-        format!("{transcript}\nUser: {last}")
-    };
-    Ok(Prompt { system: (!system.is_empty()).then(|| system.join("\n\n")), user })
+    // The earlier turns go to the model's chat template as they are.
+    Ok(Prompt { system: (!system.is_empty()).then(|| system.join("\n\n")), history, user: last.text })
 }
 
 fn engine_error(error: &Error) -> Reply {
@@ -481,30 +589,6 @@ fn completion(id: &str, served: &ServedModel, generation: &Generation) -> Value 
     })
 }
 
-/// The whole answer as one content chunk, then the finish chunk (see the module docs).
-fn stream_body(id: &str, served: &ServedModel, generation: &Generation, include_usage: bool) -> String {
-    let created = unix_secs();
-    let chunk = |delta: Value, finish: Value, usage: Value| {
-        let choices = if delta.is_null() {
-            json!([])
-        } else {
-            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}])
-        };
-        let mut chunk = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": served.id, "choices": choices});
-        if include_usage {
-            chunk["usage"] = usage;
-        }
-        format!("data: {chunk}\n\n")
-    };
-    let mut body = chunk(json!({"role": "assistant", "content": generation.text}), Value::Null, Value::Null);
-    body.push_str(&chunk(json!({}), json!(finish_reason(generation)), Value::Null));
-    if include_usage {
-        body.push_str(&chunk(Value::Null, Value::Null, usage(generation)));
-    }
-    body.push_str("data: [DONE]\n\n");
-    body
-}
-
 fn unix_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -531,11 +615,14 @@ mod tests {
         ])))
         .unwrap();
         assert!(p.system.is_none());
-        assert!(
-            p.user.contains("User: Name a colour.\nAssistant: Red.\n") && p.user.ends_with("User: Another?"),
-            "{}",
-            p.user
+        assert_eq!(
+            p.history,
+            [
+                Turn { role: Role::User, text: "Name a colour.".into() },
+                Turn { role: Role::Assistant, text: "Red.".into() }
+            ]
         );
+        assert_eq!(p.user, "Another?");
         assert!(to_prompt(&messages(json!([{"role": "system", "content": "x"}]))).is_err());
         assert!(to_prompt(&messages(json!([{"role": "tool", "content": "x"}]))).is_err());
         assert!(
@@ -555,14 +642,45 @@ mod tests {
             generation_time: Duration::ZERO,
             shared_steps: 0,
         };
-        let served = ServedModel { id: "m".into(), model: ModelRef::Name("m".into()), agent: Agent::Fixer };
-        let body = stream_body("id", &served, &g, true);
-        let events: Vec<&str> = body.split("\n\n").filter(|e| !e.is_empty()).collect();
-        assert_eq!(events.len(), 4);
-        assert_eq!(events[3], "data: [DONE]");
-        let first: Value = serde_json::from_str(events[0].strip_prefix("data: ").unwrap()).unwrap();
-        assert_eq!(first["choices"][0]["delta"]["content"], "hello");
-        let last: Value = serde_json::from_str(events[2].strip_prefix("data: ").unwrap()).unwrap();
-        assert_eq!(last["usage"]["total_tokens"], 5);
+        let events = |sent: Vec<Event>| {
+            let (tx, received) = mpsc::channel();
+            for event in sent {
+                tx.send(event).unwrap();
+            }
+            drop(tx);
+            let stream = EventStream { first: None, received, id: "id".into(), model: "m".into(), include_usage: true };
+            let mut out = Vec::new();
+            stream.write_to(&mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let (head, mut body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.contains("text/event-stream") && head.contains("Transfer-Encoding: chunked"), "{head}");
+            // Undo the chunked framing: every chunk is one event.
+            let mut events = Vec::new();
+            loop {
+                let (size, rest) = body.split_once("\r\n").unwrap();
+                let size = usize::from_str_radix(size, 16).unwrap();
+                if size == 0 {
+                    break;
+                }
+                events.push(rest[..size].trim_end().strip_prefix("data: ").unwrap().to_string());
+                body = &rest[size + 2..];
+            }
+            events
+        };
+        let got = events(vec![Event::Text("hel".into()), Event::Text("lo".into()), Event::Done(Ok(g))]);
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert_eq!(got[4], "[DONE]");
+        let chunks: Vec<Value> = got[..4].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(chunks[1]["choices"][0]["delta"].get("role"), None);
+        let text: String = chunks[..2].iter().map(|c| c["choices"][0]["delta"]["content"].as_str().unwrap()).collect();
+        assert_eq!(text, "hello");
+        assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(chunks[3]["usage"]["total_tokens"], 5);
+
+        let got = events(vec![Event::Text("a".into()), Event::Done(Err(Error::Timeout(Duration::from_secs(1))))]);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[1].contains("timed out"), "{got:?}");
+        assert_eq!(got[2], "[DONE]");
     }
 }

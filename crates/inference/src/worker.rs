@@ -40,6 +40,30 @@ impl CancelToken {
     }
 }
 
+/// Receives the answer's text as it is generated (`models serve` streams it). Pieces are sent
+/// whole characters at a time, never text a stop string will cut; together they are exactly
+/// the final text.
+#[derive(Clone)]
+pub struct TextSink(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl TextSink {
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> TextSink {
+        TextSink(Arc::new(f))
+    }
+
+    pub fn send(&self, text: &str) {
+        if !text.is_empty() {
+            (self.0)(text);
+        }
+    }
+}
+
+impl std::fmt::Debug for TextSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextSink")
+    }
+}
+
 /// How to sample one request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sampling {
@@ -89,6 +113,7 @@ pub(crate) struct Job {
     pub cancel: CancelToken,
     pub queued_at: Instant,
     pub reply: Sender<Result<Generation>>,
+    pub on_text: Option<TextSink>,
 }
 
 /// Counters of a worker, read by telemetry and tests.
@@ -167,6 +192,8 @@ struct Active {
     /// Row of this sequence's logits in the last batch, when it asked for some.
     logits_row: Option<i32>,
     output: Vec<u8>,
+    /// Bytes of `output` already given to the job's text sink.
+    streamed: usize,
     generated: u32,
     first_token_at: Option<Instant>,
     shared_steps: u32,
@@ -273,6 +300,7 @@ impl Decoder<'_, '_> {
             sampler,
             logits_row: None,
             output: Vec::new(),
+            streamed: 0,
             generated: 0,
             first_token_at: None,
             shared_steps: 0,
@@ -362,12 +390,18 @@ impl Decoder<'_, '_> {
                 || active.pos as u32 + 1 >= self.config.context_length
             {
                 self.finish_ok(seq, Finish::Length);
+            } else {
+                active.stream_safe_text();
             }
         }
     }
 
     fn finish_ok(&mut self, seq: usize, finish: Finish) {
-        let Some(active) = &self.slots[seq] else { return };
+        let Some(active) = &mut self.slots[seq] else { return };
+        if let Some(sink) = &active.job.on_text {
+            sink.send(&String::from_utf8_lossy(active.output.get(active.streamed..).unwrap_or_default()));
+            active.streamed = active.output.len();
+        }
         let first = active.first_token_at.unwrap_or_else(Instant::now);
         let generation = Generation {
             text: String::from_utf8_lossy(&active.output).into_owned(),
@@ -387,6 +421,26 @@ impl Decoder<'_, '_> {
             let _ = self.ctx.clear_kv_cache_seq(Some(active.seq as u32), None, None);
             let _ = active.job.reply.send(result);
         }
+    }
+}
+
+impl Active {
+    /// Gives the sink the new text that no stop string can still cut, in whole characters.
+    fn stream_safe_text(&mut self) {
+        let Some(sink) = &self.job.on_text else { return };
+        let hold = self.job.sampling.stop.iter().map(|s| s.len().saturating_sub(1)).max().unwrap_or(0);
+        let end = self.output.len().saturating_sub(hold);
+        if end <= self.streamed {
+            return;
+        }
+        let fresh = &self.output[self.streamed..end];
+        let valid = match std::str::from_utf8(fresh) {
+            Ok(text) => text,
+            // A character split across tokens waits for its last byte.
+            Err(e) => std::str::from_utf8(&fresh[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        sink.send(valid);
+        self.streamed += valid.len();
     }
 }
 

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use repo_run_inference::table::{GEMMA3_270M, SMOLLM2_135M, default_model_dir};
 use repo_run_inference::telemetry::Event;
 use repo_run_inference::{
-    Agent, CancelToken, Engine, EngineConfig, Error, ModelInfo, ModelRef, ModelTable, Options, Prompt, Source, env_vars,
+    Agent, CancelToken, Engine, EngineConfig, Error, ModelInfo, ModelRef, ModelTable, Options, Prompt, Source,
+    TextSink, env_vars,
 };
 
 /// The folder holding the test models; fails (never skips) when they are absent.
@@ -66,7 +67,8 @@ fn loads_and_generates_with_the_instruct_model() {
 #[test]
 fn greedy_and_seeded_outputs_repeat() {
     let engine = engine("");
-    let prompt = Prompt { system: Some("You are terse.".into()), user: "Name three colours.".into() };
+    let prompt =
+        Prompt { system: Some("You are terse.".into()), user: "Name three colours.".into(), ..Prompt::default() };
     let run = |o: &Options| engine.generate(Agent::Setup, &smol(), &prompt, o).unwrap().text;
     assert_eq!(run(&greedy(20)), run(&greedy(20)));
     let seeded =
@@ -86,6 +88,23 @@ fn stop_strings_cut_the_output() {
     let cut = engine.generate(Agent::Runner, &smol(), &prompt, &options).unwrap();
     assert_eq!(cut.finish, repo_run_inference::Finish::Stop);
     assert!(!cut.text.contains('5') && full.text.starts_with(&cut.text), "{:?} vs {:?}", cut.text, full.text);
+
+    // Streamed, the pieces add up to the same text and never show the stop string, even one
+    // that spans tokens.
+    let pieces = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = {
+        let pieces = Arc::clone(&pieces);
+        TextSink::new(move |piece| pieces.lock().unwrap().push(piece.to_string()))
+    };
+    for stop in ["5", ", 6,"] {
+        pieces.lock().unwrap().clear();
+        let options = Options { stop: vec![stop.into()], on_text: Some(sink.clone()), ..greedy(40) };
+        let streamed = engine.generate(Agent::Runner, &smol(), &prompt, &options).unwrap();
+        let pieces = pieces.lock().unwrap().clone();
+        assert!(pieces.len() > 3, "{pieces:?}");
+        assert_eq!(pieces.concat(), streamed.text, "{pieces:?}");
+        assert!(!pieces.concat().contains(stop) && full.text.starts_with(&streamed.text), "{pieces:?}");
+    }
 }
 
 #[derive(serde::Deserialize, Debug)]

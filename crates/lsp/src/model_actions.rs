@@ -69,6 +69,7 @@ impl EngineModel {
                  sentences why it is a problem and what to write instead.",
                 file.lang, file.path, rule.id, rule.message,
             ),
+            ..Prompt::default()
         };
         let options = Options {
             max_tokens: Some(MAX_TOKENS),
@@ -123,6 +124,7 @@ impl EngineModel {
         let prompt = Prompt {
             system: Some("You are a senior engineer who refactors code carefully. Answer only with JSON.".into()),
             user: format!("{task}\n\nCode around it, in {}:\n{context}", request.file.path),
+            ..Prompt::default()
         };
         let options = Options {
             max_tokens: Some(max_tokens),
