@@ -16,6 +16,12 @@ use repo_run_inference::telemetry::Event;
 use repo_run_inference::{Agent, Engine, EngineConfig, ModelRef, ModelTable, Options, Prompt};
 
 const TOKENS: u32 = 64;
+const ROUNDS: usize = 3;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = ModelTable::from_env(None, None)?;
@@ -27,31 +33,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let smol = ModelRef::Name(SMOLLM2_135M.into());
     let greedy = Options { temperature: Some(0.0), max_tokens: Some(TOKENS), ..Options::default() };
 
-    // (a) and (b) through the engine: what `repo-run models bench` measures.
+    // (a) The engine and a direct loop, the same prompt and token count, interleaved request
+    // by request (so drift of the machine hits both alike), 3 rounds; medians.
+    let direct = direct_loop_setup(&path)?;
+    let one_engine = Engine::new(config.clone());
+    one_engine.generate(Agent::Fixer, &smol, &Prompt::user(PROMPTS[0]), &greedy)?;
+    direct.run(PROMPTS[0], TOKENS)?;
+    let (mut e_pp, mut e_tg, mut d_pp, mut d_tg) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _round in 0..ROUNDS {
+        for prompt in PROMPTS {
+            let g = one_engine.generate(Agent::Fixer, &smol, &Prompt::user(prompt), &greedy)?;
+            e_pp.push(f64::from(g.prompt_tokens) / g.time_to_first_token.as_secs_f64());
+            e_tg.push(g.tokens_per_second());
+            let (pp, tg) = direct.run(prompt, g.generated_tokens)?;
+            d_pp.push(pp);
+            d_tg.push(tg);
+        }
+    }
+    drop(one_engine);
+    let (e_pp, e_tg, d_pp, d_tg) = (median(e_pp), median(e_tg), median(d_pp), median(d_tg));
+    println!("(a) prompt tokens/s: engine {e_pp:.1}, direct {d_pp:.1} ({:+.1} %)", (e_pp / d_pp - 1.0) * 100.0);
+    println!("    generation tokens/s: engine {e_tg:.1}, direct {d_tg:.1} ({:+.1} %)", (e_tg / d_tg - 1.0) * 100.0);
+
+    // (b) through `models bench`'s measurement: load, one at a time, then all at once.
     let settings = BenchSettings { tokens: TOKENS, concurrency: 4, agent: Agent::Fixer };
     let engine = bench_model(&config, &smol, &settings, &|phase| eprintln!("engine: {phase}"))?;
-
-    // (a) The same prompts and token counts through a direct loop.
-    let direct = direct_loop_setup(&path)?;
-    direct.run(PROMPTS[0], TOKENS)?;
-    let (mut d_pp, mut d_tg) = (0.0, 0.0);
-    for request in &engine.requests {
-        let (pp, tg) = direct.run(&request.prompt, request.generated_tokens)?;
-        d_pp += pp;
-        d_tg += tg;
-    }
-    let n = engine.requests.len() as f64;
-    let (d_pp, d_tg) = (d_pp / n, d_tg / n);
-    println!(
-        "(a) prompt tokens/s: engine {:.1}, direct {d_pp:.1} ({:+.1} %)",
-        engine.prompt_tokens_per_second,
-        (engine.prompt_tokens_per_second / d_pp - 1.0) * 100.0
-    );
-    println!(
-        "    generation tokens/s: engine {:.1}, direct {d_tg:.1} ({:+.1} %)",
-        engine.generation_tokens_per_second,
-        (engine.generation_tokens_per_second / d_tg - 1.0) * 100.0
-    );
 
     // (b) Four requests at once versus the same four one after another.
     println!(
