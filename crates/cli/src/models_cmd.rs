@@ -48,6 +48,10 @@ pub struct ModelsServeArgs {
     /// Where to append telemetry (what `repo-run models stats` reads).
     #[arg(long, value_name = "FILE", default_value = repo_run_inference::telemetry::TELEMETRY_FILE)]
     pub telemetry: PathBuf,
+    /// Require `Authorization: Bearer KEY` of clients (they set REPO_RUN_REMOTE_API_KEY);
+    /// worth it with --host 0.0.0.0.
+    #[arg(long, value_name = "KEY", env = repo_run_inference::env_vars::REPO_RUN_SERVE_API_KEY, hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,7 +149,9 @@ fn serve(args: ModelsServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!("{}:{}", args.host, args.port)
     };
-    let server = Server::bind(Arc::new(engine), &addr).with_context(|| format!("starting the server on {addr}"))?;
+    let server = Server::bind(Arc::new(engine), &addr)
+        .with_context(|| format!("starting the server on {addr}"))?
+        .require_api_key(args.api_key.clone());
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;

@@ -30,12 +30,18 @@ struct Serve {
 
 impl Serve {
     fn start() -> Serve {
+        Serve::start_with_env(&[])
+    }
+
+    fn start_with_env(env: &[(&str, &str)]) -> Serve {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_repo-run"))
             .args(["models", "serve", "--port", "0", "--memory-budget", "2048", "--n-gpu-layers", "0"])
             .current_dir(dir.path())
             .env(env_vars::REPO_RUN_MODEL_DIR, model_dir())
             .env_remove(env_vars::REPO_RUN_MODEL_PROFILE)
+            .env_remove(env_vars::REPO_RUN_SERVE_API_KEY)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -65,11 +71,16 @@ impl Drop for Serve {
 
 /// One raw HTTP/1.1 request (`Connection: close`): the status and the body.
 fn http(serve: &Serve, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(serve, method, path, body, "")
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+fn http_with(serve: &Serve, method: &str, path: &str, body: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(serve.authority()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         serve.authority(),
         body.len()
     )
@@ -281,4 +292,17 @@ fn stats_without_telemetry_says_where_it_comes_from() {
         stderr.contains("no telemetry at .repo-run/telemetry.jsonl") && stderr.contains("models serve"),
         "{stderr}"
     );
+}
+
+#[test]
+fn serve_with_an_api_key_refuses_requests_without_it() {
+    let serve = Serve::start_with_env(&[(env_vars::REPO_RUN_SERVE_API_KEY, "k3y")]);
+    let (status, body) = http(&serve, "GET", "/v1/models", "");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("invalid_api_key"), "{body}");
+    assert_eq!(http_with(&serve, "GET", "/v1/models", "", "Authorization: Bearer other\r\n").0, 401);
+    assert_eq!(http(&serve, "GET", "/health", "").0, 200, "health checks need no key");
+    let (status, body) = http_with(&serve, "GET", "/v1/models", "", "Authorization: Bearer k3y\r\n");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(SMOLLM2_135M), "{body}");
 }

@@ -130,11 +130,11 @@ impl JsonConstraint {
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         Engine {
+            remote: RemoteClient::new(config.table.remote_api_key.as_ref()),
             pool: ModelPool::new(config.memory_budget, config.n_gpu_layers),
             table: config.table,
             n_gpu_layers: config.n_gpu_layers,
             telemetry: Telemetry::new(config.telemetry),
-            remote: RemoteClient::new(),
         }
     }
 

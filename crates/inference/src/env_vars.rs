@@ -7,6 +7,13 @@ pub const REPO_RUN_MODEL_DIR: &str = "REPO_RUN_MODEL_DIR";
 /// Model profile (`local` or `production`) when neither the caller nor `repo-run.toml` names one.
 pub const REPO_RUN_MODEL_PROFILE: &str = "REPO_RUN_MODEL_PROFILE";
 
+/// Sent as `Authorization: Bearer …` to remote model endpoints (a `models serve --api-key`,
+/// a vLLM or llama-server started with one, a hosted OpenAI-compatible API).
+pub const REPO_RUN_REMOTE_API_KEY: &str = "REPO_RUN_REMOTE_API_KEY";
+
+/// The key `repo-run models serve` requires of its clients (same as `--api-key`).
+pub const REPO_RUN_SERVE_API_KEY: &str = "REPO_RUN_SERVE_API_KEY";
+
 /// Per-agent model overrides. They win over `repo-run.toml` and the compiled-in table.
 /// The names are those users of the original design already export.
 pub const DETECTION_AGENT_MODEL: &str = "DETECTION_AGENT_MODEL";

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::engine::Prompt;
 use crate::error::{Error, Result};
+use crate::table::Secret;
 use crate::worker::{CancelToken, Finish, Generation, Sampling};
 
 /// Tries of one request, the first included.
@@ -59,6 +60,8 @@ pub(crate) struct RemoteRequest<'a> {
 /// `GET /models` for endpoints given without `#name`.
 pub(crate) struct RemoteClient {
     agent: ureq::Agent,
+    /// `Bearer …`, sent with every request when an API key is set.
+    authorization: Option<String>,
     models: Mutex<HashMap<String, String>>,
 }
 
@@ -72,7 +75,7 @@ enum Attempt {
 }
 
 impl RemoteClient {
-    pub fn new() -> RemoteClient {
+    pub fn new(api_key: Option<&Secret>) -> RemoteClient {
         let config = ureq::Agent::config_builder()
             // Status codes are read, not turned into errors, so the server's message is kept.
             .http_status_as_error(false)
@@ -83,7 +86,11 @@ impl RemoteClient {
             .max_idle_connections(0)
             .user_agent(concat!("repo-run/", env!("CARGO_PKG_VERSION")))
             .build();
-        RemoteClient { agent: config.into(), models: Mutex::new(HashMap::new()) }
+        RemoteClient {
+            agent: config.into(),
+            authorization: api_key.map(|k| format!("Bearer {}", k.0)),
+            models: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn chat(&self, url: &str, request: &RemoteRequest<'_>) -> Result<Generation> {
@@ -135,11 +142,11 @@ impl RemoteClient {
                 return Err(Error::Timeout(request.timeout));
             }
             let (tx, rx) = mpsc::channel();
-            let (agent, call) = (self.agent.clone(), call.clone());
+            let (agent, call, authorization) = (self.agent.clone(), call.clone(), self.authorization.clone());
             std::thread::Builder::new()
                 .name("repo-run-remote".into())
                 .spawn(move || {
-                    let _ = tx.send(call.send(&agent, left));
+                    let _ = tx.send(call.send(&agent, left, authorization.as_deref()));
                 })
                 .map_err(|e| Error::Inference(format!("cannot start a request thread: {e}")))?;
             match poll(request, &rx)? {
@@ -164,11 +171,21 @@ enum Call {
 }
 
 impl Call {
-    fn send(self, agent: &ureq::Agent, left: Duration) -> Attempt {
+    fn send(self, agent: &ureq::Agent, left: Duration, authorization: Option<&str>) -> Attempt {
         match self {
-            Call::Get(target) => classify(agent.get(&target).config().timeout_global(Some(left)).build().call()),
+            Call::Get(target) => {
+                let mut request = agent.get(&target);
+                if let Some(value) = authorization {
+                    request = request.header("Authorization", value);
+                }
+                classify(request.config().timeout_global(Some(left)).build().call())
+            }
             Call::Post(target, body) => {
-                classify(agent.post(&target).config().timeout_global(Some(left)).build().send_json(&body))
+                let mut request = agent.post(&target);
+                if let Some(value) = authorization {
+                    request = request.header("Authorization", value);
+                }
+                classify(request.config().timeout_global(Some(left)).build().send_json(&body))
             }
         }
     }

@@ -65,6 +65,8 @@ struct State {
     created: u64,
     /// Set when the server stops: requests in flight end at their next decode step.
     shutdown: CancelToken,
+    /// When set, every request but `GET /health` must carry `Authorization: Bearer <key>`.
+    api_key: Option<String>,
 }
 
 impl Server {
@@ -78,8 +80,22 @@ impl Server {
         Ok(Server {
             http,
             addr,
-            state: Arc::new(State { engine, models, created: unix_secs(), shutdown: CancelToken::new() }),
+            state: Arc::new(State {
+                engine,
+                models,
+                created: unix_secs(),
+                shutdown: CancelToken::new(),
+                api_key: None,
+            }),
         })
+    }
+
+    /// Requires `Authorization: Bearer <key>` of every request but `GET /health`.
+    pub fn require_api_key(mut self, key: Option<String>) -> Server {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.api_key = key.filter(|k| !k.is_empty());
+        }
+        self
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -186,6 +202,18 @@ fn route(state: &State, request: &mut tiny_http::Request) -> Reply {
     use tiny_http::Method::{Get, Post};
     let path = request.url().split('?').next().unwrap_or("").trim_end_matches('/').to_string();
     let path = path.strip_prefix("/v1").unwrap_or(&path);
+    if let Some(key) = &state.api_key
+        && path != "/health"
+        && !authorized(request, key)
+    {
+        return Reply::error(
+            401,
+            "invalid_request_error",
+            "a valid API key is required: send `Authorization: Bearer <key>` (the key `models serve --api-key` was given)",
+            None,
+            Some("invalid_api_key"),
+        );
+    }
     match (request.method(), path) {
         (Get, "/models") => {
             let data: Vec<Value> = state.models.iter().map(|m| model_object(state, m)).collect();
@@ -225,6 +253,17 @@ fn route(state: &State, request: &mut tiny_http::Request) -> Reply {
             None,
         ),
     }
+}
+
+fn authorized(request: &tiny_http::Request, key: &str) -> bool {
+    let given = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .and_then(|h| h.value.as_str().strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared in time independent of where they differ.
+    given.len() == key.len() && given.bytes().zip(key.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 fn model_object(state: &State, model: &ServedModel) -> Value {
@@ -399,6 +438,9 @@ fn chat(state: &State, body: &[u8]) -> Reply {
     // Streaming: the generation runs on a thread of its own and its text arrives as events.
     let (events, received) = mpsc::channel::<Event>();
     let mut options = options;
+    // Its own token, so a client that leaves mid-stream stops its generation.
+    let cancel = state.shutdown.child();
+    options.cancel = Some(cancel.clone());
     let text = events.clone();
     options.on_text = Some(TextSink::new(move |piece| {
         let _ = text.send(Event::Text(piece.to_string()));
@@ -424,6 +466,7 @@ fn chat(state: &State, body: &[u8]) -> Reply {
                 id,
                 model: served.id.clone(),
                 include_usage: request.stream_options.is_some_and(|o| o.include_usage),
+                cancel,
             }),
         },
         Err(_) => Reply::error(500, "server_error", "the generation thread stopped", None, None),
@@ -443,10 +486,21 @@ struct EventStream {
     id: String,
     model: String,
     include_usage: bool,
+    /// Cancelled when the client is gone.
+    cancel: CancelToken,
 }
 
 impl EventStream {
-    fn write_to(mut self, mut out: impl Write) -> std::io::Result<()> {
+    fn write_to(self, out: impl Write) -> std::io::Result<()> {
+        let cancel = self.cancel.clone();
+        let result = self.write_events(out);
+        if result.is_err() {
+            cancel.cancel();
+        }
+        result
+    }
+
+    fn write_events(mut self, mut out: impl Write) -> std::io::Result<()> {
         out.write_all(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\
               Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
@@ -648,7 +702,14 @@ mod tests {
                 tx.send(event).unwrap();
             }
             drop(tx);
-            let stream = EventStream { first: None, received, id: "id".into(), model: "m".into(), include_usage: true };
+            let stream = EventStream {
+                first: None,
+                received,
+                id: "id".into(),
+                model: "m".into(),
+                include_usage: true,
+                cancel: CancelToken::new(),
+            };
             let mut out = Vec::new();
             stream.write_to(&mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
@@ -677,6 +738,29 @@ mod tests {
         assert_eq!(text, "hello");
         assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
         assert_eq!(chunks[3]["usage"]["total_tokens"], 5);
+
+        // A client that is gone: the write fails and the request's token is cancelled.
+        struct Gone;
+        impl Write for Gone {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (_tx, received) = mpsc::channel();
+        let cancel = CancelToken::new();
+        let stream = EventStream {
+            first: Some(Event::Text("x".into())),
+            received,
+            id: "id".into(),
+            model: "m".into(),
+            include_usage: false,
+            cancel: cancel.clone(),
+        };
+        assert!(stream.write_to(Gone).is_err());
+        assert!(cancel.is_cancelled());
 
         let got = events(vec![Event::Text("a".into()), Event::Done(Err(Error::Timeout(Duration::from_secs(1))))]);
         assert_eq!(got.len(), 3, "{got:?}");

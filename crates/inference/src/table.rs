@@ -194,14 +194,26 @@ impl fmt::Display for Profile {
 pub struct ModelTable {
     pub profile: Profile,
     pub model_dir: PathBuf,
+    /// For remote endpoints, from [`env_vars::REPO_RUN_REMOTE_API_KEY`].
+    pub remote_api_key: Option<Secret>,
     rows: BTreeMap<Agent, AgentModel>,
+}
+
+/// A credential: kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
 }
 
 impl ModelTable {
     /// The compiled-in table of a profile.
     pub fn defaults(profile: Profile, model_dir: PathBuf) -> ModelTable {
         let rows = Agent::ALL.into_iter().map(|a| (a, default_row(profile, a))).collect();
-        ModelTable { profile, model_dir, rows }
+        ModelTable { profile, model_dir, remote_api_key: None, rows }
     }
 
     /// Defaults, then `config` (the text of `repo-run.toml`, with its path for errors), then
@@ -240,6 +252,7 @@ impl ModelTable {
                 }
             }
         }
+        table.remote_api_key = env(env_vars::REPO_RUN_REMOTE_API_KEY).filter(|k| !k.trim().is_empty()).map(Secret);
         for agent in Agent::ALL {
             let model = env(agent.env_var()).filter(|m| !m.trim().is_empty());
             if let (Some(model), Some(row)) = (model, table.rows.get_mut(&agent)) {

@@ -24,19 +24,31 @@ use crate::error::{Error, Result};
 
 /// Shared flag a caller sets to stop a request; the worker frees its sequence at the next step.
 #[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    own: Arc<AtomicBool>,
+    /// The flags of the tokens this one was made from: cancelling any of them cancels this.
+    parents: Vec<Arc<AtomicBool>>,
+}
 
 impl CancelToken {
     pub fn new() -> CancelToken {
         CancelToken::default()
     }
 
+    /// A token cancelled with this one, that can also be cancelled alone (one request of a
+    /// server whose shutdown cancels them all).
+    pub fn child(&self) -> CancelToken {
+        let mut parents = self.parents.clone();
+        parents.push(Arc::clone(&self.own));
+        CancelToken { own: Arc::new(AtomicBool::new(false)), parents }
+    }
+
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.own.store(true, Ordering::SeqCst);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.own.load(Ordering::SeqCst) || self.parents.iter().any(|p| p.load(Ordering::SeqCst))
     }
 }
 
@@ -466,4 +478,21 @@ fn sampler(model: &LlamaModel, sampling: &Sampling) -> Result<LlamaSampler> {
         chain.push(LlamaSampler::dist(sampling.seed));
     }
     Ok(LlamaSampler::chain_simple(chain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_token_is_cancelled_by_its_parent_but_not_the_other_way() {
+        let server = CancelToken::new();
+        let (one, two) = (server.child(), server.child());
+        let grandchild = one.child();
+        one.cancel();
+        assert!(one.is_cancelled() && grandchild.is_cancelled());
+        assert!(!server.is_cancelled() && !two.is_cancelled());
+        server.cancel();
+        assert!(two.is_cancelled());
+    }
 }

@@ -22,8 +22,18 @@ fn model_dir() -> PathBuf {
 }
 
 fn engine(config: &str) -> Engine {
+    engine_with_key(config, None)
+}
+
+/// An engine whose environment holds `key` as `REPO_RUN_REMOTE_API_KEY`.
+fn engine_with_key(config: &str, key: Option<&str>) -> Engine {
     let dir = model_dir().display().to_string();
-    let env = move |name: &str| (name == env_vars::REPO_RUN_MODEL_DIR).then(|| dir.clone());
+    let key = key.map(str::to_string);
+    let env = move |name: &str| match name {
+        env_vars::REPO_RUN_MODEL_DIR => Some(dir.clone()),
+        env_vars::REPO_RUN_REMOTE_API_KEY => key.clone(),
+        _ => None,
+    };
     let table = ModelTable::load(None, Some((Path::new("repo-run.toml"), config)), &env).unwrap();
     Engine::new(EngineConfig { table, memory_budget: 4 << 30, n_gpu_layers: 0, telemetry: None })
 }
@@ -37,7 +47,12 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
-        let server = Server::bind(Arc::new(engine("")), "127.0.0.1:0").unwrap();
+        Running::start_with_key(None)
+    }
+
+    fn start_with_key(key: Option<&str>) -> Running {
+        let server =
+            Server::bind(Arc::new(engine("")), "127.0.0.1:0").unwrap().require_api_key(key.map(str::to_string));
         let url = server.url();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -157,4 +172,28 @@ fn a_dead_primary_falls_back_to_a_local_model_and_4xx_is_not_retried() {
     let result = bare.generate(Agent::Db, &ModelRef::parse(&server.url), &long, &options);
     assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
     assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_server_with_an_api_key_answers_only_clients_that_send_it() {
+    let server = Running::start_with_key(Some("s3cret-key"));
+    let remote = format!("{}#{SMOLLM2_135M}", server.url);
+    let config = format!("[models.fixer]\nmodel = \"{remote}\"\nfallback = \"none\"\n");
+    let model = ModelRef::Remote(remote);
+
+    // Without the key (or with another): 401, not retried, so the chain moves on at once.
+    for key in [None, Some("wrong-key!")] {
+        let started = Instant::now();
+        let err = engine_with_key(&config, key).generate(Agent::Fixer, &model, &Prompt::user("Hi"), &greedy(2));
+        assert!(
+            matches!(&err, Err(Error::Remote { status: Some(401), message, .. }) if message.contains("API key")),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(500), "a 401 is not retried");
+    }
+    let with_key = engine_with_key(&config, Some("s3cret-key"));
+    let answer = with_key.generate(Agent::Fixer, &model, &Prompt::user("What is the capital of France?"), &greedy(12));
+    assert!(answer.as_ref().is_ok_and(|g| g.text.contains("Paris")), "{answer:?}");
+    // The key never shows in the table's debug output.
+    assert!(!format!("{:?}", with_key.table()).contains("s3cret"));
 }
