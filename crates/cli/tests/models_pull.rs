@@ -147,6 +147,42 @@ fn dropped_connections_resume_where_they_stopped() {
     assert_eq!(server.log().iter().map(|l| l.status).collect::<Vec<_>>(), [503, 503, 200]);
 }
 
+#[test]
+fn redirects_are_followed_and_the_hash_they_publish_is_checked() {
+    let server = FileServer::start().unwrap();
+    let bytes = gguf_bytes(1_500_000, 6);
+    server.put("/cdn/blob", bytes.clone());
+    // As on huggingface.co: /resolve/ answers 302 to the CDN with the file's SHA-256.
+    server.redirect("/o/r/resolve/main/r.gguf", "/cdn/blob", Some(&sha256(&bytes)));
+    server.set_faults(Faults { cut_after: Some(400_000), cut_times: 1, ..Faults::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let out = json(&pull(dir.path(), &[&server.url("/o/r/resolve/main/r.gguf"), "--json"]));
+    assert_eq!(out["verified_by"], "server");
+    assert_eq!(out["bytes"], 1_500_000);
+    let log = server.log();
+    let seen: Vec<_> = log.iter().map(|l| (l.path.as_str(), l.status, l.range.clone())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("/o/r/resolve/main/r.gguf", 302, None),
+            ("/cdn/blob", 200, None),
+            ("/o/r/resolve/main/r.gguf", 302, Some("bytes=400000-".into())),
+            ("/cdn/blob", 206, Some("bytes=400000-".into())),
+        ]
+    );
+
+    // A wrong published hash is refused, and nothing is kept.
+    server.redirect("/o/r/resolve/main/bad.gguf", "/cdn/blob", Some(&"cd".repeat(32)));
+    let err = stderr(&pull(dir.path(), &[&server.url("/o/r/resolve/main/bad.gguf")]));
+    assert!(err.contains("checksum mismatch") && err.contains("(server)"), "{err}");
+    assert_eq!(entries(dir.path()), ["r.gguf"]);
+
+    // A redirect loop ends with an error, not a hang.
+    server.redirect("/loop.gguf", "/loop.gguf", None);
+    let err = stderr(&pull(dir.path(), &[&server.url("/loop.gguf")]));
+    assert!(err.contains("302") && err.contains("redirect"), "{err}");
+}
+
 /// Starts a pull on a slow link, interrupts it with SIGINT once `min` bytes are on disk, and
 /// returns how many were kept.
 fn interrupt_midway(dir: &Path, url: &str, part: &Path, min: u64) -> u64 {

@@ -23,6 +23,8 @@ pub const ATTEMPTS: u32 = 5;
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// A read that waits longer than this for the next byte counts as a dropped connection.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Redirects followed per connection (Hugging Face sends one, to its CDN).
+pub const MAX_REDIRECTS: u32 = 10;
 
 /// What to pull and where.
 #[derive(Clone, Debug)]
@@ -170,6 +172,21 @@ fn valid_name(name: &str) -> bool {
         && !name.contains(['/', '\\', '\0'])
         && !name.starts_with('.')
         && !name.ends_with(".part")
+}
+
+/// A `Location` against the URL that sent it: absolute, host-relative (`/path`), or relative.
+fn join_url(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    let host = rest.split('/').next().unwrap_or(rest);
+    if let Some(path) = location.strip_prefix('/') {
+        return format!("{scheme}://{host}/{path}");
+    }
+    let path = rest.split(['?', '#']).next().unwrap_or(rest);
+    let dir = path.rsplit_once('/').map_or(host, |(dir, _)| dir);
+    format!("{scheme}://{dir}/{location}")
 }
 
 /// `Content-Range: bytes START-END/TOTAL` (TOTAL may be `*`), or `bytes */TOTAL` for a 416.
@@ -368,6 +385,7 @@ impl Download<'_> {
                 .timeout_connect(Some(Duration::from_secs(15)))
                 .timeout_recv_response(Some(Duration::from_secs(60)))
                 .timeout_per_read(Some(READ_TIMEOUT))
+                .max_redirects(0)
                 .user_agent(concat!("repo-run/", env!("CARGO_PKG_VERSION")))
                 .build(),
         );
@@ -442,21 +460,45 @@ impl Download<'_> {
         progress: &dyn PullProgress,
         cancel: &AtomicBool,
     ) -> PullResult<Step> {
-        let mut call = agent.get(self.url);
-        if tally.done > 0 {
-            call = call.header("Range", format!("bytes={}-", tally.done));
-            if let Some(validator) = &meta.validator {
-                call = call.header("If-Range", validator);
+        // Redirects are followed here, not by ureq: the token must stay with huggingface.co,
+        // and the hash Hugging Face publishes is on its redirect, not on the CDN's answer.
+        let mut url = self.url.to_string();
+        let mut published = None;
+        let mut hops = 0;
+        let mut response = loop {
+            let mut call = agent.get(&url);
+            if tally.done > 0 {
+                call = call.header("Range", format!("bytes={}-", tally.done));
+                if let Some(validator) = &meta.validator {
+                    call = call.header("If-Range", validator);
+                }
             }
-        }
-        if let Some(token) = self.token
-            && self.url.starts_with("https://huggingface.co/")
-        {
-            call = call.header("Authorization", format!("Bearer {token}"));
-        }
-        let mut response = match call.call() {
-            Ok(response) => response,
-            Err(e) => return Ok(Step::Dropped { reason: e.to_string(), progressed: false }),
+            if let Some(token) = self.token
+                && url.starts_with("https://huggingface.co/")
+            {
+                call = call.header("Authorization", format!("Bearer {token}"));
+            }
+            let response = match call.call() {
+                Ok(response) => response,
+                Err(e) => return Ok(Step::Dropped { reason: e.to_string(), progressed: false }),
+            };
+            let status = response.status().as_u16();
+            let location = response.headers().get("location").and_then(|v| v.to_str().ok());
+            match (status, location) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) if hops < MAX_REDIRECTS => {
+                    published = published.or_else(|| server_sha256(&response));
+                    url = join_url(&url, location);
+                    hops += 1;
+                }
+                (301 | 302 | 303 | 307 | 308, _) => {
+                    return Err(PullError::Status {
+                        url: self.url.to_string(),
+                        status,
+                        detail: Some(format!("a redirect without a usable Location, or over {MAX_REDIRECTS}")),
+                    });
+                }
+                _ => break response,
+            }
         };
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -484,7 +526,7 @@ impl Download<'_> {
                 }
                 meta.total = header("content-length").and_then(|v| v.trim().parse().ok());
                 meta.validator = header("etag").filter(|e| !e.starts_with("W/")).or_else(|| header("last-modified"));
-                meta.server_sha256 = server_sha256(&response);
+                meta.server_sha256 = published.or_else(|| server_sha256(&response));
             }
             416 => {
                 // Nothing after what is on disk: complete when that is the announced size.
@@ -595,6 +637,15 @@ mod tests {
         assert_eq!(file_name_of("http://h"), None);
         assert_eq!(file_name_of("http://h/a/.."), None);
         assert_eq!(file_name_of("http://h/.hidden"), None);
+    }
+
+    #[test]
+    fn redirect_locations_resolve_against_the_url() {
+        let base = "https://huggingface.co/o/r/resolve/main/m.gguf?x=1";
+        assert_eq!(join_url(base, "https://cdn.example/a?sig=1"), "https://cdn.example/a?sig=1");
+        assert_eq!(join_url(base, "/api/resolve-cache/m.gguf"), "https://huggingface.co/api/resolve-cache/m.gguf");
+        assert_eq!(join_url(base, "other.gguf"), "https://huggingface.co/o/r/resolve/main/other.gguf");
+        assert_eq!(join_url("http://h:8", "x"), "http://h:8/x");
     }
 
     #[test]

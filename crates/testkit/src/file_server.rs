@@ -1,6 +1,6 @@
 //! A loopback HTTP/1.1 file server for download clients (`repo-run models pull`): byte ranges,
-//! ETags and `If-Range` as real servers do, and faults caused for real on the socket (a
-//! connection closed mid-body, a server that ignores ranges, error statuses, a slow body).
+//! ETags, `If-Range` and redirects as real servers do, and faults caused for real on the socket
+//! (a connection closed mid-body, a server that ignores ranges, error statuses, a slow body).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -47,6 +47,8 @@ struct File {
 #[derive(Default)]
 struct State {
     files: HashMap<String, File>,
+    /// Path → (Location, `X-Linked-Etag`): a 302, the way Hugging Face sends downloads to its CDN.
+    redirects: HashMap<String, (String, Option<String>)>,
     faults: Faults,
     log: Vec<Logged>,
     versions: u64,
@@ -86,6 +88,13 @@ impl FileServer {
         if let Some(file) = self.state().files.get_mut(path) {
             file.linked_etag = Some(format!("\"{sha256}\""));
         }
+    }
+
+    /// Answers `path` with a 302 to `location` (sent as given, so it may be host-relative),
+    /// publishing `sha256` as `X-Linked-Etag` on the redirect when given.
+    pub fn redirect(&self, path: &str, location: &str, sha256: Option<&str>) {
+        let linked = sha256.map(|s| format!("\"{s}\""));
+        self.state().redirects.insert(path.to_string(), (location.to_string(), linked));
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -135,6 +144,17 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> io::Result<()> {
             drop(s);
             let line = format!("{status} Injected");
             return respond(&mut out, &line, "text/plain", b"injected failure\n", true);
+        }
+        if let Some((location, linked)) = s.redirects.get(&request.target).cloned() {
+            entry.status = 302;
+            s.log.push(entry);
+            drop(s);
+            let mut extra = vec![format!("Location: {location}")];
+            if let Some(linked) = linked {
+                extra.push(format!("X-Linked-Etag: {linked}"));
+            }
+            head(&mut out, "302 Found", "text/plain", 0, &extra)?;
+            return finish(&mut out);
         }
         let file = s.files.get(&request.target).map(|f| (Arc::clone(&f.bytes), f.etag.clone(), f.linked_etag.clone()));
         let faults = s.faults.clone();
