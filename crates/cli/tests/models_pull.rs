@@ -2,14 +2,18 @@
 //! server (`testkit::FileServer`) that really drops connections, ignores ranges, fails, or
 //! serves a changed file; and the pulled SmolLM2 model measured through the engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use repo_run_inference::env_vars;
-use repo_run_inference::table::{SMOLLM2_135M, default_model_dir};
+use repo_run_inference::table::SMOLLM2_135M;
 use sha2::{Digest, Sha256};
 use testkit::{Faults, FileServer};
+
+#[path = "support/models.rs"]
+mod models_support;
+use models_support::model_dir;
 
 fn repo_run() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
@@ -284,16 +288,6 @@ fn bad_downloads_are_refused_with_a_hint_and_leave_nothing() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
-}
-
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os(env_vars::REPO_RUN_MODEL_DIR).map(PathBuf::from).unwrap_or_else(default_model_dir);
-    assert!(
-        dir.join(SMOLLM2_135M).is_file(),
-        "{SMOLLM2_135M} is missing in {}: run `cargo xtask models`",
-        dir.display()
-    );
-    dir
 }
 
 #[test]

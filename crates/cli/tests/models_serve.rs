@@ -7,18 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use repo_run_inference::table::{SMOLLM2_135M, default_model_dir};
+use repo_run_inference::table::SMOLLM2_135M;
 use repo_run_inference::{Agent, Engine, EngineConfig, Error, ModelRef, ModelTable, Options, Prompt, Source, env_vars};
 
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os(env_vars::REPO_RUN_MODEL_DIR).map(PathBuf::from).unwrap_or_else(default_model_dir);
-    assert!(
-        dir.join(SMOLLM2_135M).is_file(),
-        "{SMOLLM2_135M} is missing in {}: run `cargo xtask models`",
-        dir.display()
-    );
-    dir
-}
+#[path = "support/models.rs"]
+mod models_support;
+use models_support::model_dir;
 
 /// The server process; killed and reaped on drop, so a failing test leaves nothing behind.
 struct Serve {
