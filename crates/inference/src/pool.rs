@@ -223,8 +223,12 @@ impl ModelPool {
                 .min_by_key(|(_, e)| e.last_used)
                 .map(|(p, _)| p.clone());
             let Some(victim) = idle else {
+                // Waiting helps only if the models that may become idle (and loads that may
+                // fail) hold enough: pinned models never give their room back.
+                let pinned: u64 = state.models.values().filter(|e| e.model.spec.pinned).map(|e| e.model.estimate).sum();
+                let could_free = pinned + need <= self.budget;
                 let busy = state.models.values().any(|e| !e.model.spec.pinned) || !state.loading.is_empty();
-                return if busy { Room::Later } else { Room::Never };
+                return if busy && could_free { Room::Later } else { Room::Never };
             };
             let started = Instant::now();
             // The last reference: dropping it joins the worker and frees context and weights.
