@@ -236,10 +236,6 @@ pub fn pull(request: &PullRequest, progress: &dyn PullProgress, cancel: &AtomicB
         Some(s) => return Err(PullError::BadSource(format!("`{s}` is not a SHA-256 (64 hex digits)"))),
         None => None,
     };
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PullError::Io { path, source }
-    };
     std::fs::create_dir_all(&request.dir).map_err(io(&request.dir))?;
     let target = request.dir.join(&name);
     if target.is_file() && !request.force {
@@ -270,24 +266,23 @@ pub fn pull(request: &PullRequest, progress: &dyn PullProgress, cancel: &AtomicB
     }
     let part = request.dir.join(format!("{name}.part"));
     let meta_path = request.dir.join(format!("{name}.part.json"));
+    let cleanup = || {
+        let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(&meta_path);
+    };
     let download = Download { url: &url, part: &part, meta_path: &meta_path, token: request.token.as_deref() };
     let outcome = match download.run(progress, cancel) {
         Ok(outcome) => outcome,
         Err(error) => {
             // Nothing received: no empty part file is left behind to puzzle anyone.
             if std::fs::metadata(&part).is_ok_and(|m| m.len() == 0) {
-                let _ = std::fs::remove_file(&part);
-                let _ = std::fs::remove_file(&meta_path);
+                cleanup();
             }
             return Err(error);
         }
     };
 
     progress.verifying();
-    let cleanup = || {
-        let _ = std::fs::remove_file(&part);
-        let _ = std::fs::remove_file(&meta_path);
-    };
     if let Some(total) = outcome.total
         && total != outcome.bytes
     {
@@ -326,11 +321,16 @@ pub fn pull(request: &PullRequest, progress: &dyn PullProgress, cancel: &AtomicB
     })
 }
 
+/// Turns an IO error into one that names `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PullError {
+    let path = path.to_path_buf();
+    move |source| PullError::Io { path, source }
+}
+
 fn hash_file(path: &Path) -> PullResult<(u64, String)> {
-    let io = |source| PullError::Io { path: path.to_path_buf(), source };
-    let mut file = File::open(path).map_err(io)?;
+    let mut file = File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher).map_err(io)?;
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
     Ok((bytes, hex(&hasher.finalize())))
 }
 
@@ -373,11 +373,6 @@ enum Step {
 }
 
 impl Download<'_> {
-    fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> PullError {
-        let path = path.to_path_buf();
-        move |source| PullError::Io { path, source }
-    }
-
     fn run(&self, progress: &dyn PullProgress, cancel: &AtomicBool) -> PullResult<Outcome> {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
@@ -401,14 +396,14 @@ impl Download<'_> {
             .write(true)
             .truncate(false)
             .open(self.part)
-            .map_err(self.io(self.part))?;
+            .map_err(io(self.part))?;
         if meta.url.is_empty() {
-            file.set_len(0).map_err(self.io(self.part))?;
+            file.set_len(0).map_err(io(self.part))?;
             meta.url = self.url.to_string();
         }
         // The bytes already on disk are hashed once; the hash then follows every write.
         let mut hasher = Sha256::new();
-        let done = std::io::copy(&mut (&file), &mut hasher).map_err(self.io(self.part))?;
+        let done = std::io::copy(&mut (&file), &mut hasher).map_err(io(self.part))?;
         let mut tally = Tally { hasher, done, received: 0, resumed_from: done };
         let (mut connections, mut failures) = (0u32, 0u32);
         loop {
@@ -438,7 +433,7 @@ impl Download<'_> {
                 }
             }
         }
-        file.sync_all().map_err(self.io(self.part))?;
+        file.sync_all().map_err(io(self.part))?;
         Ok(Outcome {
             bytes: tally.done,
             total: meta.total,
@@ -557,16 +552,15 @@ impl Download<'_> {
                 return Err(PullError::Status { url: self.url.to_string(), status, detail });
             }
         }
-        std::fs::write(self.meta_path, serde_json::to_vec(meta).unwrap_or_default())
-            .map_err(self.io(self.meta_path))?;
-        file.seek(SeekFrom::Start(tally.done)).map_err(self.io(self.part))?;
+        std::fs::write(self.meta_path, serde_json::to_vec(meta).unwrap_or_default()).map_err(io(self.meta_path))?;
+        file.seek(SeekFrom::Start(tally.done)).map_err(io(self.part))?;
         progress.start(meta.total, tally.done);
         let mut body = response.into_body().into_reader();
         let mut buffer = vec![0u8; 256 * 1024];
         let before = tally.done;
         loop {
             if cancel.load(Ordering::SeqCst) {
-                file.flush().map_err(self.io(self.part))?;
+                file.flush().map_err(io(self.part))?;
                 return Err(PullError::Interrupted { done: tally.done, part: self.part.to_path_buf() });
             }
             let n = match body.read(&mut buffer) {
@@ -574,17 +568,17 @@ impl Download<'_> {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    file.flush().map_err(self.io(self.part))?;
+                    file.flush().map_err(io(self.part))?;
                     return Ok(Step::Dropped { reason: e.to_string(), progressed: tally.done > before });
                 }
             };
-            file.write_all(&buffer[..n]).map_err(self.io(self.part))?;
+            file.write_all(&buffer[..n]).map_err(io(self.part))?;
             tally.hasher.update(&buffer[..n]);
             tally.done += n as u64;
             tally.received += n as u64;
             progress.advance(n as u64);
         }
-        file.flush().map_err(self.io(self.part))?;
+        file.flush().map_err(io(self.part))?;
         // A body without Content-Length ends when the connection closes; one that ends early
         // (ureq errors on a short body with a length) is retried above.
         match meta.total {
@@ -597,7 +591,7 @@ impl Download<'_> {
     }
 
     fn restart(&self, meta: &mut PartMeta, file: &mut File, tally: &mut Tally) -> PullResult<()> {
-        file.set_len(0).map_err(self.io(self.part))?;
+        file.set_len(0).map_err(io(self.part))?;
         tally.hasher = Sha256::new();
         tally.done = 0;
         tally.resumed_from = 0;
