@@ -259,7 +259,10 @@ fn describe(table: &ModelTable, agent: &str, row: &repo_run_inference::AgentMode
         path,
         size: info.as_ref().ok().map(|i| i.file_size),
         estimate: info.as_ref().ok().map(|i| i.estimate_bytes(spec.n_ctx())),
-        problem: info.err(),
+        problem: info.err().map(|problem| match table.source_for(&row.model) {
+            Some(source) => format!("{problem}; `repo-run models pull --missing` downloads it from {source}"),
+            None => problem,
+        }),
     }
 }
 

@@ -187,6 +187,52 @@ fn redirects_are_followed_and_the_hash_they_publish_is_checked() {
     assert!(err.contains("302") && err.contains("redirect"), "{err}");
 }
 
+#[test]
+fn missing_models_of_the_table_are_pulled_from_their_sources() {
+    let server = FileServer::start().unwrap();
+    let bytes = gguf_bytes(800_000, 7);
+    server.put("/me/repo/mine.gguf", bytes.clone());
+    let models = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let config = project.path().join("repo-run.toml");
+    let source = server.url("/me/repo/mine.gguf");
+    std::fs::write(&config, format!("[models.fixer]\nmodel = \"mine.gguf\"\nsource = \"{source}\"\n")).unwrap();
+    let run = |args: &[&str]| {
+        repo_run()
+            .args(["models"])
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env(env_vars::REPO_RUN_MODEL_DIR, models.path())
+            .output()
+            .unwrap()
+    };
+
+    // `models list` says how to get it.
+    let list = String::from_utf8(run(&["list"]).stdout).unwrap();
+    assert!(list.contains("repo-run models pull --missing") && list.contains(&source), "{list}");
+
+    // The table's other models (SmolLM2, gemma) have no download source: named, exit 1.
+    let pulled = run(&["pull", "--missing"]);
+    assert_eq!(pulled.status.code(), Some(1), "{}", stderr(&pulled));
+    let err = stderr(&pulled);
+    assert!(err.contains(&format!("{SMOLLM2_135M}: no known source")), "{err}");
+    assert!(String::from_utf8_lossy(&pulled.stdout).contains("pulled"), "{err}");
+    assert_eq!(std::fs::read(models.path().join("mine.gguf")).unwrap(), bytes);
+    assert_eq!(server.log().len(), 1);
+
+    // Once everything with a source is here, nothing more is fetched.
+    let again = run(&["pull", "--missing", "--json"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "[]");
+    assert_eq!(server.log().len(), 1);
+
+    // Without a source or --missing, clap says what is needed.
+    let neither = repo_run().args(["models", "pull"]).output().unwrap();
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(stderr(&neither).contains("--missing"), "{}", stderr(&neither));
+}
+
 /// Starts a pull on a slow link, interrupts it with SIGINT once `min` bytes are on disk, and
 /// returns how many were kept.
 fn interrupt_midway(dir: &Path, url: &str, part: &Path, min: u64) -> u64 {

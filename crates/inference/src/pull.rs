@@ -44,7 +44,7 @@ pub struct PullRequest {
 }
 
 /// How a pull ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Pulled {
     pub path: PathBuf,
     pub url: String,
@@ -60,6 +60,8 @@ pub struct Pulled {
     pub connections: u32,
     /// The file was there already and nothing was downloaded.
     pub already_present: bool,
+    /// How long the pull took, checks included.
+    pub seconds: f64,
 }
 
 /// What a pull reports while it runs (a progress bar in the CLI).
@@ -223,6 +225,7 @@ struct PartMeta {
 
 /// Pulls `request.source` into `request.dir`; `cancel` stops it, keeping what was received.
 pub fn pull(request: &PullRequest, progress: &dyn PullProgress, cancel: &AtomicBool) -> PullResult<Pulled> {
+    let started = Instant::now();
     let url = resolve_url(&request.source)?;
     let name = match &request.name {
         Some(name) if valid_name(name) => name.clone(),
@@ -262,6 +265,7 @@ pub fn pull(request: &PullRequest, progress: &dyn PullProgress, cancel: &AtomicB
             received: 0,
             connections: 0,
             already_present: true,
+            seconds: started.elapsed().as_secs_f64(),
         });
     }
     let part = request.dir.join(format!("{name}.part"));
@@ -318,6 +322,7 @@ pub fn pull(request: &PullRequest, progress: &dyn PullProgress, cancel: &AtomicB
         received: outcome.received,
         connections: outcome.connections,
         already_present: false,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 

