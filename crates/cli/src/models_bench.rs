@@ -108,9 +108,9 @@ pub fn run(args: ModelsBenchArgs) -> anyhow::Result<ExitCode> {
             rows.push([
                 r.model.clone(),
                 r.load_ms.map_or_else(|| "remote".into(), |ms| format!("{ms:.0} ms")),
-                format!("{:.1}", r.prompt_tokens_per_second),
+                r.prompt_tokens_per_second.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
                 format!("{:.1}", r.generation_tokens_per_second),
-                format!("{:.0} ms", r.time_to_first_token_ms),
+                r.time_to_first_token_ms.map_or_else(|| "-".into(), |ms| format!("{ms:.0} ms")),
                 format!("{:.1}", r.sequential_tokens_per_second),
                 format!("{:.1}", r.concurrent_tokens_per_second),
                 format!("{:.2}x", r.speedup()),
@@ -119,6 +119,9 @@ pub fn run(args: ModelsBenchArgs) -> anyhow::Result<ExitCode> {
         if !results.is_empty() {
             write!(out, "{}", repo_run_agents::lifecycle::table(&rows))?;
             writeln!(out, "({} greedy tokens per request; TTFT and prompt speed of one request alone)", args.tokens)?;
+            if results.iter().any(|r| r.remote) {
+                writeln!(out, "(remote endpoints answer whole: their times include the prompt, and TTFT is not seen)")?;
+            }
         }
         for (model, reason) in &skipped {
             writeln!(out, "skipped {model}: {reason}")?;

@@ -70,11 +70,14 @@ pub struct ModelBench {
     pub model: String,
     /// Loading the file into a fresh pool; `None` for a remote model.
     pub load_ms: Option<f64>,
+    /// A remote endpoint answers whole: its times are whole-request latencies, and it has no
+    /// prompt speed or time to first token of its own (those are `None`).
+    pub remote: bool,
     /// Each request of the one-after-another phase.
     pub requests: Vec<RequestFigures>,
-    pub prompt_tokens_per_second: f64,
+    pub prompt_tokens_per_second: Option<f64>,
     pub generation_tokens_per_second: f64,
-    pub time_to_first_token_ms: f64,
+    pub time_to_first_token_ms: Option<f64>,
     pub concurrency: u32,
     /// Generated tokens over wall time, the requests one after another.
     pub sequential_tokens_per_second: f64,
@@ -171,9 +174,10 @@ pub fn bench_model(
     Ok(ModelBench {
         model: model.to_string(),
         load_ms,
-        prompt_tokens_per_second: mean(|r| r.prompt_tokens_per_second),
+        remote,
+        prompt_tokens_per_second: (!remote).then(|| mean(|r| r.prompt_tokens_per_second)),
         generation_tokens_per_second: mean(|r| r.generation_tokens_per_second),
-        time_to_first_token_ms: mean(|r| r.time_to_first_token_ms),
+        time_to_first_token_ms: (!remote).then(|| mean(|r| r.time_to_first_token_ms)),
         concurrency,
         sequential_tokens_per_second: f64::from(sequential_tokens) / sequential_secs.max(1e-9),
         concurrent_tokens_per_second: f64::from(concurrent_tokens) / concurrent_secs.max(1e-9),

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use repo_run_inference::bench::{BenchSettings, bench_model};
 use repo_run_inference::serve::Server;
 use repo_run_inference::table::{GEMMA3_270M, SMOLLM2_135M, default_model_dir};
 use repo_run_inference::telemetry::Event;
@@ -196,4 +197,19 @@ fn a_server_with_an_api_key_answers_only_clients_that_send_it() {
     assert!(answer.as_ref().is_ok_and(|g| g.text.contains("Paris")), "{answer:?}");
     // The key never shows in the table's debug output.
     assert!(!format!("{:?}", with_key.table()).contains("s3cret"));
+}
+
+#[test]
+fn models_bench_measures_a_remote_endpoint() {
+    let server = Running::start();
+    let remote = ModelRef::Remote(format!("{}#{SMOLLM2_135M}", server.url));
+    let config =
+        EngineConfig { table: engine("").table().clone(), memory_budget: 4 << 30, n_gpu_layers: 0, telemetry: None };
+    let settings = BenchSettings { tokens: 8, concurrency: 2, agent: Agent::Fixer };
+    let result = bench_model(&config, &remote, &settings, &|_| {}).unwrap();
+    assert_eq!(result.load_ms, None, "a remote model has no load time here");
+    assert!(result.remote && result.prompt_tokens_per_second.is_none() && result.time_to_first_token_ms.is_none());
+    assert_eq!(result.requests.len(), 2);
+    assert!(result.requests.iter().all(|r| r.generated_tokens >= 1 && r.prompt_tokens > 5), "{result:?}");
+    assert!(result.sequential_tokens_per_second > 0.0 && result.concurrent_tokens_per_second > 0.0, "{result:?}");
 }
