@@ -45,8 +45,7 @@ pub struct ModelsBenchArgs {
 }
 
 pub fn run(args: ModelsBenchArgs) -> anyhow::Result<ExitCode> {
-    let profile = args.profile.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let table = ModelTable::from_env(profile, args.config.as_deref())?;
+    let table = crate::models_cmd::resolved_table(args.profile.as_deref(), args.config.as_deref())?;
     let agent = match &args.agent {
         Some(name) => name.parse::<Agent>()?,
         None => BenchSettings::default().agent,
@@ -140,7 +139,7 @@ fn pick_models(table: &ModelTable, args: &ModelsBenchArgs, agent: Agent) -> (Vec
     } else if args.agent.is_some() {
         vec![table.get(agent).model.clone()]
     } else {
-        table.rows().flat_map(|(_, row)| std::iter::once(row.model.clone()).chain(row.fallback.clone())).collect()
+        table.distinct_models().into_iter().map(|(_, model)| model).collect()
     };
     let (mut models, mut skipped, mut seen) = (Vec::new(), Vec::new(), BTreeSet::new());
     for model in wanted {

@@ -3,7 +3,7 @@
 //! HTTP server (see `repo_run_inference::serve`).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -134,8 +134,7 @@ fn stats(args: ModelsStatsArgs) -> anyhow::Result<ExitCode> {
 /// Binds, prints the URL as the first line of stdout (scripts and tests read it), then answers
 /// requests until Ctrl-C or SIGTERM.
 fn serve(args: ModelsServeArgs) -> anyhow::Result<ExitCode> {
-    let profile = args.profile.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let table = ModelTable::from_env(profile, args.config.as_deref())?;
+    let table = resolved_table(args.profile.as_deref(), args.config.as_deref())?;
     let budget = args.memory_budget.map_or_else(default_budget, |mib| mib * MIB);
     let model_dir = table.model_dir.clone();
     let engine = Engine::new(EngineConfig {
@@ -185,9 +184,14 @@ struct Row {
     problem: Option<String>,
 }
 
+/// The model table the `models` commands work on: `--profile` (if given) and `--config`.
+pub(crate) fn resolved_table(profile: Option<&str>, config: Option<&Path>) -> anyhow::Result<ModelTable> {
+    let profile = profile.map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    Ok(ModelTable::from_env(profile, config)?)
+}
+
 fn list(args: ModelsListArgs) -> anyhow::Result<ExitCode> {
-    let profile = args.profile.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let table = ModelTable::from_env(profile, args.config.as_deref())?;
+    let table = resolved_table(args.profile.as_deref(), args.config.as_deref())?;
     let budget = args.memory_budget.map_or_else(default_budget, |mib| mib * MIB);
     write_table(&mut anstream::stdout().lock(), &table, budget, args.json)?;
     Ok(ExitCode::SUCCESS)

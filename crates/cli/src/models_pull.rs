@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use repo_run_inference::ModelLocation;
 use repo_run_inference::env_vars::REPO_RUN_MODEL_DIR;
 use repo_run_inference::pull::{PullError, PullProgress, PullRequest, Pulled, pull};
 use repo_run_inference::table::default_model_dir;
-use repo_run_inference::{ModelLocation, ModelTable};
 
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["source", "missing"]))]
@@ -96,14 +96,11 @@ pub fn run(args: ModelsPullArgs) -> anyhow::Result<ExitCode> {
 
 /// `--missing`: every model file of the table that is not here, from its known source.
 fn pull_missing(args: &ModelsPullArgs, token: Option<String>, cancel: &AtomicBool) -> anyhow::Result<ExitCode> {
-    let profile = args.profile.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let table = ModelTable::from_env(profile, args.config.as_deref())?;
-    let mut seen = std::collections::BTreeSet::new();
+    let table = crate::models_cmd::resolved_table(args.profile.as_deref(), args.config.as_deref())?;
     let (mut requests, mut unknown) = (Vec::new(), Vec::new());
-    let models = table.rows().flat_map(|(_, row)| std::iter::once(row.model.clone()).chain(row.fallback.clone()));
-    for model in models {
+    for (_, model) in table.distinct_models() {
         let ModelLocation::File(path) = table.locate(&model) else { continue };
-        if path.is_file() || !seen.insert(path.clone()) {
+        if path.is_file() {
             continue;
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -76,8 +76,6 @@ pub struct PoolEvents {
     pub loaded: Option<Duration>,
     /// Evicted models and how long freeing each took.
     pub evicted: Vec<(PathBuf, Duration)>,
-    /// Time spent waiting for a busy model to finish, or for another request's load.
-    pub waited: Duration,
 }
 
 pub struct ModelPool {
@@ -161,7 +159,6 @@ impl ModelPool {
         let need = loop {
             if let Some(entry) = state.models.get_mut(path) {
                 entry.last_used = Instant::now();
-                events.waited = started.elapsed();
                 return Ok((self.lease(&entry.model), events));
             }
             if !state.loading.contains_key(path) {
@@ -178,15 +175,13 @@ impl ModelPool {
                 if need > self.budget {
                     return Err(Error::TooLarge { path: path.to_path_buf(), need, budget: self.budget });
                 }
-                match self.make_room(&mut state, need, &mut events) {
+                let give_up = match self.make_room(&mut state, need, &mut events) {
                     Room::Fits => break need,
-                    Room::Never => {
-                        return Err(Error::PoolBusy { path: path.to_path_buf(), need, waited: started.elapsed() });
-                    }
-                    Room::Later if Instant::now() >= deadline => {
-                        return Err(Error::PoolBusy { path: path.to_path_buf(), need, waited: started.elapsed() });
-                    }
-                    Room::Later => {}
+                    Room::Never => true,
+                    Room::Later => Instant::now() >= deadline,
+                };
+                if give_up {
+                    return Err(Error::PoolBusy { path: path.to_path_buf(), need, waited: started.elapsed() });
                 }
             } else if Instant::now() >= deadline {
                 return Err(Error::Timeout(started.elapsed()));
@@ -200,7 +195,6 @@ impl ModelPool {
         };
         state.loading.insert(path.to_path_buf(), need);
         drop(state);
-        events.waited = started.elapsed();
 
         let loaded = self.load(path, spec, info.expect("read before reserving"), need);
         let mut state = self.shared.lock();

@@ -174,20 +174,21 @@ impl Call {
     fn send(self, agent: &ureq::Agent, left: Duration, authorization: Option<&str>) -> Attempt {
         match self {
             Call::Get(target) => {
-                let mut request = agent.get(&target);
-                if let Some(value) = authorization {
-                    request = request.header("Authorization", value);
-                }
+                let request = authorize(agent.get(&target), authorization);
                 classify(request.config().timeout_global(Some(left)).build().call())
             }
             Call::Post(target, body) => {
-                let mut request = agent.post(&target);
-                if let Some(value) = authorization {
-                    request = request.header("Authorization", value);
-                }
+                let request = authorize(agent.post(&target), authorization);
                 classify(request.config().timeout_global(Some(left)).build().send_json(&body))
             }
         }
+    }
+}
+
+fn authorize<B>(request: ureq::RequestBuilder<B>, authorization: Option<&str>) -> ureq::RequestBuilder<B> {
+    match authorization {
+        Some(value) => request.header("Authorization", value),
+        None => request,
     }
 }
 

@@ -143,19 +143,12 @@ impl Server {
 /// Every model the table names (primary models first, then fallbacks), local files that exist.
 fn served_models(engine: &Engine) -> Vec<ServedModel> {
     let table = engine.table();
-    let candidates = table
-        .rows()
-        .map(|(agent, row)| (agent, row.model.clone()))
-        .chain(table.rows().filter_map(|(agent, row)| row.fallback.clone().map(|f| (agent, f))));
-    let mut served: Vec<ServedModel> = Vec::new();
-    for (agent, model) in candidates {
-        let ModelLocation::File(path) = table.locate(&model) else { continue };
-        if !path.is_file() || served.iter().any(|s| table.locate(&s.model) == table.locate(&model)) {
-            continue;
-        }
-        served.push(ServedModel { id: model.to_string(), model, agent });
-    }
-    served
+    table
+        .distinct_models()
+        .into_iter()
+        .filter(|(_, model)| matches!(table.locate(model), ModelLocation::File(path) if path.is_file()))
+        .map(|(agent, model)| ServedModel { id: model.to_string(), model, agent })
+        .collect()
 }
 
 /// An HTTP answer: status and JSON body, or server-sent events as they come.
@@ -448,7 +441,6 @@ fn chat(state: &State, body: &[u8]) -> Reply {
     let engine = Arc::clone(&state.engine);
     let spawned = std::thread::Builder::new().name("repo-run-stream".into()).spawn(move || {
         let result = generate(&engine, &options);
-        drop(options);
         let _ = events.send(Event::Done(result));
     });
     if let Err(e) = spawned {

@@ -301,6 +301,15 @@ impl ModelTable {
 
     /// How a model is run: several agents may share it, so it gets the largest context and
     /// concurrency any of them asks for, and is pinned if any of them pins it.
+    /// Every model the table names, once per location: the rows' models first, then their
+    /// fallbacks, each with the first agent that names it.
+    pub fn distinct_models(&self) -> Vec<(Agent, ModelRef)> {
+        let primaries = self.rows.iter().map(|(agent, row)| (*agent, row.model.clone()));
+        let fallbacks = self.rows.iter().filter_map(|(agent, row)| row.fallback.clone().map(|f| (*agent, f)));
+        let mut seen = std::collections::BTreeSet::new();
+        primaries.chain(fallbacks).filter(|(_, model)| seen.insert(self.locate(model))).collect()
+    }
+
     /// Where a model file can be downloaded: the `source` a row of the table gives for it,
     /// else [`KNOWN_SOURCES`] by file name. `None` for remote models and unknown files.
     pub fn source_for(&self, model: &ModelRef) -> Option<String> {
@@ -673,6 +682,17 @@ mod tests {
         assert!(message.contains("context_length"), "{message}");
         let (line, key, _) = config_error("[models]\nprofile = \"huge\"\n");
         assert_eq!((line, key.as_str()), (Some(2), "models.profile"));
+    }
+
+    #[test]
+    fn distinct_models_lists_each_location_once_primaries_first() {
+        let local = load("", &[]).unwrap();
+        let models: Vec<ModelRef> = local.distinct_models().into_iter().map(|(_, m)| m).collect();
+        assert_eq!(models, [ModelRef::Name(SMOLLM2_135M.into()), ModelRef::Name(GEMMA3_270M.into())]);
+        // A path and a name for the same file are one model.
+        let dir = local.model_dir.join(GEMMA3_270M).display().to_string();
+        let table = load("", &[("FIXER_AGENT_MODEL", dir.as_str())]).unwrap();
+        assert_eq!(table.distinct_models().len(), 2, "{:?}", table.distinct_models());
     }
 
     #[test]
