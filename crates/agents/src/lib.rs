@@ -7,6 +7,8 @@
 
 pub mod detection;
 pub mod document;
+pub mod failure;
+pub mod fixer;
 pub mod health;
 pub mod lifecycle;
 pub mod migrations;

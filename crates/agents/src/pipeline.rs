@@ -10,12 +10,19 @@
 //! its own. Which agent runs a stage is looked up in a [`Registry`], so any agent can be
 //! replaced (by a user's own, or by a test double for a fault that cannot be caused for real).
 //! Control flow never depends on a model: models work inside an agent's `run`, not here.
+//!
+//! A fix may need an earlier stage to run again (a new interpreter redoes Setup; a new start
+//! command redoes Runner after a Health failure): the Fixer's action declares its `redo_from`
+//! stage and [`transition`] goes back to it. The bounds on fixes (per failed step and per run)
+//! live in the [`Machine`] the transition function works on.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
+use crate::failure::Failure;
+use crate::fixer::{Approver, FixAttempt, FixStore, ListOnly, Models};
 use crate::plan::{Detection, Requirements};
 use crate::repo::RepoView;
 use crate::requirements::Host;
@@ -60,10 +67,27 @@ impl Stage {
         }
     }
 
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 7] =
+        [Stage::Detection, Stage::Requirements, Stage::Setup, Stage::Db, Stage::Runner, Stage::Health, Stage::Fixer];
+
+    /// The stage's row in the per-agent model table (`[models.<key>]`, `<KEY>_AGENT_MODEL`): the
+    /// same word as its name, so one maps to the other (`repo_run::models` checks it).
+    pub fn model_key(self) -> &'static str {
+        self.name()
+    }
+
     /// Whether a failure here goes to the Fixer. Detection and Requirements only read, so
     /// there is nothing for a fix to act on.
     fn fixable(self) -> bool {
         matches!(self, Stage::Setup | Stage::Db | Stage::Runner | Stage::Health)
+    }
+}
+
+/// Stages are written by name (`"setup"`) in reports and failure evidence.
+impl serde::Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -89,9 +113,11 @@ impl Goal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
     Run(Stage),
-    /// The Fixer is working on a failure of `failed`; `attempt` counts from 1.
+    /// The Fixer is working on a failure of `step` (see [`Failure::step_key`]) in the `failed`
+    /// stage; `attempt` counts that step's fixes from 1.
     Fix {
         failed: Stage,
+        step: String,
         attempt: u32,
     },
     Done,
@@ -101,27 +127,81 @@ pub enum State {
 }
 
 /// What happened in the current state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Succeeded,
-    Failed,
+    /// A stage failed; `step` identifies the failed step for the per-step bound.
+    Failed { step: String },
+    /// The Fixer applied a fix that asks to go back to `redo_from`.
+    Fixed { redo_from: Stage },
+    /// The Fixer had nothing to apply (or was declined).
+    NotFixed,
 }
 
-/// The transition function: the whole control flow of the pipeline.
-pub fn transition(goal: Goal, max_fix_attempts: u32, state: &State, event: Event) -> State {
-    match (state, event) {
+/// How many fixes a run may try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixLimits {
+    /// Fixes for one failed step (stage, step kind, project).
+    pub per_step: u32,
+    /// Fixes in one run.
+    pub per_run: u32,
+}
+
+impl Default for FixLimits {
+    fn default() -> Self {
+        FixLimits { per_step: 3, per_run: 8 }
+    }
+}
+
+impl FixLimits {
+    /// No Fixer at all (`--no-fix`).
+    pub const NONE: FixLimits = FixLimits { per_step: 0, per_run: 0 };
+}
+
+/// The state machine's whole state: where the run is, and the fixes spent so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    pub state: State,
+    /// Fixes applied per failed step.
+    pub fixes_per_step: BTreeMap<String, u32>,
+    pub fixes: u32,
+}
+
+impl Machine {
+    pub fn start() -> Self {
+        Machine { state: State::Run(Stage::Detection), fixes_per_step: BTreeMap::new(), fixes: 0 }
+    }
+}
+
+/// The transition function: the whole control flow of the pipeline, bounds included.
+pub fn transition(goal: Goal, limits: FixLimits, machine: &Machine, event: &Event) -> Machine {
+    let mut next = machine.clone();
+    next.state = match (&machine.state, event) {
         (State::Run(stage), Event::Succeeded) if *stage == goal.last_stage() => State::Done,
         (State::Run(stage), Event::Succeeded) => stage.next().map_or(State::Done, State::Run),
-        (State::Run(stage), Event::Failed) if stage.fixable() && max_fix_attempts > 0 => {
-            State::Fix { failed: *stage, attempt: 1 }
+        (State::Run(stage), Event::Failed { step }) if stage.fixable() => {
+            let spent = machine.fixes_per_step.get(step).copied().unwrap_or(0);
+            if spent < limits.per_step && machine.fixes < limits.per_run {
+                State::Fix { failed: *stage, step: step.clone(), attempt: spent + 1 }
+            } else {
+                State::Failed { stage: *stage }
+            }
         }
-        (State::Run(stage), Event::Failed) => State::Failed { stage: *stage },
-        // A fix was applied: retry the stage that failed. If it fails again, the next fix
-        // attempt is counted from the retry (see `Pipeline::run`).
-        (State::Fix { failed, .. }, Event::Succeeded) => State::Run(*failed),
-        (State::Fix { failed, .. }, Event::Failed) => State::Failed { stage: *failed },
-        (State::Done | State::Failed { .. }, _) => state.clone(),
-    }
+        (State::Run(stage), Event::Failed { .. }) => State::Failed { stage: *stage },
+        // A fix is in force: go back to the earliest stage it affects (never past the failed
+        // one: the stages before it did not read the fix, or read it already).
+        (State::Fix { failed, step, .. }, Event::Fixed { redo_from }) => {
+            *next.fixes_per_step.entry(step.clone()).or_default() += 1;
+            next.fixes += 1;
+            State::Run((*redo_from).min(*failed))
+        }
+        (State::Fix { failed, .. }, _) => State::Failed { stage: *failed },
+        // Events that cannot happen in a state change nothing.
+        (State::Run(_), Event::Fixed { .. } | Event::NotFixed) | (State::Done | State::Failed { .. }, _) => {
+            machine.state.clone()
+        }
+    };
+    next
 }
 
 /// Everything agents read and write during a run.
@@ -147,6 +227,16 @@ pub struct Blackboard {
     pub health: Vec<HealthReport>,
     /// The last failure, for the Fixer to diagnose.
     pub last_error: Option<AgentError>,
+    /// The fixes in force (`.repo-run/fixes.toml`): agents apply them before they run.
+    pub fixes: FixStore,
+    /// What the Fixer tried in this run, in order.
+    pub fix_attempts: Vec<FixAttempt>,
+    /// Who consents to a fix.
+    pub approver: Arc<dyn Approver>,
+    /// The shared engine, when the run may ask models (created on the first ask).
+    pub models: Option<Arc<dyn Models>>,
+    /// Set by the Fixer with the stage its fix asks to go back to.
+    pub redo_from: Option<Stage>,
 }
 
 impl Blackboard {
@@ -167,6 +257,11 @@ impl Blackboard {
             apps: Vec::new(),
             health: Vec::new(),
             last_error: None,
+            fixes: FixStore::default(),
+            fix_attempts: Vec::new(),
+            approver: Arc::new(ListOnly),
+            models: None,
+            redo_from: None,
         }
     }
 
@@ -195,6 +290,8 @@ impl Blackboard {
                 env.insert(var, value);
             }
         }
+        // Fixes in force come last: a fix exists because the values before it did not work.
+        env.extend(self.fixes.env(project));
         if let Some(p) = prepared.filter(|p| !p.path_prefix.is_empty()) {
             let mut paths: Vec<std::path::PathBuf> = p.path_prefix.clone();
             if let Some(path) = std::env::var_os("PATH") {
@@ -222,13 +319,27 @@ impl Blackboard {
     }
 }
 
-/// An agent failed. `hint` tells the user what to do next.
+/// An agent failed. `hint` tells the user what to do next; `failure` is the typed evidence
+/// the Fixer reads, when a step of the repository's (an install, a migration, the app) failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct AgentError {
     pub stage: Stage,
     pub message: String,
     pub hint: Option<String>,
+    pub failure: Option<Box<Failure>>,
+}
+
+impl AgentError {
+    pub fn new(stage: Stage, message: impl Into<String>, hint: Option<String>) -> Self {
+        AgentError { stage, message: message.into(), hint, failure: None }
+    }
+
+    /// The same error, carrying the typed evidence of the step that failed.
+    pub fn with_failure(mut self, failure: Failure) -> Self {
+        self.failure = Some(Box::new(failure));
+        self
+    }
 }
 
 /// One stage's worker.
@@ -269,68 +380,69 @@ pub enum Progress {
     Started { stage: Stage, agent: &'static str },
     Finished { stage: Stage, elapsed: Duration },
     Failed { stage: Stage, error: AgentError },
+    /// The Fixer applied a fix; the run goes back to `redo_from`.
+    Retrying { redo_from: Stage, attempt: u32 },
 }
 
 /// Drives the registry's agents through the state machine.
 pub struct Pipeline {
     pub registry: Registry,
-    pub max_fix_attempts: u32,
+    pub limits: FixLimits,
 }
 
 impl Pipeline {
     pub fn new(registry: Registry) -> Self {
-        Pipeline { registry, max_fix_attempts: 3 }
+        Pipeline { registry, limits: FixLimits::default() }
     }
 
     /// Run until `goal` is reached or a stage fails for good. Returns the final state.
     pub fn run(&self, goal: Goal, board: &mut Blackboard, mut progress: impl FnMut(Progress)) -> State {
-        let mut state = State::Run(Stage::Detection);
-        let mut fix_attempts: BTreeMap<Stage, u32> = BTreeMap::new();
+        let mut machine = Machine::start();
         loop {
-            let stage = match &state {
+            let stage = match &machine.state {
                 State::Run(stage) => *stage,
                 State::Fix { .. } => Stage::Fixer,
-                State::Done | State::Failed { .. } => return state,
+                State::Done | State::Failed { .. } => return machine.state,
             };
-            let event = match self.registry.get(stage) {
-                None => {
-                    let error = AgentError {
-                        stage,
-                        message: format!("no agent is registered for the {} stage", stage.name()),
-                        hint: Some("this build of repo-run does not implement that stage yet".into()),
-                    };
-                    progress(Progress::Failed { stage, error: error.clone() });
-                    board.last_error = Some(error);
-                    Event::Failed
-                }
+            let outcome = match self.registry.get(stage) {
+                None => Err(AgentError::new(
+                    stage,
+                    format!("no agent is registered for the {} stage", stage.name()),
+                    Some("this build of repo-run does not implement that stage yet".into()),
+                )),
                 Some(agent) => {
                     progress(Progress::Started { stage, agent: agent.name() });
                     let started = Instant::now();
-                    match agent.run(board) {
-                        Ok(()) => {
-                            progress(Progress::Finished { stage, elapsed: started.elapsed() });
-                            Event::Succeeded
-                        }
-                        Err(error) => {
-                            progress(Progress::Failed { stage, error: error.clone() });
-                            board.last_error = Some(error);
-                            Event::Failed
-                        }
+                    let outcome = agent.run(board);
+                    if outcome.is_ok() {
+                        progress(Progress::Finished { stage, elapsed: started.elapsed() });
                     }
+                    outcome
                 }
             };
-            let mut next = transition(goal, self.max_fix_attempts, &state, event);
-            // Bound the fixes per stage across retries.
-            if let State::Fix { failed, .. } = next {
-                let n = fix_attempts.entry(failed).or_default();
-                *n += 1;
-                next = if *n > self.max_fix_attempts {
-                    State::Failed { stage: failed }
-                } else {
-                    State::Fix { failed, attempt: *n }
-                };
-            }
-            state = next;
+            let event = match (stage, outcome) {
+                (Stage::Fixer, Ok(())) => {
+                    let State::Fix { failed, attempt, .. } = &machine.state else { unreachable!("the Fixer runs in Fix") };
+                    let redo_from = board.redo_from.take().unwrap_or(*failed);
+                    progress(Progress::Retrying { redo_from: redo_from.min(*failed), attempt: *attempt });
+                    Event::Fixed { redo_from }
+                }
+                (Stage::Fixer, Err(error)) => {
+                    // The Fixer's error is the original failure with what it tried: the run
+                    // ends with it.
+                    progress(Progress::Failed { stage, error: error.clone() });
+                    board.last_error = Some(error);
+                    Event::NotFixed
+                }
+                (_, Ok(())) => Event::Succeeded,
+                (_, Err(error)) => {
+                    let step = error.failure.as_ref().map_or_else(|| stage.name().to_owned(), |f| f.step_key());
+                    progress(Progress::Failed { stage, error: error.clone() });
+                    board.last_error = Some(error);
+                    Event::Failed { step }
+                }
+            };
+            machine = transition(goal, self.limits, &machine, &event);
         }
     }
 }
@@ -362,10 +474,8 @@ impl Agent for RequirementsAgent {
         "rules"
     }
     fn run(&self, board: &mut Blackboard) -> Result<(), AgentError> {
-        let detection = board.detection.as_ref().ok_or_else(|| AgentError {
-            stage: Stage::Requirements,
-            message: "requirements need a detection result, and none was produced".into(),
-            hint: None,
+        let detection = board.detection.as_ref().ok_or_else(|| {
+            AgentError::new(Stage::Requirements, "requirements need a detection result, and none was produced", None)
         })?;
         board.requirements = Some(crate::requirements::resolve(detection, &board.repo, &board.host));
         Ok(())
@@ -375,26 +485,33 @@ impl Agent for RequirementsAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failure::StepKind;
 
-    fn walk(goal: Goal, outcomes: &[Event]) -> Vec<State> {
-        let mut state = State::Run(Stage::Detection);
-        let mut seen = vec![state.clone()];
-        for &e in outcomes {
-            state = transition(goal, 2, &state, e);
-            seen.push(state.clone());
+    fn failed(step: &str) -> Event {
+        Event::Failed { step: step.into() }
+    }
+
+    fn walk(goal: Goal, limits: FixLimits, events: &[Event]) -> Vec<State> {
+        let mut machine = Machine::start();
+        let mut seen = vec![machine.state.clone()];
+        for e in events {
+            machine = transition(goal, limits, &machine, e);
+            seen.push(machine.state.clone());
         }
         seen
     }
 
+    const OK: Event = Event::Succeeded;
+
     #[test]
     fn plan_stops_after_requirements() {
-        let s = walk(Goal::Plan, &[Event::Succeeded, Event::Succeeded]);
+        let s = walk(Goal::Plan, FixLimits::default(), &[OK, OK]);
         assert_eq!(s.last(), Some(&State::Done));
     }
 
     #[test]
     fn up_goes_through_every_stage() {
-        let s = walk(Goal::Up, &[Event::Succeeded; 6]);
+        let s = walk(Goal::Up, FixLimits::default(), &[OK, OK, OK, OK, OK, OK]);
         let stages: Vec<_> = s.iter().filter_map(|s| if let State::Run(st) = s { Some(*st) } else { None }).collect();
         assert_eq!(
             stages,
@@ -404,26 +521,49 @@ mod tests {
     }
 
     #[test]
-    fn failures_go_to_the_fixer_then_retry() {
-        let s = walk(Goal::Up, &[Event::Succeeded, Event::Succeeded, Event::Failed, Event::Succeeded]);
-        assert_eq!(s[3], State::Fix { failed: Stage::Setup, attempt: 1 });
+    fn a_fix_goes_back_to_the_stage_it_names_never_past_the_failed_one() {
+        // Health fails; the fix (a new interpreter) redoes Setup.
+        let events = [OK, OK, OK, OK, OK, failed("health/health/."), Event::Fixed { redo_from: Stage::Setup }];
+        let s = walk(Goal::Up, FixLimits::default(), &events);
+        assert_eq!(s[6], State::Fix { failed: Stage::Health, step: "health/health/.".into(), attempt: 1 });
+        assert_eq!(s[7], State::Run(Stage::Setup));
+        // Setup fails; a fix that names Runner still redoes Setup.
+        let s = walk(Goal::Up, FixLimits::default(), &[OK, OK, failed("s"), Event::Fixed { redo_from: Stage::Runner }]);
         assert_eq!(s[4], State::Run(Stage::Setup));
     }
 
     #[test]
     fn detection_failure_is_final() {
-        let s = walk(Goal::Up, &[Event::Failed]);
+        let s = walk(Goal::Up, FixLimits::default(), &[failed("detection")]);
         assert_eq!(s[1], State::Failed { stage: Stage::Detection });
     }
 
     #[test]
-    fn unfixable_failure_is_final() {
-        let s = walk(Goal::Up, &[Event::Succeeded, Event::Succeeded, Event::Failed, Event::Failed]);
+    fn nothing_to_fix_is_final() {
+        let s = walk(Goal::Up, FixLimits::default(), &[OK, OK, failed("s"), Event::NotFixed]);
         assert_eq!(s[4], State::Failed { stage: Stage::Setup });
+        let s = walk(Goal::Up, FixLimits::NONE, &[OK, OK, failed("s")]);
+        assert_eq!(s[3], State::Failed { stage: Stage::Setup });
     }
 
-    /// A stand-in Setup agent that always fails and a Fixer that always "fixes": the only way
-    /// to show the retry bound without the real Setup agent (not built yet).
+    #[test]
+    fn bounds_per_step_and_per_run_live_in_the_machine() {
+        let limits = FixLimits { per_step: 2, per_run: 3 };
+        let fix = Event::Fixed { redo_from: Stage::Setup };
+        // The same step: two fixes, then the third failure is final.
+        let s = walk(Goal::Up, limits, &[OK, OK, failed("a"), fix.clone(), failed("a"), fix.clone(), failed("a")]);
+        assert_eq!(s[5], State::Fix { failed: Stage::Setup, step: "a".into(), attempt: 2 });
+        assert_eq!(s.last(), Some(&State::Failed { stage: Stage::Setup }));
+        // Other steps count against the run's bound.
+        let events = [OK, OK, failed("a"), fix.clone(), failed("b"), fix.clone(), failed("c"), fix.clone(), failed("d")];
+        let s = walk(Goal::Up, limits, &events);
+        assert_eq!(s.last(), Some(&State::Failed { stage: Stage::Setup }));
+        let m = events.iter().fold(Machine::start(), |m, e| transition(Goal::Up, limits, &m, e));
+        assert_eq!((m.fixes, m.fixes_per_step.get("a")), (3, Some(&1)));
+    }
+
+    /// Test doubles for faults that cannot be caused for real here: a Setup agent that always
+    /// fails with typed evidence, and a Fixer that always claims a fix.
     struct FailingSetup;
     impl Agent for FailingSetup {
         fn stage(&self) -> Stage {
@@ -433,7 +573,8 @@ mod tests {
             "fake-always-fails"
         }
         fn run(&self, _: &mut Blackboard) -> Result<(), AgentError> {
-            Err(AgentError { stage: Stage::Setup, message: "boom".into(), hint: None })
+            Err(AgentError::new(Stage::Setup, "boom", None)
+                .with_failure(Failure::new(Stage::Setup, StepKind::Install, ".")))
         }
     }
     struct OptimisticFixer;
@@ -458,13 +599,15 @@ mod tests {
         let pipeline = Pipeline::new(registry);
         let mut board = Blackboard::new(RepoView::open(dir.path()).unwrap(), Host::default());
         let mut fixer_runs = 0;
-        let end = pipeline.run(Goal::Up, &mut board, |p| {
-            if let Progress::Started { stage: Stage::Fixer, .. } = p {
-                fixer_runs += 1;
-            }
+        let mut retries = Vec::new();
+        let end = pipeline.run(Goal::Up, &mut board, |p| match p {
+            Progress::Started { stage: Stage::Fixer, .. } => fixer_runs += 1,
+            Progress::Retrying { redo_from, attempt } => retries.push((redo_from, attempt)),
+            _ => {}
         });
         assert_eq!(end, State::Failed { stage: Stage::Setup });
         assert_eq!(fixer_runs, 3);
+        assert_eq!(retries, [(Stage::Setup, 1), (Stage::Setup, 2), (Stage::Setup, 3)]);
         assert!(board.detection.is_some() && board.requirements.is_some());
     }
 
@@ -479,6 +622,7 @@ mod tests {
                 errors.push(error.message);
             }
         });
+        // No Fixer is registered either, so the failure is final after one look.
         assert_eq!(end, State::Failed { stage: Stage::Setup });
         assert!(errors[0].contains("no agent is registered for the setup stage"));
     }

@@ -18,11 +18,13 @@ pub struct UpOptions {
     pub ci: bool,
     /// How long the Health agent waits for every app to become ready.
     pub health_timeout: Duration,
+    /// `up --allow-system`: the Fixer may install Debian packages on the host.
+    pub allow_system: bool,
 }
 
 impl Default for UpOptions {
     fn default() -> Self {
-        UpOptions { detached: false, ci: false, health_timeout: Duration::from_secs(120) }
+        UpOptions { detached: false, ci: false, health_timeout: Duration::from_secs(120), allow_system: false }
     }
 }
 

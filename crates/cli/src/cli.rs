@@ -42,6 +42,10 @@ pub enum Command {
     Lsp(crate::lsp_cmd::LspArgs),
     /// The models agents use: the resolved per-agent table and its memory needs.
     Models(ModelsArgs),
+    /// The fixes `up` applied and keeps in force; `--apply` writes them into your files.
+    Fix(FixArgs),
+    /// Remove a fix in force, or revert the last `repo-run fix --apply`.
+    Undo(UndoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +82,46 @@ pub struct UpArgs {
     /// Where clones of git URLs are kept (default: the user cache directory).
     #[arg(long, env = crate::env_vars::REPO_RUN_CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
+    /// Turn the Fixer off: a failure ends the run at once, with its hint.
+    #[arg(long)]
+    pub no_fix: bool,
+    /// At most this many fixes in one run.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_fixes: u32,
+    /// At most this many fixes for one failed step.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_fixes_per_step: u32,
+    /// Let the Fixer install Debian packages on this machine (apt-get), such as a missing
+    /// linker or a library's headers. `repo-run undo` removes them again.
+    #[arg(long)]
+    pub allow_system: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The project directory.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// List the fixes in force (the default).
+    #[arg(long, conflicts_with = "apply")]
+    pub list: bool,
+    /// Write the fixes in force into the project's own files (.env, requirements.txt,
+    /// .python-version, .npmrc), after a backup; `repo-run undo` reverts it.
+    #[arg(long)]
+    pub apply: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The fix to remove (`fix-2`, see `repo-run fix --list`); without it, the last
+    /// `repo-run fix --apply` is reverted, files byte-identical to before.
+    pub id: Option<String>,
+    /// The project directory.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,8 @@ mod cli;
 mod down_cmd;
 mod env_vars;
 mod error;
+mod fix_cmd;
+mod fixer_models;
 mod lsp_cmd;
 mod models_bench;
 mod models_cmd;
@@ -52,6 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Review(args) => review_cmd::run(args),
         Command::Lsp(args) => lsp_cmd::run(args),
         Command::Models(args) => models_cmd::run(args),
+        Command::Fix(args) => fix_cmd::fix(args),
+        Command::Undo(args) => fix_cmd::undo(args),
     }
 }
 

@@ -60,6 +60,15 @@ impl UpReporter {
                 }
                 None => eprintln!("    done in {elapsed:.1?}"),
             },
+            Progress::Retrying { redo_from, attempt } => {
+                let line = format!("    fixer: fix {attempt} applied; again from {}", redo_from.name());
+                match &self.bars {
+                    Some(multi) => {
+                        let _ = multi.println(line);
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
             Progress::Failed { stage, .. } => match inner.current.take() {
                 Some((_, bar)) => {
                     bar.set_style(ProgressStyle::with_template("{prefix:.red.bold} {wide_msg}").expect("template"));
@@ -80,6 +89,14 @@ impl UpReporter {
             None => {
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
+        }
+    }
+
+    /// Runs `f` with the bars hidden (a question on the terminal).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bars {
+            Some(multi) => multi.suspend(f),
+            None => f(),
         }
     }
 

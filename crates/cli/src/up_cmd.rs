@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use repo_run_agents::RepoView;
 use repo_run_agents::lifecycle::{self, DownOptions};
-use repo_run_agents::pipeline::{Blackboard, Goal, Pipeline, Progress, Registry, Stage, State};
+use repo_run_agents::fixer::{
+    ApplyAll, Approver, Decision, FixAttempt, FixStore, FixerAgent, ListOnly, Outcome, Proposal,
+};
+use repo_run_agents::pipeline::{Blackboard, FixLimits, Goal, Pipeline, Progress, Registry, Stage, State};
 use repo_run_agents::requirements::Host;
 use repo_run_agents::runner::{RunnerAgent, Supervisor};
 use repo_run_agents::state::RunState;
@@ -25,6 +28,7 @@ use serde::Serialize;
 
 use crate::cli::UpArgs;
 use crate::error::hinted;
+use crate::fixer_models::EngineModels;
 use crate::progress::UpReporter;
 use crate::source;
 
@@ -47,13 +51,30 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let repo = RepoView::open(&root).with_context(|| format!("cannot read {}", root.display()))?;
     let mut board = Blackboard::new(repo, Host::probe());
-    board.options =
-        UpOptions { detached: args.detach, ci: args.ci, health_timeout: Duration::from_secs(args.health_timeout) };
+    board.options = UpOptions {
+        detached: args.detach,
+        ci: args.ci,
+        health_timeout: Duration::from_secs(args.health_timeout),
+        allow_system: args.allow_system,
+    };
     board.reporter = reporter.clone();
     board.cancel = cancel.clone();
+    // Fixes in force apply from the first stage on; a broken file is named with its line.
+    board.fixes = FixStore::load(&workdir)
+        .map_err(|e| hinted(e.to_string(), "`repo-run fix --list` shows the fixes; `repo-run undo ID` removes one"))?;
+    if !board.fixes.is_empty() {
+        reporter.println(&format!(
+            "{} fix(es) in force from .repo-run/fixes.toml (`repo-run fix --list`)",
+            board.fixes.records().len()
+        ));
+    }
+    board.approver = approver(&args, &reporter, plain);
+    if !args.no_fix {
+        board.models = Some(Arc::new(EngineModels::new(&root)));
+    }
 
     let supervisor = Arc::new(Supervisor::default());
-    let pipeline = up_pipeline(supervisor.clone());
+    let pipeline = up_pipeline(supervisor.clone(), &args);
     let mut stages = Vec::new();
     let mut failure = None;
     let end = pipeline.run(Goal::Up, &mut board, |event| {
@@ -65,9 +86,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 stages.push(StageTiming::new(stage, Duration::ZERO, false));
                 failure = Some(error);
             }
+            Progress::Retrying { .. } => {}
         }
     });
     reporter.finish();
+    print_fixes(&board, &reporter);
 
     let mut report = UpReport::new(&board, stages);
     match end {
@@ -121,17 +144,75 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Setup, DB, Runner and Health after the built-in Detection and Requirements.
-fn up_pipeline(supervisor: Arc<Supervisor>) -> Pipeline {
+/// Setup, DB, Runner, Health and the Fixer after the built-in Detection and Requirements.
+fn up_pipeline(supervisor: Arc<Supervisor>, args: &UpArgs) -> Pipeline {
     let mut registry = Registry::builtin();
     registry.register(Box::new(repo_run_agents::setup::SetupAgent));
     registry.register(Box::new(repo_run_agents::services::DbAgent));
     registry.register(Box::new(RunnerAgent::with_supervisor(supervisor)));
     registry.register(Box::new(repo_run_agents::health::HealthAgent));
+    registry.register(Box::new(FixerAgent));
     let mut pipeline = Pipeline::new(registry);
-    // No Fixer is registered yet: a failure is reported at once rather than "retried".
-    pipeline.max_fix_attempts = 0;
+    pipeline.limits = if args.no_fix {
+        FixLimits::NONE
+    } else {
+        FixLimits { per_step: args.max_fixes_per_step, per_run: args.max_fixes }
+    };
     pipeline
+}
+
+/// Who consents to a fix: `--ci` applies; a person at a terminal is asked; otherwise the
+/// fix is only proposed.
+fn approver(args: &UpArgs, reporter: &Arc<UpReporter>, plain: bool) -> Arc<dyn Approver> {
+    if args.ci {
+        Arc::new(ApplyAll)
+    } else if !plain && std::io::stdin().is_terminal() {
+        Arc::new(AskOnTerminal { reporter: reporter.clone() })
+    } else {
+        Arc::new(ListOnly)
+    }
+}
+
+/// Asks on the terminal, with the progress bars out of the way.
+struct AskOnTerminal {
+    reporter: Arc<UpReporter>,
+}
+
+impl Approver for AskOnTerminal {
+    fn decide(&self, proposal: &Proposal) -> Decision {
+        let answer = self.reporter.suspend(|| {
+            eprint!(
+                "\n  {}\n  proposed fix ({}): {}\n  apply it? [y/N] ",
+                proposal.diagnosis, proposal.source, proposal.description
+            );
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        });
+        match answer.as_deref().map(str::trim) {
+            Ok("y" | "Y" | "yes" | "Yes") => Decision::Apply,
+            _ => Decision::Decline,
+        }
+    }
+}
+
+/// What the Fixer did, after the stages: each attempt with its outcome.
+fn print_fixes(board: &Blackboard, reporter: &UpReporter) {
+    if board.fix_attempts.is_empty() {
+        return;
+    }
+    reporter.println("fixer:");
+    for a in &board.fix_attempts {
+        let what = a.description.as_deref().unwrap_or("no action");
+        let line = match &a.outcome {
+            Outcome::Applied => format!("  applied {} — {what} ({}; {})", a.fix_id.as_deref().unwrap_or(""), a.diagnosis, a.source),
+            Outcome::Declined => format!("  declined — {what} ({})", a.diagnosis),
+            Outcome::Proposed => format!("  proposed, not applied — {what} ({})", a.diagnosis),
+            Outcome::Rejected(why) => format!("  rejected — {what}: {why}"),
+            Outcome::Failed(why) => format!("  failed — {what}: {why}"),
+            Outcome::NoAction(why) => format!("  no fix — {}: {why}", a.diagnosis),
+        };
+        reporter.println(&line);
+    }
 }
 
 /// A second `up` while the first one's apps run would start everything twice.
@@ -280,6 +361,20 @@ struct UpReport {
     services: Vec<ReportService>,
     apps: Vec<ReportApp>,
     health: Vec<ReportHealth>,
+    /// Every attempt of the Fixer in this run, in order (see docs/report-schema.md).
+    fixes: Vec<FixAttempt>,
+    /// The fixes in force at the end of the run (`.repo-run/fixes.toml`).
+    fixes_in_force: Vec<ReportFix>,
+    /// Time the Fixer spent diagnosing (rules, model, validation).
+    diagnosis_ms: u128,
+}
+
+#[derive(Serialize)]
+struct ReportFix {
+    id: String,
+    description: String,
+    source: String,
+    action: repo_run_agents::fixer::FixAction,
 }
 
 #[derive(Serialize)]
@@ -333,7 +428,20 @@ impl UpReport {
     fn new(board: &Blackboard, stages: Vec<StageTiming>) -> Self {
         let root = board.repo.root();
         UpReport {
-            report_version: 1,
+            report_version: 2,
+            fixes: board.fix_attempts.clone(),
+            fixes_in_force: board
+                .fixes
+                .records()
+                .iter()
+                .map(|r| ReportFix {
+                    id: r.id.clone(),
+                    description: r.description.clone(),
+                    source: r.source.clone(),
+                    action: r.action.clone(),
+                })
+                .collect(),
+            diagnosis_ms: repo_run_agents::fixer::diagnosis_time(&board.fix_attempts).as_millis(),
             status: "",
             exit_code: 0,
             failed_stage: None,

@@ -16,6 +16,7 @@ mod probe;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::failure::{Exit, Failure, StepKind};
 use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
 use crate::runner::{current_run, describe_wait_status, log_tail, proc_stat};
 use crate::services::RunningService;
@@ -33,6 +34,8 @@ const FAST_PROBING: Duration = Duration::from_secs(2);
 const SETTLE: Duration = Duration::from_secs(2);
 /// Log lines shown for a target that is not healthy.
 const TAIL_LINES: usize = 20;
+/// How many log lines a failure keeps as evidence for the Fixer.
+pub(crate) const EVIDENCE_LINES: usize = 80;
 
 /// The Health agent.
 #[derive(Debug, Default)]
@@ -72,6 +75,7 @@ impl Agent for HealthAgent {
             }
             if board.cancel.is_cancelled() {
                 return Err(AgentError {
+                    failure: None,
                     stage: Stage::Health,
                     message: "cancelled while waiting for the apps to become ready".into(),
                     hint: Some("`repo-run down` stops what was started".into()),
@@ -237,8 +241,23 @@ fn unhealthy_error(failed: &[&HealthReport], apps: &[RunningApp], root: &Path) -
     } else {
         format!("read {} for the cause; `repo-run down` stops what was started", logs.join(", "))
     };
-    AgentError { stage: Stage::Health, message: message.trim_end().to_string(), hint: Some(hint) }
+    let mut error = AgentError::new(Stage::Health, message.trim_end(), Some(hint));
+    // The Fixer works on one app at a time: the first that failed, with its whole evidence.
+    if let Some(app) = failed.iter().find_map(|r| apps.iter().find(|a| a.name == r.target)) {
+        let exit = proc_stat(app.pid).map(|_| Exit::Running);
+        error = error.with_failure(
+            Failure::new(Stage::Health, StepKind::Health, &app.project)
+                .argv(&app.command.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+                .exit(exit)
+                .tail(&log_tail(&app.log, EVIDENCE_LINES))
+                .log(&app.log)
+                .port(app.port),
+        );
+    }
+    error
 }
+
+
 
 /// A plain text table of what runs, for the CLI: one row per app and service.
 pub fn summary_table(reports: &[HealthReport], apps: &[RunningApp], services: &[RunningService]) -> String {

@@ -18,6 +18,8 @@ pub mod sqlx;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::failure::{Exit, Failure, StepKind};
+use crate::fixer::action::ScriptRunner;
 use crate::pipeline::{AgentError, Blackboard, Stage};
 use crate::plan::{MigrationFinding, Project, ServiceKind};
 use crate::services::Services;
@@ -48,18 +50,57 @@ pub fn run(board: &Blackboard, services: Option<&Services>) -> Result<Vec<Migrat
     let Some(detection) = &board.detection else { return Ok(Vec::new()) };
     let mut done = Vec::new();
     for project in &detection.projects {
-        for migration in &project.migrations {
-            if board.cancel.is_cancelled() {
-                return Err(error("cancelled before the migrations ran".into(), None));
+        // Fixes in force: scripts the project declares, before its migrations and before it
+        // starts (they need the services, so they run here), and a skipped migrate step.
+        for (runner, script) in board.fixes.scripts_before(&project.path, StepKind::Migrate) {
+            done.push(run_script(board, project, runner, &script)?);
+        }
+        if board.fixes.skips(&project.path, StepKind::Migrate) && !project.migrations.is_empty() {
+            board.reporter.step(Stage::Db, &format!("{}: migrations skipped (a fix in force)", label_of(project)));
+        } else {
+            for migration in &project.migrations {
+                if board.cancel.is_cancelled() {
+                    return Err(error("cancelled before the migrations ran".into(), None));
+                }
+                done.push(run_one(board, services, project, migration)?);
             }
-            done.push(run_one(board, services, project, migration)?);
+        }
+        for (runner, script) in board.fixes.scripts_before(&project.path, StepKind::Start) {
+            done.push(run_script(board, project, runner, &script)?);
         }
     }
     Ok(done)
 }
 
+fn label_of(project: &Project) -> String {
+    if project.path == "." { project.name.clone() } else { project.path.clone() }
+}
+
+/// Runs a script the project declares (a fix in force asked for it), like a migration.
+fn run_script(
+    board: &Blackboard,
+    project: &Project,
+    runner: ScriptRunner,
+    script: &str,
+) -> Result<MigrationRun, AgentError> {
+    let mut argv = runner.argv(script);
+    // `flask <command>` finds the app the way the start command does.
+    if runner == ScriptRunner::Flask {
+        if let Some(app) = project.start.as_ref().and_then(|s| s.argv.windows(2).find(|w| w[0] == "--app")) {
+            argv.splice(1..1, ["--app".to_owned(), app[1].clone()]);
+        }
+    }
+    let command = crate::plan::Command {
+        display: argv.join(" "),
+        argv,
+        evidence: crate::plan::Evidence::new(".repo-run/fixes.toml", None, "fixer.run-script"),
+    };
+    let migration = MigrationFinding { tool: "script".into(), command };
+    run_one(board, None, project, &migration)
+}
+
 fn error(message: String, hint: Option<String>) -> AgentError {
-    AgentError { stage: Stage::Db, message, hint }
+    AgentError::new(Stage::Db, message, hint)
 }
 
 fn run_one(
@@ -70,7 +111,7 @@ fn run_one(
 ) -> Result<MigrationRun, AgentError> {
     let root = board.repo.root();
     let dir = if project.path == "." { root.to_path_buf() } else { root.join(&project.path) };
-    let label = if project.path == "." { project.name.clone() } else { project.path.clone() };
+    let label = label_of(project);
     let log = board.workdir.log_file(&format!("migrate-{label}"));
     let env = board.project_env(&project.path);
     let command = &migration.command;
@@ -113,21 +154,35 @@ fn run_one(
     let tail = || {
         if finished.tail.is_empty() { String::new() } else { format!("\nlast lines:\n{}", finished.tail.join("\n")) }
     };
-    let failed = |what: String| {
-        error(
+    let failed = |what: String, exit: Option<Exit>| {
+        let error = error(
             format!("{label}: `{}` {what} (log: {}){}", command.display, log.display(), tail()),
             Some(format!(
                 "fix the migration (or the database it points at) and run `repo-run up` again; the whole \
                  output is in {}",
                 log.display()
             )),
+        );
+        error.with_failure(
+            Failure::new(Stage::Db, StepKind::Migrate, &project.path)
+                .argv(&command.argv)
+                .exit(exit)
+                .tail(&finished.tail)
+                .log(&log)
+                .evidence(Some(command.evidence.clone())),
         )
     };
     match finished.ended {
         process::Ended::Exited(status) if status.success() => {}
-        process::Ended::Exited(status) => return Err(failed(format!("failed with {status}"))),
-        process::Ended::Cancelled => return Err(failed("was cancelled".into())),
-        process::Ended::TimedOut(after) => return Err(failed(format!("did not finish within {after:?}"))),
+        process::Ended::Exited(status) => {
+            use std::os::unix::process::ExitStatusExt;
+            let exit = status.code().map(Exit::Code).or(status.signal().map(Exit::Signal));
+            return Err(failed(format!("failed with {status}"), exit));
+        }
+        process::Ended::Cancelled => return Err(error(format!("{label}: `{}` was cancelled", command.display), None)),
+        process::Ended::TimedOut(after) => {
+            return Err(failed(format!("did not finish within {after:?}"), Some(Exit::Running)));
+        }
     }
     board.reporter.step(
         Stage::Db,

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 
+use crate::failure::{Exit, Failure, StepKind};
 use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
 use crate::plan::{Project, ProjectRole};
 use crate::services::ProjectId;
@@ -135,7 +136,14 @@ impl Agent for RunnerAgent {
                     },
                 });
             }
-            let start = project.start.as_ref().expect("filtered on start");
+            let planned = project.start.as_ref().expect("filtered on start");
+            // A start command a fix in force set replaces the planned one.
+            let fixed = board.fixes.start_command(&project.path).map(|argv| crate::plan::Command {
+                display: argv.join(" "),
+                argv: argv.to_vec(),
+                evidence: crate::plan::Evidence::new(".repo-run/fixes.toml", None, "fixer.set-start-command"),
+            });
+            let start = fixed.as_ref().unwrap_or(planned);
             board.reporter.step(Stage::Runner, &format!("{}: starting `{}`", project.name, start.display));
             let port_text = port.as_ref().map(|c| format!(" on port {}", c.port)).unwrap_or_default();
             let what = format!("start `{}` in {}{port_text}", start.display, project.path);
@@ -305,10 +313,18 @@ fn run_build(
     if status.success() {
         return Ok(());
     }
-    let tail = log_tail(log, 20);
+    let tail = log_tail(log, crate::health::EVIDENCE_LINES);
+    let shown = &tail[tail.len().saturating_sub(20)..];
     Err(error(
-        format!("the build `{display}` of {} failed ({status}); last log lines:\n{}", project.name, tail.join("\n")),
+        format!("the build `{display}` of {} failed ({status}); last log lines:\n{}", project.name, shown.join("\n")),
         format!("see {}", log.display()),
+    )
+    .with_failure(
+        Failure::new(Stage::Runner, StepKind::Build, &project.path)
+            .argv(argv)
+            .exit(status.code().map(Exit::Code).or(status.signal().map(Exit::Signal)))
+            .tail(&tail)
+            .log(log),
     ))
 }
 
@@ -342,7 +358,7 @@ fn refuse_if_running(state: &RunState, projects: &[Project], path: &Path) -> Res
 }
 
 fn error(message: impl Into<String>, hint: impl Into<String>) -> AgentError {
-    AgentError { stage: Stage::Runner, message: message.into(), hint: Some(hint.into()) }
+    AgentError::new(Stage::Runner, message, Some(hint.into()))
 }
 
 /// An app the supervisor started and still holds.

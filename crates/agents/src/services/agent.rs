@@ -48,11 +48,13 @@ impl Agent for DbAgent {
 /// that names one asks for and the image `repo-run.toml` chooses.
 fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
     let detection = board.detection.as_ref().ok_or_else(|| AgentError {
+        failure: None,
         stage: Stage::Db,
         message: "the DB agent needs a detection result, and none was produced".into(),
         hint: None,
     })?;
     let config = ServicesConfig::load(board.repo.root()).map_err(|e| AgentError {
+        failure: None,
         stage: Stage::Db,
         message: e.to_string(),
         hint: Some(format!(
@@ -112,6 +114,14 @@ fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
             let mut request = ServiceRequest::new(kind);
             request.database = database;
             request.image = config.image(kind).map(str::to_owned);
+            // Databases a fix in force asks for (the app names one of its own elsewhere).
+            request.also_create = board
+                .fixes
+                .databases()
+                .into_iter()
+                .filter(|(service, _)| service == kind.as_str() || (service == "mysql" && kind == ServiceKind::Mariadb))
+                .map(|(_, name)| name)
+                .collect();
             requests.push(request);
             chosen_by.push(&project.path);
         }
@@ -121,6 +131,7 @@ fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
         let supported: Vec<&str> = catalogue::kinds().map(|k| k.as_str()).collect();
         let vars: Vec<&str> = unsupported.iter().map(|(_, v)| v.as_str()).collect();
         return Err(AgentError {
+            failure: None,
             stage: Stage::Db,
             message: format!(
                 "this repository needs {}, which repo-run cannot run as a container yet (it runs: {})",
@@ -177,12 +188,13 @@ fn app_database(board: &Blackboard, project: &Project, kind: ServiceKind) -> Opt
 fn start(board: &mut Blackboard, requests: &[ServiceRequest]) -> Result<Services, AgentError> {
     let root = board.repo.root().to_path_buf();
     let project = ProjectId::for_path(&root).map_err(|e| AgentError {
+        failure: None,
         stage: Stage::Db,
         message: format!("{}: {e}", root.display()),
         hint: None,
     })?;
     let cancelled =
-        || AgentError { stage: Stage::Db, message: "cancelled while starting the services".into(), hint: None };
+        || AgentError { failure: None, stage: Stage::Db, message: "cancelled while starting the services".into(), hint: None };
     if board.cancel.is_cancelled() {
         return Err(cancelled());
     }
@@ -242,6 +254,7 @@ fn effective_image(request: &ServiceRequest) -> String {
 fn record(board: &Blackboard, project: &ProjectId, running: &[RunningService]) -> Result<(), AgentError> {
     let state_file = board.workdir.state_file();
     let error = |message: String| AgentError {
+        failure: None,
         stage: Stage::Db,
         message,
         hint: Some(format!(
@@ -294,7 +307,7 @@ fn service_error(e: ServiceError) -> AgentError {
         }
         ServiceError::CreateDatabase { .. } | ServiceError::Docker { .. } | ServiceError::Runtime(_) => None,
     };
-    AgentError { stage: Stage::Db, message: e.to_string(), hint }
+    AgentError { failure: None, stage: Stage::Db, message: e.to_string(), hint }
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ struct Started<'a> {
     kind: ServiceKind,
     def: &'a ServiceDef,
     database: Option<String>,
+    also_create: &'a [String],
     container: String,
     image: String,
     host_port: u16,
@@ -91,6 +92,7 @@ impl Engine {
             kind,
             def,
             database: request.database.clone(),
+            also_create: &request.also_create,
             container: name.clone(),
             image: image.clone(),
             host_port,
@@ -222,12 +224,14 @@ impl Engine {
         }
         let ready_after = s.created.elapsed();
         if let (Some(command), Some(creds)) = (&s.def.create_database, &s.def.credentials) {
-            let name = s.database.as_deref().unwrap_or(&creds.db);
-            let vars = Vars { name: Some(name), ..vars.clone() };
-            let command: Vec<String> = command.iter().map(|a| vars.expand(a)).collect();
-            let (code, output) = self.exec(&s.container, command).await?;
-            if code != Some(0) {
-                return Err(ServiceError::CreateDatabase { service: s.kind, database: name.to_owned(), output });
+            let first = s.database.as_deref().unwrap_or(&creds.db);
+            for name in std::iter::once(first).chain(s.also_create.iter().map(String::as_str)) {
+                let vars = Vars { name: Some(name), ..vars.clone() };
+                let command: Vec<String> = command.iter().map(|a| vars.expand(a)).collect();
+                let (code, output) = self.exec(&s.container, command).await?;
+                if code != Some(0) {
+                    return Err(ServiceError::CreateDatabase { service: s.kind, database: name.to_owned(), output });
+                }
             }
         }
         let url = Vars { host_port: Some(s.host_port), ..vars }.expand(&s.def.url);

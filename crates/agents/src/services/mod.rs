@@ -88,11 +88,13 @@ pub struct ServiceRequest {
     /// The project's own description of the service, in place of the built-in catalogue's
     /// (same format as `templates/services/*.toml`, read with [`catalogue::parse`]).
     pub definition: Option<ServiceDef>,
+    /// More databases to create beside `database` (a fix in force names them).
+    pub also_create: Vec<String>,
 }
 
 impl ServiceRequest {
     pub fn new(kind: ServiceKind) -> Self {
-        ServiceRequest { kind, database: None, image: None, definition: None }
+        ServiceRequest { kind, database: None, image: None, definition: None, also_create: Vec::new() }
     }
 
     pub fn with_database(kind: ServiceKind, database: impl Into<String>) -> Self {

@@ -239,11 +239,18 @@ pub fn is_placeholder(value: &str) -> bool {
 /// 32 bytes from the operating system's CSPRNG, hex-encoded: 64 characters that need no
 /// quoting in any dotenv dialect.
 fn secret() -> String {
-    let mut bytes = [0u8; 32];
+    random_hex(64)
+}
+
+/// `chars` hex characters from the operating system's CSPRNG.
+pub(crate) fn random_hex(chars: usize) -> String {
+    let mut bytes = vec![0u8; chars.div_ceil(2)];
     // The OS's random source failing is a broken system, not a condition to work around with
     // weaker randomness.
     getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex.truncate(chars);
+    hex
 }
 
 /// One piece of a dotenv file, with its exact text (newline included).

@@ -64,12 +64,12 @@ pub(super) fn run(run: &Run<'_>) -> io::Result<Outcome> {
         .spawn()?;
     let lines = read_lines(&mut child);
 
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(super::TAIL_LINES);
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(super::EVIDENCE_LINES);
     let mut on_line = |line: String, log: &mut File| {
         // A log that cannot be written must not stop the install; the reporter still sees it.
         let _ = writeln!(log, "{line}");
         run.reporter.output(Stage::Setup, &line);
-        if tail.len() == super::TAIL_LINES {
+        if tail.len() == super::EVIDENCE_LINES {
             tail.pop_front();
         }
         tail.push_back(line);
@@ -193,7 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("x.log");
         // The two pipes are read concurrently, so only the order within one is certain.
-        let argv = argv(&["sh", "-c", "echo to-stdout; for i in $(seq 1 30); do echo line $i >&2; done; exit 3"]);
+        let argv = argv(&["sh", "-c", "echo to-stdout; for i in $(seq 1 90); do echo line $i >&2; done; exit 3"]);
         let out = run(&Run {
             argv: &argv,
             display: "test",
@@ -206,8 +206,8 @@ mod tests {
         .unwrap();
         let Outcome::Failed { status, tail } = out else { panic!("{out:?}") };
         assert_eq!(status, "exit status 3");
-        assert_eq!(tail.len(), super::super::TAIL_LINES);
-        assert_eq!(tail.last().map(String::as_str), Some("line 30"));
+        assert_eq!(tail.len(), super::super::EVIDENCE_LINES);
+        assert_eq!(tail.last().map(String::as_str), Some("line 90"));
         assert!(!tail.contains(&"line 10".to_owned()));
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("$ test") && text.contains("line 1\n") && text.contains("=== exit status 3"));

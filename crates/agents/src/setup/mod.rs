@@ -33,11 +33,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::failure::{Failure, StepKind, parse_exit};
 use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
 use crate::plan::{InstallStep, ProjectRequirements};
 use crate::up::{PreparedProject, StepRecord};
 
 pub use dotenv::{is_placeholder, looks_secret};
+pub(crate) use dotenv::random_hex;
 
 /// The built-in Setup agent: rules only, no model.
 pub struct SetupAgent;
@@ -92,7 +94,7 @@ const WRITABLE: &str = "repo-run keeps its logs and state in .repo-run/ at the r
                         writable";
 
 fn error(message: impl Into<String>, hint: Option<String>) -> AgentError {
-    AgentError { stage: Stage::Setup, message: message.into(), hint }
+    AgentError::new(Stage::Setup, message, hint)
 }
 
 /// The absolute directory of the project at `rel` (`.` for the root).
@@ -123,8 +125,16 @@ fn install(
     counter: &mut Counter,
 ) -> Result<Vec<StepRecord>, AgentError> {
     let log = board.workdir.log_file(&log_name(&project.project));
-    let versions: Vec<String> =
+    let mut versions: Vec<String> =
         project.runtimes.iter().map(|r| format!("{}={}", r.runtime, r.installed.as_deref().unwrap_or("-"))).collect();
+    // Fixes in force for the installs (a constraints file, a flag): part of the fingerprint,
+    // so applying or undoing one reinstalls.
+    let fixes_env = board.fixes.install_env(&board.workdir, &project.project);
+    board.fixes.write_constraints(&board.workdir, &project.project).map_err(|e| {
+        error(format!("cannot write the constraints file of a fix in force: {e}"), Some(WRITABLE.into()))
+    })?;
+    versions.extend(fixes_env.iter().map(|(k, v)| format!("{k}={v}")));
+    versions.extend(board.fixes.constraints(&project.project).iter().map(|(p, c)| format!("constraint:{p}{c}")));
     let mut out = Vec::new();
     let mut families: BTreeMap<String, usize> = BTreeMap::new();
     // Once a step runs, the ones after it run too: they build on what it produced.
@@ -160,7 +170,8 @@ fn install(
         // The step may fail half-way: until it succeeds again it is not up to date.
         records.forget(&project.project, &key);
         let started = Instant::now();
-        let env = step_env(dir);
+        let mut env = step_env(dir);
+        env.extend(fixes_env.clone());
         let outcome = exec::run(&exec::Run {
             argv: &step.command.argv,
             display: &step.command.display,
@@ -191,7 +202,7 @@ fn install(
             }
             exec::Outcome::Failed { status, tail } => {
                 records.save(store).ok();
-                return Err(failure(step, dir, &status, &tail, &log));
+                return Err(failure(step, &project.project, dir, &status, &tail, &log));
             }
         }
         // Taken again now: a lock the step wrote (`npm install`) is part of what it installed.
@@ -265,20 +276,31 @@ fn prepared_project(
 
 /// How many log lines a failure quotes.
 const TAIL_LINES: usize = 20;
+/// How many log lines a failure keeps as evidence for the Fixer (a compiler's real error is
+/// often well above pip's closing lines).
+const EVIDENCE_LINES: usize = 80;
 
-fn failure(step: &InstallStep, dir: &Path, status: &str, tail: &[String], log: &Path) -> AgentError {
+fn failure(step: &InstallStep, project: &str, dir: &Path, status: &str, tail: &[String], log: &Path) -> AgentError {
     let mut message =
         format!("`{}` failed in {} ({status}); full output in {}", step.command.display, dir.display(), log.display());
-    if !tail.is_empty() {
-        message.push_str(&format!("\nlast {} lines:\n", tail.len()));
-        for line in tail {
+    let shown = &tail[tail.len().saturating_sub(TAIL_LINES)..];
+    if !shown.is_empty() {
+        message.push_str(&format!("\nlast {} lines:\n", shown.len()));
+        for line in shown {
             message.push_str("  | ");
             message.push_str(line);
             message.push('\n');
         }
         message.pop();
     }
-    error(message, Some(check::failure_hint(&step.command.argv, &step.command.evidence.file)))
+    error(message, Some(check::failure_hint(&step.command.argv, &step.command.evidence.file))).with_failure(
+        Failure::new(Stage::Setup, StepKind::Install, project)
+            .argv(&step.command.argv)
+            .exit(parse_exit(status))
+            .tail(tail)
+            .log(log)
+            .evidence(Some(step.command.evidence.clone())),
+    )
 }
 
 #[cfg(test)]

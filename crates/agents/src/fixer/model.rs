@@ -1,0 +1,122 @@
+//! How the Fixer asks a model, and what it tells it.
+//!
+//! Agents reach the shared inference engine through the narrow [`Models`] trait: this crate
+//! describes the request (a prompt and the action schema), the CLI implements the trait with
+//! `repo-run-inference` (one engine per process, created on the first ask). So the pipeline
+//! builds and tests without llama.cpp, and a step that never asks never loads a model.
+
+use super::action::{FixAction, json_schema};
+use super::{FixAttempt, scripts};
+use crate::failure::Failure;
+use crate::pipeline::{Blackboard, Stage};
+
+/// One question to an agent's model: JSON under `schema` is the only answer accepted.
+#[derive(Debug, Clone)]
+pub struct ModelRequest {
+    pub system: String,
+    pub user: String,
+    pub schema: serde_json::Value,
+    pub max_tokens: u32,
+}
+
+/// A model's answer: the JSON it produced, or why there is none.
+#[derive(Debug, Clone)]
+pub struct ModelReply {
+    /// The model that answered (or was tried last).
+    pub model: String,
+    pub json: Result<serde_json::Value, String>,
+}
+
+impl ModelReply {
+    /// The answer as a fix action; any other shape is refused.
+    pub fn action(&self) -> Result<FixAction, String> {
+        let json = self.json.as_ref().map_err(Clone::clone)?;
+        serde_json::from_value(json.clone()).map_err(|e| format!("not a fix action ({e}): {json}"))
+    }
+}
+
+/// The shared engine, as agents see it.
+pub trait Models: Send + Sync {
+    /// Asks `stage`'s model (the Fixer's row for [`Stage::Fixer`]).
+    fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply;
+}
+
+/// The Fixer's question: the typed failure, what the project declares, what was tried.
+pub fn request(board: &Blackboard, failure: &Failure, attempts: &[FixAttempt]) -> ModelRequest {
+    let dir = if failure.project == "." { board.repo.root().to_path_buf() } else { board.repo.root().join(&failure.project) };
+    let project = board.detection.as_ref().and_then(|d| d.projects.iter().find(|p| p.path == failure.project));
+    let mut user = String::new();
+    user.push_str(&format!(
+        "A step of bringing up a repository failed.\nstage: {}\nstep: {}\nproject: {}\ncommand: {}\nexit: {}\n",
+        failure.stage.name(),
+        failure.step.name(),
+        failure.project,
+        failure.argv.join(" "),
+        failure.exit.map_or("-".to_owned(), |e| format!("{e:?}")),
+    ));
+    user.push_str("last output lines:\n");
+    for line in failure.log_tail.iter().rev().take(25).rev() {
+        user.push_str("  ");
+        user.push_str(&line.chars().take(300).collect::<String>());
+        user.push('\n');
+    }
+    let declared: Vec<String> =
+        scripts::declared(&dir).iter().map(|s| format!("{} ({:?})", s.name, s.runner)).take(30).collect();
+    user.push_str(&format!("declared scripts: {}\n", list(&declared)));
+    if let Some(p) = project {
+        let vars: Vec<String> = p.env_vars.iter().map(|v| v.name.clone()).take(40).collect();
+        user.push_str(&format!("environment variables the code reads: {}\n", list(&vars)));
+        if let Some(start) = &p.start {
+            user.push_str(&format!("start command: {}\n", start.display));
+        }
+    }
+    let files: Vec<String> = board
+        .repo
+        .files()
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| failure.project == "." || p.starts_with(&format!("{}/", failure.project)))
+        .take(60)
+        .map(str::to_owned)
+        .collect();
+    user.push_str(&format!("files: {}\n", list(&files)));
+    if let Some(pythons) = board.host.managed(crate::plan::Runtime::Python) {
+        user.push_str(&format!("installed pythons: {}\n", list(&pythons)));
+    }
+    let tried: Vec<String> = attempts.iter().filter_map(|a| a.description.clone()).collect();
+    if !tried.is_empty() {
+        user.push_str(&format!("already tried (do not repeat): {}\n", list(&tried)));
+    }
+    user.push_str("Choose the one action that repairs this failure. Use only names that appear above.");
+    ModelRequest {
+        system: "You are the Fixer of repo-run. You read a failed step's evidence and answer with exactly one \
+                 repair action as JSON. Paths are relative to the project; scripts and variables must be ones the \
+                 project declares or reads."
+            .into(),
+        user,
+        schema: json_schema(),
+        max_tokens: 160,
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() { "none".into() } else { items.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_become_actions_or_reasons() {
+        let ok = ModelReply {
+            model: "m".into(),
+            json: Ok(serde_json::json!({"action": "skip_step", "project": ".", "step": "migrate"})),
+        };
+        assert!(matches!(ok.action(), Ok(FixAction::SkipStep { .. })));
+        let shell = ModelReply { model: "m".into(), json: Ok(serde_json::json!({"action": "run", "cmd": "rm -rf /"})) };
+        assert!(shell.action().unwrap_err().contains("not a fix action"));
+        let none = ModelReply { model: "m".into(), json: Err("timed out".into()) };
+        assert_eq!(none.action().unwrap_err(), "timed out");
+    }
+}
