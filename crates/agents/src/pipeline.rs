@@ -131,9 +131,13 @@ pub enum State {
 pub enum Event {
     Succeeded,
     /// A stage failed; `step` identifies the failed step for the per-step bound.
-    Failed { step: String },
+    Failed {
+        step: String,
+    },
     /// The Fixer applied a fix that asks to go back to `redo_from`.
-    Fixed { redo_from: Stage },
+    Fixed {
+        redo_from: Stage,
+    },
     /// The Fixer had nothing to apply (or was declined).
     NotFixed,
 }
@@ -377,11 +381,23 @@ impl Registry {
 /// Progress reported while the pipeline runs, for the CLI to render.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Started { stage: Stage, agent: &'static str },
-    Finished { stage: Stage, elapsed: Duration },
-    Failed { stage: Stage, error: AgentError },
+    Started {
+        stage: Stage,
+        agent: &'static str,
+    },
+    Finished {
+        stage: Stage,
+        elapsed: Duration,
+    },
+    Failed {
+        stage: Stage,
+        error: AgentError,
+    },
     /// The Fixer applied a fix; the run goes back to `redo_from`.
-    Retrying { redo_from: Stage, attempt: u32 },
+    Retrying {
+        redo_from: Stage,
+        attempt: u32,
+    },
 }
 
 /// Drives the registry's agents through the state machine.
@@ -422,7 +438,9 @@ impl Pipeline {
             };
             let event = match (stage, outcome) {
                 (Stage::Fixer, Ok(())) => {
-                    let State::Fix { failed, attempt, .. } = &machine.state else { unreachable!("the Fixer runs in Fix") };
+                    let State::Fix { failed, attempt, .. } = &machine.state else {
+                        unreachable!("the Fixer runs in Fix")
+                    };
                     let redo_from = board.redo_from.take().unwrap_or(*failed);
                     progress(Progress::Retrying { redo_from: redo_from.min(*failed), attempt: *attempt });
                     Event::Fixed { redo_from }
@@ -555,7 +573,8 @@ mod tests {
         assert_eq!(s[5], State::Fix { failed: Stage::Setup, step: "a".into(), attempt: 2 });
         assert_eq!(s.last(), Some(&State::Failed { stage: Stage::Setup }));
         // Other steps count against the run's bound.
-        let events = [OK, OK, failed("a"), fix.clone(), failed("b"), fix.clone(), failed("c"), fix.clone(), failed("d")];
+        let events =
+            [OK, OK, failed("a"), fix.clone(), failed("b"), fix.clone(), failed("c"), fix.clone(), failed("d")];
         let s = walk(Goal::Up, limits, &events);
         assert_eq!(s.last(), Some(&State::Failed { stage: Stage::Setup }));
         let m = events.iter().fold(Machine::start(), |m, e| transition(Goal::Up, limits, &m, e));
@@ -573,8 +592,11 @@ mod tests {
             "fake-always-fails"
         }
         fn run(&self, _: &mut Blackboard) -> Result<(), AgentError> {
-            Err(AgentError::new(Stage::Setup, "boom", None)
-                .with_failure(Failure::new(Stage::Setup, StepKind::Install, ".")))
+            Err(AgentError::new(Stage::Setup, "boom", None).with_failure(Failure::new(
+                Stage::Setup,
+                StepKind::Install,
+                ".",
+            )))
         }
     }
     struct OptimisticFixer;

@@ -60,14 +60,27 @@ fn redact_machine(plan: &mut Value) {
 
 #[test]
 fn every_fixture_matches_its_snapshot() {
-    let mut dirs: Vec<_> =
-        std::fs::read_dir(fixtures_root()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let subdirs = |dir: PathBuf| -> Vec<PathBuf> {
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect()
+    };
+    // `broken/` holds one repository per failure the Fixer repairs: each is a fixture of its own.
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    for dir in subdirs(fixtures_root()) {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "broken" {
+            for broken in subdirs(dir) {
+                dirs.push((format!("broken-{}", broken.file_name().unwrap().to_string_lossy()), broken));
+            }
+        } else {
+            dirs.push((name, dir));
+        }
+    }
     dirs.sort();
     assert!(dirs.len() >= 15, "expected at least 15 fixtures, found {}", dirs.len());
     let host = Host::probe();
     let mut failed = Vec::new();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    for (name, dir) in &dirs {
+        let name = name.clone();
         let plan = plan_json(dir, &host);
         let result = std::panic::catch_unwind(|| {
             let mut settings = insta::Settings::clone_current();

@@ -86,7 +86,11 @@ pub fn undo(args: UndoArgs) -> anyhow::Result<ExitCode> {
                 let known: Vec<&str> = store.records().iter().map(|r| r.id.as_str()).collect();
                 return Err(hinted(
                     format!("no fix `{id}` is in force"),
-                    if known.is_empty() { "no fixes are in force".to_owned() } else { format!("in force: {}", known.join(", ")) },
+                    if known.is_empty() {
+                        "no fixes are in force".to_owned()
+                    } else {
+                        format!("in force: {}", known.join(", "))
+                    },
                 ));
             };
             undo_side_effects(&record, &workdir.log_file("fix")).map_err(|e| hinted(e, "remove it by hand"))?;

@@ -19,10 +19,22 @@ impl EngineModels {
         EngineModels { root: root.to_owned(), engine: OnceLock::new() }
     }
 
+    /// With a table already resolved (tests; callers that built their own).
+    pub fn with_table(table: ModelTable) -> Self {
+        let engine = Engine::new(EngineConfig {
+            table,
+            memory_budget: repo_run_inference::default_budget(),
+            n_gpu_layers: 0,
+            telemetry: None,
+        });
+        EngineModels { root: PathBuf::new(), engine: OnceLock::from(Ok(engine)) }
+    }
+
     fn engine(&self) -> Result<&Engine, String> {
         self.engine
             .get_or_init(|| {
-                let table = ModelTable::from_env(None, Some(&self.root.join("repo-run.toml"))).map_err(|e| e.to_string())?;
+                let table =
+                    ModelTable::from_env(None, Some(&self.root.join("repo-run.toml"))).map_err(|e| e.to_string())?;
                 let telemetry = Some(self.root.join(repo_run_inference::telemetry::TELEMETRY_FILE));
                 Ok(Engine::new(EngineConfig {
                     table,
@@ -53,10 +65,12 @@ impl Models for EngineModels {
         };
         let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
         let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
-        let answer =
-            engine.complete_json::<serde_json::Value>(agent, &prompt, &request.schema, &options, || serde_json::Value::Null);
+        let answer = engine
+            .complete_json::<serde_json::Value>(agent, &prompt, &request.schema, &options, || serde_json::Value::Null);
         match answer.source {
-            Source::Primary(model) | Source::Fallback(model) => ModelReply { model: model.to_string(), json: Ok(answer.value) },
+            Source::Primary(model) | Source::Fallback(model) => {
+                ModelReply { model: model.to_string(), json: Ok(answer.value) }
+            }
             Source::RuleBased => {
                 let why: Vec<String> = answer.failures.iter().map(|(m, e)| format!("{m}: {e}")).collect();
                 let why = if why.is_empty() { "no model is configured".to_owned() } else { why.join("; ") };
@@ -68,7 +82,112 @@ impl Models for EngineModels {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use repo_run_agents::RepoView;
+    use repo_run_agents::failure::{Exit, Failure, StepKind};
+    use repo_run_agents::fixer::{ApplyAll, FixAction, FixerAgent, Outcome};
+    use repo_run_agents::pipeline::{Agent as _, AgentError, Blackboard};
+    use repo_run_agents::requirements::Host;
+    use repo_run_inference::table::SMOLLM2_135M;
+
     use super::*;
+
+    fn model_dir() -> PathBuf {
+        let dir = std::env::var_os(repo_run_inference::env_vars::REPO_RUN_MODEL_DIR)
+            .map(PathBuf::from)
+            .unwrap_or_else(repo_run_inference::table::default_model_dir);
+        assert!(
+            dir.join(SMOLLM2_135M).is_file(),
+            "{SMOLLM2_135M} is not in {}: run `cargo xtask models`",
+            dir.display()
+        );
+        dir
+    }
+
+    /// A repository whose app failed in a way no rule knows, with the Fixer's board.
+    fn unrecognised_failure(dir: &Path) -> Blackboard {
+        std::fs::write(dir.join("app.py"), "import os\nprint(os.environ.get('MODE'))\n").unwrap();
+        std::fs::write(dir.join("requirements.txt"), "flask\n").unwrap();
+        let mut board = Blackboard::new(RepoView::open(dir).unwrap(), Host::default());
+        board.detection = Some(repo_run_agents::detection::detect(&board.repo));
+        board.approver = Arc::new(ApplyAll);
+        let failure = Failure::new(Stage::Health, StepKind::Health, ".")
+            .argv(&["python".into(), "app.py".into()])
+            .exit(Some(Exit::Code(1)))
+            .tail(&["Traceback (most recent call last):".into(), "SystemExit: unsupported MODE value 'blue'".into()]);
+        board.last_error = Some(AgentError::new(Stage::Health, "app is not healthy", None).with_failure(failure));
+        board
+    }
+
+    /// The real small model through the engine: its answer is forced by the action schema's
+    /// grammar, so it always parses as an action; validation then accepts or rejects it, and
+    /// a rejected proposal changes nothing.
+    #[test]
+    fn the_fixer_model_answers_with_a_schema_action_that_validation_judges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut board = unrecognised_failure(dir.path());
+        let models_dir = model_dir().display().to_string();
+        let env = move |name: &str| match name {
+            "REPO_RUN_MODEL_DIR" => Some(models_dir.clone()),
+            "FIXER_AGENT_MODEL" => Some(SMOLLM2_135M.to_owned()),
+            _ => None,
+        };
+        let table = ModelTable::load(None, None, &env).unwrap();
+        let models = EngineModels::with_table(table);
+        // Straight through the trait first: grammar-forced JSON that is a FixAction.
+        let request = repo_run_agents::fixer::model::request(
+            &board,
+            board.last_error.as_ref().unwrap().failure.as_deref().unwrap(),
+            &[],
+        );
+        let reply = models.ask(Stage::Fixer, &request);
+        assert!(reply.model.contains("SmolLM2"), "{reply:?}");
+        let action = reply.action().unwrap_or_else(|e| panic!("the grammar forces an action: {e}"));
+        eprintln!("SmolLM2 proposed: {action:?}");
+
+        board.models = Some(Arc::new(models));
+        let result = FixerAgent.run(&mut board);
+        let attempt = &board.fix_attempts[0];
+        let log = std::fs::read_to_string(dir.path().join(".repo-run/fixes.jsonl")).unwrap_or_default();
+        eprintln!("attempt: {attempt:?}\nlog: {log}");
+        assert!(log.contains("\"source\":\"model:"), "the model was asked and its proposal logged: {log}");
+        match &attempt.outcome {
+            Outcome::Applied => {
+                assert!(result.is_ok() && attempt.source.starts_with("model:"));
+                assert!(dir.path().join(".repo-run/fixes.toml").is_file());
+            }
+            Outcome::NoAction(why) => {
+                assert!(result.is_err() && why.contains("rejected"), "{why}");
+                assert!(!dir.path().join(".repo-run/fixes.toml").exists(), "a rejected proposal applies nothing");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A model that proposes a file that does not exist — a fault the small model does not
+    /// make on demand, so this stand-in (named as such) makes it.
+    struct FakeModelProposingAMissingFile;
+    impl Models for FakeModelProposingAMissingFile {
+        fn ask(&self, _: Stage, _: &ModelRequest) -> ModelReply {
+            let action =
+                FixAction::SetStartCommand { project: ".".into(), argv: vec!["python".into(), "src/server.py".into()] };
+            ModelReply { model: "fake".into(), json: Ok(serde_json::to_value(action).unwrap()) }
+        }
+    }
+
+    #[test]
+    fn a_model_proposal_naming_a_missing_file_is_rejected_and_nothing_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut board = unrecognised_failure(dir.path());
+        board.models = Some(Arc::new(FakeModelProposingAMissingFile));
+        let error = FixerAgent.run(&mut board).unwrap_err();
+        let Outcome::NoAction(why) = &board.fix_attempts[0].outcome else { panic!("{:?}", board.fix_attempts) };
+        assert!(why.contains("src/server.py does not exist"), "{why}");
+        assert!(error.hint.unwrap_or_default().contains("src/server.py does not exist"));
+        assert!(!dir.path().join(".repo-run/fixes.toml").exists());
+        assert!(board.redo_from.is_none());
+    }
 
     /// One name for an agent: every pipeline stage has its row in the model table.
     #[test]

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use repo_run_agents::RepoView;
-use repo_run_agents::lifecycle::{self, DownOptions};
 use repo_run_agents::fixer::{
     ApplyAll, Approver, Decision, FixAttempt, FixStore, FixerAgent, ListOnly, Outcome, Proposal,
 };
+use repo_run_agents::lifecycle::{self, DownOptions};
 use repo_run_agents::pipeline::{Blackboard, FixLimits, Goal, Pipeline, Progress, Registry, Stage, State};
 use repo_run_agents::requirements::Host;
 use repo_run_agents::runner::{RunnerAgent, Supervisor};
@@ -204,7 +204,9 @@ fn print_fixes(board: &Blackboard, reporter: &UpReporter) {
     for a in &board.fix_attempts {
         let what = a.description.as_deref().unwrap_or("no action");
         let line = match &a.outcome {
-            Outcome::Applied => format!("  applied {} — {what} ({}; {})", a.fix_id.as_deref().unwrap_or(""), a.diagnosis, a.source),
+            Outcome::Applied => {
+                format!("  applied {} — {what} ({}; {})", a.fix_id.as_deref().unwrap_or(""), a.diagnosis, a.source)
+            }
             Outcome::Declined => format!("  declined — {what} ({})", a.diagnosis),
             Outcome::Proposed => format!("  proposed, not applied — {what} ({})", a.diagnosis),
             Outcome::Rejected(why) => format!("  rejected — {what}: {why}"),

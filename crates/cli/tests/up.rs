@@ -14,7 +14,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::up::{Project, alive, app_url, assert_all_gone, http, labelled, pids};
+use support::up::{Project, alive, app_url, assert_all_gone, http, labelled, npm_registry, pids};
 
 #[test]
 fn python_flask_on_redis_comes_up_healthy_and_goes_down_clean() {
@@ -214,19 +214,6 @@ fn down_after_repo_run_was_killed_uses_the_state_file() {
 
 /// The local npm registry (`cargo xtask npm-registry`, exported by `cargo xtask test`), served
 /// on loopback for as long as the returned guard lives.
-fn npm_registry(p: &mut Project) -> testkit::NpmRegistry {
-    let dir = testkit::npm_registry_dir().unwrap_or_else(|| {
-        panic!("REPO_RUN_NPM_REGISTRY is not set: build the registry with `cargo xtask npm-registry` and export it")
-    });
-    let registry = testkit::NpmRegistry::serve(&dir).unwrap();
-    p.env.push(("npm_config_registry".into(), registry.url().to_owned()));
-    p.env.push(("npm_config_cache".into(), p.path().join(".npm-cache").display().to_string()));
-    p.env.push(("npm_config_fetch_timeout".into(), "20000".into()));
-    p.env.push(("npm_config_audit".into(), "false".into()));
-    p.env.push(("npm_config_fund".into(), "false".into()));
-    registry
-}
-
 #[test]
 fn node_express_on_postgres_migrates_and_keeps_its_data_across_down() {
     let mut p = Project::copy("node-express-pg-migrate");

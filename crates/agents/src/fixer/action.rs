@@ -235,7 +235,9 @@ impl InstallFlag {
     pub fn description(self) -> &'static str {
         match self {
             InstallFlag::LegacyPeerDeps => "npm's --legacy-peer-deps",
-            InstallFlag::IgnoreEngines => "the engines check relaxed (npm --engine-strict=false, yarn --ignore-engines)",
+            InstallFlag::IgnoreEngines => {
+                "the engines check relaxed (npm --engine-strict=false, yarn --ignore-engines)"
+            }
         }
     }
 
@@ -253,7 +255,10 @@ impl InstallFlag {
 pub fn json_schema() -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(FixAction)).expect("a schema serialises");
     if let Some(object) = schema.as_object_mut() {
-        object.insert("$id".into(), format!("https://repo-run.dev/schemas/fix-action-v{ACTION_SCHEMA_VERSION}.json").into());
+        object.insert(
+            "$id".into(),
+            format!("https://repo-run.dev/schemas/fix-action-v{ACTION_SCHEMA_VERSION}.json").into(),
+        );
     }
     schema
 }
@@ -298,7 +303,8 @@ mod tests {
 
     #[test]
     fn each_action_says_where_to_go_back_to() {
-        let start = FixAction::SetStartCommand { project: ".".into(), argv: vec!["node".into(), "src/index.js".into()] };
+        let start =
+            FixAction::SetStartCommand { project: ".".into(), argv: vec!["node".into(), "src/index.js".into()] };
         assert_eq!(start.redo_from(), Stage::Runner);
         assert_eq!(start.describe(), "start the app with `node src/index.js`");
         let skip = FixAction::SkipStep { project: "api".into(), step: StepKind::Migrate };

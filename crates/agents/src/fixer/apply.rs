@@ -9,7 +9,12 @@ use super::store::FixRecord;
 use crate::pipeline::Blackboard;
 
 /// Applies `action` and returns the fix's id.
-pub(super) fn apply(board: &mut Blackboard, action: &FixAction, signature: &str, source: &str) -> Result<String, String> {
+pub(super) fn apply(
+    board: &mut Blackboard,
+    action: &FixAction,
+    signature: &str,
+    source: &str,
+) -> Result<String, String> {
     let resolved = match action {
         FixAction::SetEnv { project, name, value: EnvValue::GeneratedSecret { length } } => FixAction::SetEnv {
             project: project.clone(),
@@ -44,9 +49,7 @@ pub(super) fn apply(board: &mut Blackboard, action: &FixAction, signature: &str,
 /// installed is removed again (one that was there before is left alone).
 pub fn undo_side_effects(record: &FixRecord, log: &std::path::Path) -> Result<(), String> {
     match &record.action {
-        FixAction::InstallSystemPackage { package } if record.installed_package => {
-            apt(&["remove", "-y", package], log)
-        }
+        FixAction::InstallSystemPackage { package } if record.installed_package => apt(&["remove", "-y", package], log),
         _ => Ok(()),
     }
 }
@@ -77,11 +80,9 @@ fn apt(args: &[&str], log: &std::path::Path) -> Result<(), String> {
         if let Some(dir) = log.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("$ apt-get {}\n{text}", args.join(" ")).as_bytes()));
+        let _ = std::fs::OpenOptions::new().create(true).append(true).open(log).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, format!("$ apt-get {}\n{text}", args.join(" ")).as_bytes())
+        });
         Ok((out.status.success(), text))
     };
     let (ok, text) = run(args)?;

@@ -158,7 +158,8 @@ impl Agent for FixerAgent {
             log(board, &diagnosis.signature, source, Some(action), format!("rejected: {why}"));
         }
         let Some((action, source)) = diagnosis.chosen else {
-            let why = diagnosis.explanation.unwrap_or_else(|| no_action_text(&diagnosis.rejected));
+            let why =
+                diagnosis.explanation.unwrap_or_else(|| no_action_text(diagnosis.recognised, &diagnosis.rejected));
             board.reporter.note(Stage::Fixer, &format!("no fix for: {}; {why}", diagnosis.summary));
             log(board, &attempt.signature, "rules", None, format!("no action: {why}"));
             attempt.outcome = Outcome::NoAction(why.clone());
@@ -220,6 +221,8 @@ struct Verdict {
     chosen: Option<(FixAction, String)>,
     rejected: Vec<(FixAction, String, String)>,
     explanation: Option<String>,
+    /// A rule recognised the failure (its actions may all have been tried).
+    recognised: bool,
 }
 
 fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
@@ -227,8 +230,10 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
     let diagnoses = rules::diagnose(&cx);
     let signal = diagnoses.first().map(|d| &d.signal);
     let signature = signature(failure, signal);
+    let recognised = signal.is_some();
     let summary = signal.map_or_else(|| unrecognised(failure), |s| s.summary.clone());
-    let facts = validate::Facts { root: board.repo.root(), board: Some(board), allow_system: board.options.allow_system };
+    let facts =
+        validate::Facts { root: board.repo.root(), board: Some(board), allow_system: board.options.allow_system };
     let mut rejected = Vec::new();
     let consider = |action: &FixAction, source: String, rejected: &mut Vec<(FixAction, String, String)>| {
         if already_tried(board, &signature, action) {
@@ -252,6 +257,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
                     chosen: Some((action.clone(), source)),
                     rejected,
                     explanation: None,
+                    recognised,
                 };
             }
         }
@@ -259,7 +265,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
     // A rule that explains why nothing can be done decides: the model is not asked.
     let explanation = diagnoses.iter().find_map(|d| d.explanation.clone());
     if explanation.is_some() && diagnoses.iter().all(|d| d.candidates.is_empty()) {
-        return Verdict { signature, summary, chosen: None, rejected, explanation };
+        return Verdict { signature, summary, chosen: None, rejected, explanation, recognised };
     }
     if let Some(models) = &board.models {
         let request = model::request(board, failure, &board.fix_attempts);
@@ -269,7 +275,14 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
             Ok(action) => {
                 let source = format!("model:{}", reply.model);
                 if consider(&action, source.clone(), &mut rejected) {
-                    return Verdict { signature, summary, chosen: Some((action, source)), rejected, explanation };
+                    return Verdict {
+                        signature,
+                        summary,
+                        chosen: Some((action, source)),
+                        rejected,
+                        explanation,
+                        recognised,
+                    };
                 }
                 if already_tried(board, &signature, &action) {
                     rejected.push((action, source, "already tried for this failure".into()));
@@ -280,7 +293,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
             }
         }
     }
-    Verdict { signature, summary, chosen: None, rejected, explanation }
+    Verdict { signature, summary, chosen: None, rejected, explanation, recognised }
 }
 
 /// Stage, step, project, and the rule's signal with its key values: the same failure gets the
@@ -329,7 +342,10 @@ fn same_fix(in_force: &FixAction, proposed: &FixAction) -> bool {
     }
 }
 
-fn no_action_text(rejected: &[(FixAction, String, String)]) -> String {
+fn no_action_text(recognised: bool, rejected: &[(FixAction, String, String)]) -> String {
+    if rejected.is_empty() && recognised {
+        return "every fix the rules know for it was tried already".into();
+    }
     if rejected.is_empty() {
         return "no rule recognises this failure and no model proposed a fix".into();
     }
@@ -347,7 +363,9 @@ fn with_account(mut original: AgentError, account: &str) -> AgentError {
 fn log(board: &Blackboard, signature: &str, source: &str, action: Option<&FixAction>, outcome: String) {
     let entry = store::LogEntry { time: crate::state::utc_now(), signature, source, action, outcome };
     if let Err(e) = store::append_log(&board.workdir, &entry) {
-        board.reporter.note(Stage::Fixer, &format!("could not write {}: {e}", store::log_path(&board.workdir).display()));
+        board
+            .reporter
+            .note(Stage::Fixer, &format!("could not write {}: {e}", store::log_path(&board.workdir).display()));
     }
 }
 

@@ -43,7 +43,8 @@ pub trait Models: Send + Sync {
 
 /// The Fixer's question: the typed failure, what the project declares, what was tried.
 pub fn request(board: &Blackboard, failure: &Failure, attempts: &[FixAttempt]) -> ModelRequest {
-    let dir = if failure.project == "." { board.repo.root().to_path_buf() } else { board.repo.root().join(&failure.project) };
+    let dir =
+        if failure.project == "." { board.repo.root().to_path_buf() } else { board.repo.root().join(&failure.project) };
     let project = board.detection.as_ref().and_then(|d| d.projects.iter().find(|p| p.path == failure.project));
     let mut user = String::new();
     user.push_str(&format!(

@@ -40,7 +40,8 @@ pub fn declared(dir: &Path) -> Vec<Script> {
     if let Some(make) = read("Makefile").or_else(|| read("makefile")) {
         for c in MAKE_TARGET.captures_iter(&make) {
             let name = c[1].to_owned();
-            if !name.starts_with('.') && !out.iter().any(|s: &Script| s.runner == ScriptRunner::Make && s.name == name) {
+            if !name.starts_with('.') && !out.iter().any(|s: &Script| s.runner == ScriptRunner::Make && s.name == name)
+            {
                 out.push(Script { runner: ScriptRunner::Make, name });
             }
         }
@@ -130,7 +131,8 @@ mod tests {
     fn scripts_from_package_json_makefile_flask_and_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
-        std::fs::write(p.join("package.json"), r#"{"scripts": {"start": "node .", "db:setup": "node db.js"}}"#).unwrap();
+        std::fs::write(p.join("package.json"), r#"{"scripts": {"start": "node .", "db:setup": "node db.js"}}"#)
+            .unwrap();
         std::fs::write(p.join("Makefile"), "VAR := 1\n.PHONY: init-db\ninit-db:\n\tpython init_db.py\nrun: init-db\n")
             .unwrap();
         std::fs::create_dir(p.join("flaskr")).unwrap();

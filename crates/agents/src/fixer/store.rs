@@ -266,12 +266,81 @@ impl FixStore {
     }
 }
 
-/// `.repo-run/fixes/constraints-<project>.txt`.
-pub fn constraints_file(workdir: &WorkDir, project: &str) -> PathBuf {
+impl FixStore {
+    /// The install command with its requirements file replaced by a derived copy when a fix
+    /// constrains a package the file pins (`greenlet==1.1.2` → `greenlet==1.1.3`): a constraint
+    /// cannot loosen a pin, and the user's file is not edited. Nested `-r`/`-c` paths in the
+    /// copy point back at the project's files.
+    pub fn install_argv(
+        &self,
+        workdir: &WorkDir,
+        project: &str,
+        dir: &Path,
+        argv: &[String],
+    ) -> std::io::Result<Vec<String>> {
+        let constraints = self.constraints(project);
+        let mut out = argv.to_vec();
+        if constraints.is_empty() {
+            return Ok(out);
+        }
+        for i in 0..out.len().saturating_sub(1) {
+            if !matches!(out[i].as_str(), "-r" | "--requirement") {
+                continue;
+            }
+            let file = dir.join(&out[i + 1]);
+            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            let name = file.file_name().map_or("requirements.txt".into(), |n| n.to_string_lossy().into_owned());
+            let derived =
+                constraints_file(workdir, project).with_file_name(format!("{}-{name}", derived_prefix(project)));
+            std::fs::write(&derived, derive_requirements(&text, &constraints, file.parent().unwrap_or(dir)))?;
+            out[i + 1] = derived.to_string_lossy().into_owned();
+        }
+        Ok(out)
+    }
+}
+
+fn derived_prefix(project: &str) -> String {
+    let stem = constraints_file_stem(project);
+    format!("requirements-{stem}")
+}
+
+/// The requirements text with each constrained package's line replaced by its constraint.
+fn derive_requirements(text: &str, constraints: &[(String, String)], base: &Path) -> String {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    let mut out = String::from("# Derived by repo-run from the project's requirements, with the fixes in force.\n");
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) =
+            ["-r ", "-c ", "--requirement ", "--constraint "].iter().find_map(|p| trimmed.strip_prefix(p))
+        {
+            let flag = trimmed.split_whitespace().next().unwrap_or("-r");
+            out.push_str(&format!("{flag} {}\n", base.join(rest.trim()).display()));
+            continue;
+        }
+        let name_end = trimmed
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(trimmed.len());
+        let name = &trimmed[..name_end];
+        match constraints.iter().find(|(p, _)| !name.is_empty() && norm(p) == norm(name)) {
+            Some((package, constraint)) => out.push_str(&format!("{package}{constraint}\n")),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn constraints_file_stem(project: &str) -> String {
     let safe: String =
         project.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '-' }).collect();
-    let safe = if project == "." || safe.trim_matches('-').is_empty() { "root".to_owned() } else { safe };
-    workdir.path().join("fixes").join(format!("constraints-{safe}.txt"))
+    if project == "." || safe.trim_matches('-').is_empty() { "root".to_owned() } else { safe }
+}
+
+/// `.repo-run/fixes/constraints-<project>.txt`.
+pub fn constraints_file(workdir: &WorkDir, project: &str) -> PathBuf {
+    workdir.path().join("fixes").join(format!("constraints-{}.txt", constraints_file_stem(project)))
 }
 
 /// One line of `.repo-run/fixes.jsonl`: an attempt and how it ended.
@@ -334,7 +403,8 @@ mod tests {
             name: "SECRET_KEY".into(),
             value: EnvValue::Literal { value: "abc".into() },
         }));
-        let b = store.add(record(FixAction::AddInstallFlag { project: "web".into(), flag: InstallFlag::LegacyPeerDeps }));
+        let b =
+            store.add(record(FixAction::AddInstallFlag { project: "web".into(), flag: InstallFlag::LegacyPeerDeps }));
         store.add(record(FixAction::ConstrainDependency {
             project: ".".into(),
             package: "asyncpg".into(),
@@ -362,6 +432,33 @@ mod tests {
         // Ids are never reused while a higher one is in force.
         assert_eq!(store.add(record(FixAction::SkipStep { project: ".".into(), step: StepKind::Migrate })), "fix-4");
         assert!(store.skips(".", StepKind::Migrate) && !store.skips(".", StepKind::Build));
+    }
+
+    #[test]
+    fn a_pinned_requirement_is_replaced_in_a_derived_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let workdir = WorkDir::new(dir.path());
+        std::fs::write(dir.path().join("requirements.txt"), "Flask==2.2.5\ngreenlet==1.1.2  # pinned\n-r dev.txt\n")
+            .unwrap();
+        let mut store = FixStore::load(&workdir).unwrap();
+        let argv: Vec<String> = [".venv/bin/pip", "install", "-r", "requirements.txt"].map(String::from).to_vec();
+        assert_eq!(store.install_argv(&workdir, ".", dir.path(), &argv).unwrap(), argv, "no fix, no change");
+        store.add(record(FixAction::ConstrainDependency {
+            project: ".".into(),
+            package: "greenlet".into(),
+            constraint: "==1.1.3".into(),
+        }));
+        store.write_constraints(&workdir, ".").unwrap();
+        let derived = store.install_argv(&workdir, ".", dir.path(), &argv).unwrap();
+        assert_ne!(derived[3], "requirements.txt");
+        let text = std::fs::read_to_string(&derived[3]).unwrap();
+        assert!(text.contains("Flask==2.2.5\ngreenlet==1.1.3\n"), "{text}");
+        assert!(text.contains(&format!("-r {}", dir.path().join("dev.txt").display())), "{text}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("requirements.txt")).unwrap(),
+            "Flask==2.2.5\ngreenlet==1.1.2  # pinned\n-r dev.txt\n",
+            "the user's file is untouched"
+        );
     }
 
     #[test]

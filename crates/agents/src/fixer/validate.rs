@@ -187,12 +187,14 @@ fn reads_variable(facts: &Facts<'_>, project_path: &str, name: &str) -> bool {
         return true;
     }
     let Ok(dir) = project_dir(facts, project_path) else { return false };
-    source_mentions(&dir, name)
+    // Settings classes (pydantic-settings, environ-config) read `API_TOKEN` into `api_token`.
+    source_mentions(&dir, name) || source_mentions(&dir, &name.to_ascii_lowercase())
 }
 
 /// A bounded search of the project's source files for `needle`.
 fn source_mentions(dir: &Path, needle: &str) -> bool {
-    const SOURCE: &[&str] = &["py", "js", "mjs", "cjs", "ts", "tsx", "rb", "go", "rs", "php", "java", "kt", "ex", "exs"];
+    const SOURCE: &[&str] =
+        &["py", "js", "mjs", "cjs", "ts", "tsx", "rb", "go", "rs", "php", "java", "kt", "ex", "exs"];
     let walk = ignore::WalkBuilder::new(dir)
         .max_depth(Some(8))
         .filter_entry(|e| !matches!(e.file_name().to_str(), Some("node_modules" | ".venv" | "target" | ".repo-run")))
@@ -218,7 +220,11 @@ fn uses_python(facts: &Facts<'_>, path: &str) -> bool {
     pms.iter().any(|pm| {
         matches!(
             pm,
-            PackageManager::Pip | PackageManager::Uv | PackageManager::Poetry | PackageManager::Pipenv | PackageManager::Pdm
+            PackageManager::Pip
+                | PackageManager::Uv
+                | PackageManager::Poetry
+                | PackageManager::Pipenv
+                | PackageManager::Pdm
         )
     })
 }
@@ -273,12 +279,14 @@ mod tests {
         std::fs::write(root.join("src/server.js"), "const s = process.env.JWT_SECRET;\n").unwrap();
         std::fs::write(root.join("package.json"), r#"{"scripts": {"db:setup": "node setup.js"}}"#).unwrap();
         let f = facts(root);
-        let start = |file: &str| FixAction::SetStartCommand { project: ".".into(), argv: vec!["node".into(), file.into()] };
+        let start =
+            |file: &str| FixAction::SetStartCommand { project: ".".into(), argv: vec!["node".into(), file.into()] };
         assert_eq!(check(&start("src/server.js"), &f), Ok(()));
         assert!(check(&start("src/gone.js"), &f).unwrap_err().contains("does not exist"));
         assert!(check(&start("../outside.js"), &f).is_err());
         assert!(check(&start("/etc/passwd"), &f).is_err());
-        let bash = FixAction::SetStartCommand { project: ".".into(), argv: vec!["bash".into(), "-c".into(), "x".into()] };
+        let bash =
+            FixAction::SetStartCommand { project: ".".into(), argv: vec!["bash".into(), "-c".into(), "x".into()] };
         assert!(check(&bash, &f).unwrap_err().contains("neither a runtime nor a file"));
 
         let script = |name: &str| FixAction::RunScript {

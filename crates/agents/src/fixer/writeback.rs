@@ -121,7 +121,9 @@ fn edit_for(action: &FixAction) -> Option<(String, Edit)> {
             Some((
                 at(project, ".env"),
                 Box::new(move |text| {
-                    let set = text.lines().any(|l| l.trim_start().trim_start_matches("export ").starts_with(&format!("{name}=")));
+                    let set = text
+                        .lines()
+                        .any(|l| l.trim_start().trim_start_matches("export ").starts_with(&format!("{name}=")));
                     (!set).then(|| append_line(text, &line))
                 }),
             ))
@@ -149,7 +151,10 @@ fn edit_for(action: &FixAction) -> Option<(String, Edit)> {
         }
         FixAction::ChooseRuntime { project, runtime: RuntimeName::Python, version } => {
             let version = version.clone();
-            Some((at(project, ".python-version"), Box::new(move |text| (text.trim() != version).then(|| format!("{version}\n")))))
+            Some((
+                at(project, ".python-version"),
+                Box::new(move |text| (text.trim() != version).then(|| format!("{version}\n"))),
+            ))
         }
         FixAction::AddInstallFlag { project, flag } => {
             let line = match flag {
@@ -250,21 +255,26 @@ mod tests {
         let env = "DEBUG=1";
         std::fs::write(root.join(".env"), env).unwrap();
         let mut store = FixStore::load(&workdir).unwrap();
-        add(&mut store, FixAction::SetEnv {
-            project: ".".into(),
-            name: "SECRET_KEY".into(),
-            value: EnvValue::Literal { value: "a1b2".into() },
-        });
-        add(&mut store, FixAction::ConstrainDependency {
-            project: ".".into(),
-            package: "asyncpg".into(),
-            constraint: "==0.27.0".into(),
-        });
-        add(&mut store, FixAction::ChooseRuntime {
-            project: ".".into(),
-            runtime: RuntimeName::Python,
-            version: "3.10.13".into(),
-        });
+        add(
+            &mut store,
+            FixAction::SetEnv {
+                project: ".".into(),
+                name: "SECRET_KEY".into(),
+                value: EnvValue::Literal { value: "a1b2".into() },
+            },
+        );
+        add(
+            &mut store,
+            FixAction::ConstrainDependency {
+                project: ".".into(),
+                package: "asyncpg".into(),
+                constraint: "==0.27.0".into(),
+            },
+        );
+        add(
+            &mut store,
+            FixAction::ChooseRuntime { project: ".".into(), runtime: RuntimeName::Python, version: "3.10.13".into() },
+        );
         add(&mut store, FixAction::SkipStep { project: ".".into(), step: StepKind::Migrate });
         store.save().unwrap();
 

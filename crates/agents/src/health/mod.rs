@@ -257,8 +257,6 @@ fn unhealthy_error(failed: &[&HealthReport], apps: &[RunningApp], root: &Path) -
     error
 }
 
-
-
 /// A plain text table of what runs, for the CLI: one row per app and service.
 pub fn summary_table(reports: &[HealthReport], apps: &[RunningApp], services: &[RunningService]) -> String {
     let status = |name: &str| -> (String, String) {

@@ -98,9 +98,12 @@ const READY_PATTERNS: &[&str] = &[
 ];
 
 /// The first ready pattern in the log text of the current run, as written in [`READY_PATTERNS`].
+/// A pattern counts only at the start of a word: "ready in" is not in "already in use".
 pub(crate) fn ready_pattern(log: &str) -> Option<&'static str> {
     let lower = log.to_lowercase();
-    READY_PATTERNS.iter().copied().find(|p| lower.contains(p))
+    READY_PATTERNS.iter().copied().find(|p| {
+        lower.match_indices(p).any(|(at, _)| !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric))
+    })
 }
 
 #[cfg(test)]
@@ -122,6 +125,7 @@ mod tests {
         assert_eq!(ready_pattern("Server Listening on http://0.0.0.0:3000"), Some("listening on"));
         assert_eq!(ready_pattern("  VITE v5.0.0  ready in 312 ms"), Some("ready in"));
         assert_eq!(ready_pattern("compiling..."), None);
+        assert_eq!(ready_pattern("OSError: [Errno 98] Address already in use"), None);
     }
 
     #[test]

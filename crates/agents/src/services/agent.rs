@@ -193,8 +193,12 @@ fn start(board: &mut Blackboard, requests: &[ServiceRequest]) -> Result<Services
         message: format!("{}: {e}", root.display()),
         hint: None,
     })?;
-    let cancelled =
-        || AgentError { failure: None, stage: Stage::Db, message: "cancelled while starting the services".into(), hint: None };
+    let cancelled = || AgentError {
+        failure: None,
+        stage: Stage::Db,
+        message: "cancelled while starting the services".into(),
+        hint: None,
+    };
     if board.cancel.is_cancelled() {
         return Err(cancelled());
     }

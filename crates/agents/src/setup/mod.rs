@@ -38,8 +38,8 @@ use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
 use crate::plan::{InstallStep, ProjectRequirements};
 use crate::up::{PreparedProject, StepRecord};
 
-pub use dotenv::{is_placeholder, looks_secret};
 pub(crate) use dotenv::random_hex;
+pub use dotenv::{is_placeholder, looks_secret};
 
 /// The built-in Setup agent: rules only, no model.
 pub struct SetupAgent;
@@ -172,8 +172,12 @@ fn install(
         let started = Instant::now();
         let mut env = step_env(dir);
         env.extend(fixes_env.clone());
+        let argv =
+            board.fixes.install_argv(&board.workdir, &project.project, dir, &step.command.argv).map_err(|e| {
+                error(format!("cannot write the requirements a fix in force derives: {e}"), Some(WRITABLE.into()))
+            })?;
         let outcome = exec::run(&exec::Run {
-            argv: &step.command.argv,
+            argv: &argv,
             display: &step.command.display,
             dir,
             env: &env,

@@ -27,7 +27,8 @@ pub struct Project {
 impl Project {
     pub fn copy(fixture: &str) -> Project {
         let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = tempfile::Builder::new().prefix(&format!("e2e-{fixture}-")).tempdir().unwrap();
+        let prefix = format!("e2e-{}-", fixture.replace('/', "-"));
+        let dir = tempfile::Builder::new().prefix(&prefix).tempdir().unwrap();
         copy_dir(&fixtures().join(fixture), dir.path());
         Project { dir, env: Vec::new(), _serial: serial }
     }
@@ -152,3 +153,16 @@ pub fn pids(report: &Value) -> Vec<u64> {
     report["apps"].as_array().into_iter().flatten().filter_map(|a| a["pid"].as_u64()).collect()
 }
 
+/// The local npm registry (`cargo xtask npm-registry`), served for `p`'s npm.
+pub fn npm_registry(p: &mut Project) -> testkit::NpmRegistry {
+    let dir = testkit::npm_registry_dir().unwrap_or_else(|| {
+        panic!("REPO_RUN_NPM_REGISTRY is not set: build the registry with `cargo xtask npm-registry` and export it")
+    });
+    let registry = testkit::NpmRegistry::serve(&dir).unwrap();
+    p.env.push(("npm_config_registry".into(), registry.url().to_owned()));
+    p.env.push(("npm_config_cache".into(), p.path().join(".npm-cache").display().to_string()));
+    p.env.push(("npm_config_fetch_timeout".into(), "20000".into()));
+    p.env.push(("npm_config_audit".into(), "false".into()));
+    p.env.push(("npm_config_fund".into(), "false".into()));
+    registry
+}

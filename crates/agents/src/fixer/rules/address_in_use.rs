@@ -34,7 +34,8 @@ impl Rule for AddressInUse {
             .captures_iter(line)
             .filter_map(|c| c[1].parse::<u16>().ok())
             .find(|p| *p >= 80)
-            .or(f.port);
+            .or(f.port)
+            .or_else(|| cx.lines().rev().find_map(port_in_code));
         let port_text = port.map_or("its port".to_owned(), |p| format!("port {p}"));
         let explanation = format!(
             "the app could not listen on {port_text}: it does not take its port from the environment, so \
@@ -44,6 +45,16 @@ impl Rule for AddressInUse {
         let keys = port.map(|p| vec![("port", p.to_string())]).unwrap_or_default();
         Some(Diagnosis::new(self.id(), keys, format!("{port_text} is already in use")).explain(explanation))
     }
+}
+
+/// A port written in the code line a traceback quotes: `HTTPServer(("0.0.0.0", 8765), H)`,
+/// `app.listen(3000)`, `bind("127.0.0.1:8080")`.
+fn port_in_code(line: &str) -> Option<u16> {
+    static CALL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)(?:bind|listen|server|run)\w*\s*\(.*?[\s,:("']([1-9]\d{2,4})\b"#).expect("valid pattern")
+    });
+    let port: u16 = CALL.captures(line)?[1].parse().ok()?;
+    (port >= 80).then_some(port)
 }
 
 #[cfg(test)]
@@ -72,6 +83,10 @@ mod tests {
         assert_eq!(diagnose(go).unwrap().signal.keys, [("port", "8080".to_owned())]);
         let flask = "OSError: [Errno 98] Address already in use";
         assert!(diagnose(flask).unwrap().signal.keys.is_empty(), "no port in the text and none recorded");
+        let traceback = "  File \"/srv/app.py\", line 13, in <module>\n    HTTPServer((\"0.0.0.0\", 8765), \
+                         Handler).serve_forever()\n    self.socket.bind(self.server_address)\nOSError: [Errno 98] \
+                         Address already in use";
+        assert_eq!(diagnose(traceback).unwrap().signal.keys, [("port", "8765".to_owned())]);
     }
 
     #[test]

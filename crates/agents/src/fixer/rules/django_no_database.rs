@@ -18,8 +18,12 @@ impl Rule for DjangoNoDatabase {
             return None;
         }
         Some(
-            Diagnosis::new(self.id(), Vec::new(), "the Django app configures no database, so it has nothing to migrate")
-                .with(FixAction::SkipStep { project: f.project.clone(), step: StepKind::Migrate }),
+            Diagnosis::new(
+                self.id(),
+                Vec::new(),
+                "the Django app configures no database, so it has nothing to migrate",
+            )
+            .with(FixAction::SkipStep { project: f.project.clone(), step: StepKind::Migrate }),
         )
     }
 }

@@ -46,6 +46,9 @@ impl Rule for MissingHeaders {
             return None;
         }
         let mut packages: Vec<&str> = Vec::new();
+        if let Some(linker) = missing_linker(cx) {
+            packages.push(linker);
+        }
         for line in cx.lines() {
             for (needle, package) in PROVIDERS {
                 if line.contains(needle) && !packages.contains(package) {
@@ -63,6 +66,23 @@ impl Rule for MissingHeaders {
             diagnosis = diagnosis.with(FixAction::InstallSystemPackage { package: package.to_owned() });
         }
         Some(diagnosis)
+    }
+}
+
+/// gcc's "cannot find 'ld'" names no linker: the last `-fuse-ld=` on the printed command line
+/// is the one it looked for (rustc's own `-fuse-ld=lld` comes first when it bundles lld).
+fn missing_linker(cx: &Context<'_>) -> Option<&'static str> {
+    if !cx.mentions("cannot find 'ld'") {
+        return None;
+    }
+    let text = cx.failure.text();
+    let at = text.rfind("-fuse-ld=")?;
+    let name: String = text[at + "-fuse-ld=".len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    match name.as_str() {
+        "mold" => Some("mold"),
+        "lld" => Some("lld"),
+        "gold" | "bfd" => Some("binutils"),
+        _ => None,
     }
 }
 
@@ -100,6 +120,17 @@ mod tests {
         let lld = "error: linker `cc` failed\n  = note: collect2: fatal error: cannot find 'ld'\n  = note: cc: \
                    error: invalid linker name in argument '-fuse-ld=lld'";
         assert_eq!(packages(StepKind::Build, &["cargo", "build", "--release"], lld), ["lld"]);
+    }
+
+    #[test]
+    fn a_linker_named_in_cargo_config_that_gcc_cannot_find() {
+        let mold = "error: linking with `cc` failed: exit status: 1\n  = note:  \"cc\" \"-m64\" \
+                    \"-B<sysroot>/lib/rustlib/x86_64-unknown-linux-gnu/bin/gcc-ld\" \"-fuse-ld=lld\" \"-pie\" \
+                    \"-nodefaultlibs\" \"-fuse-ld=mold\"\n  = note: collect2: fatal error: cannot find 'ld'\n          \
+                    compilation terminated.";
+        assert_eq!(packages(StepKind::Build, &["cargo", "build", "--release"], mold), ["mold"]);
+        let no_flag = "collect2: fatal error: cannot find 'ld'";
+        assert!(packages(StepKind::Build, &["cargo", "build"], no_flag).is_empty());
     }
 
     #[test]

@@ -35,13 +35,14 @@ static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 });
 
 static LENGTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:at least|minimum(?: length)?(?: of)?|length of at least)\s+(\d{1,3})\s*(?:characters|chars|bytes)?")
-        .expect("valid pattern")
+    Regex::new(
+        r"(?i)(?:at least|minimum(?: length)?(?: of)?|length of at least)\s+(\d{1,3})\s*(?:characters|chars|bytes)?",
+    )
+    .expect("valid pattern")
 });
 
 /// pydantic-settings: `secret_key\n  Field required` after "validation error for Settings".
-static PYDANTIC: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([a-z_][a-z0-9_]*)$").expect("valid pattern"));
+static PYDANTIC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([a-z_][a-z0-9_]*)$").expect("valid pattern"));
 
 impl Rule for MissingSetting {
     fn id(&self) -> &'static str {
@@ -54,17 +55,23 @@ impl Rule for MissingSetting {
             return None;
         }
         let name = named_variable(cx)?;
-        let length = cx.lines().rev().find_map(|l| LENGTH.captures(l)).and_then(|c| c[1].parse::<u32>().ok());
-        let length = length.map_or(DEFAULT_LENGTH, |n| n.clamp(8, 256));
-        let action = FixAction::SetEnv {
+        let asked = cx.lines().rev().find_map(|l| LENGTH.captures(l)).and_then(|c| c[1].parse::<u32>().ok());
+        let diagnosis =
+            Diagnosis::new(self.id(), vec![("name", name.clone())], format!("{name} is read at startup and not set"));
+        // A random value is right for a secret (or a value whose only rule is its length), not
+        // for a host list or a mode: those the user must give.
+        if !crate::setup::looks_secret(&name) && asked.is_none() {
+            return Some(diagnosis.explain(format!(
+                "{name} is read at startup and not set, and it is not a secret repo-run can generate: set it in the \
+                 project's .env"
+            )));
+        }
+        let length = asked.map_or(DEFAULT_LENGTH, |n| n.clamp(8, 256));
+        Some(diagnosis.with(FixAction::SetEnv {
             project: f.project.clone(),
             name: name.clone(),
             value: EnvValue::GeneratedSecret { length },
-        };
-        Some(
-            Diagnosis::new(self.id(), vec![("name", name.clone())], format!("{name} is read at startup and not set"))
-                .with(action),
-        )
+        }))
     }
 }
 
@@ -113,6 +120,13 @@ mod tests {
         let d = diagnose(StepKind::Health, log).unwrap();
         assert_eq!(secret(&d), ("FLASK_SECRET".into(), DEFAULT_LENGTH));
         assert_eq!(d.signal.keys, [("name", "FLASK_SECRET".to_owned())]);
+    }
+
+    #[test]
+    fn a_setting_that_is_not_a_secret_is_explained_not_invented() {
+        let d = diagnose(StepKind::Migrate, "KeyError: 'DJANGO_ALLOWED_HOSTS'").unwrap();
+        assert!(d.candidates.is_empty());
+        assert!(d.explanation.unwrap().contains("DJANGO_ALLOWED_HOSTS is read at startup and not set"));
     }
 
     #[test]

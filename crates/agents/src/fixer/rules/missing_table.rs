@@ -21,8 +21,11 @@ impl Rule for MissingTable {
             return None;
         }
         let table = cx.lines().rev().find_map(table_in)?;
-        let mut scripts: Vec<_> =
-            declared(&cx.project_dir()).into_iter().map(|s| (setup_score(&s.name), s)).filter(|(n, _)| *n > 0).collect();
+        let mut scripts: Vec<_> = declared(&cx.project_dir())
+            .into_iter()
+            .map(|s| (setup_score(&s.name), s))
+            .filter(|(n, _)| *n > 0)
+            .collect();
         // Best named first; a script the README mentions wins a tie.
         let readme = cx.read("README.md").unwrap_or_default();
         scripts.sort_by_key(|(score, s)| (std::cmp::Reverse(*score), !readme.contains(&s.name), s.name.clone()));
@@ -33,6 +36,13 @@ impl Rule for MissingTable {
             format!("the table {table} does not exist: a script of the project creates it"),
         );
         for (_, script) in scripts {
+            // The script that just failed is no cure for its own failure.
+            let runs_it = script.runner.argv(&script.name).first().map(String::as_str)
+                == f.argv.first().map(String::as_str)
+                && f.argv.last() == Some(&script.name);
+            if runs_it {
+                continue;
+            }
             diagnosis = diagnosis.with(FixAction::RunScript {
                 project: f.project.clone(),
                 runner: script.runner,
@@ -54,7 +64,9 @@ fn table_in(line: &str) -> Option<String> {
     let name = if line.contains("does not exist") && line.contains("relation \"") {
         between(line, "relation \"", '"')
     } else if line.contains("no such table") {
-        line.split("no such table: ").nth(1).map(|r| r.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ')').next().unwrap_or(""))
+        line.split("no such table: ")
+            .nth(1)
+            .map(|r| r.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ')').next().unwrap_or(""))
     } else if line.contains("doesn't exist") && line.contains("Table '") {
         between(line, "Table '", '\'').map(|t| t.rsplit('.').next().unwrap_or(t))
     } else {
@@ -74,11 +86,11 @@ mod tests {
     #[test]
     fn tables_from_postgres_sqlite_and_mysql() {
         assert_eq!(table_in("error: relation \"users\" does not exist").as_deref(), Some("users"));
-        assert_eq!(table_in("ERROR:  relation \"public.posts\" does not exist at character 15").as_deref(), Some("posts"));
         assert_eq!(
-            table_in("sqlite3.OperationalError: no such table: post").as_deref(),
-            Some("post")
+            table_in("ERROR:  relation \"public.posts\" does not exist at character 15").as_deref(),
+            Some("posts")
         );
+        assert_eq!(table_in("sqlite3.OperationalError: no such table: post").as_deref(), Some("post"));
         assert_eq!(table_in("Error: ER_NO_SUCH_TABLE: Table 'shop.orders' doesn't exist").as_deref(), Some("orders"));
         assert_eq!(table_in("error: database \"x\" does not exist"), None);
         assert_eq!(table_in("listening on 3000"), None);
@@ -99,7 +111,9 @@ mod tests {
             .candidates
             .iter()
             .map(|a| match a {
-                FixAction::RunScript { runner: ScriptRunner::Npm, script, before: StepKind::Start, .. } => script.as_str(),
+                FixAction::RunScript { runner: ScriptRunner::Npm, script, before: StepKind::Start, .. } => {
+                    script.as_str()
+                }
                 other => panic!("{other:?}"),
             })
             .collect();

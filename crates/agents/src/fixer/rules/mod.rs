@@ -13,6 +13,7 @@ mod engine_mismatch;
 mod missing_headers;
 mod missing_setting;
 mod missing_table;
+mod no_wheel_for_pin;
 mod peer_conflict;
 mod start_file_missing;
 
@@ -72,6 +73,8 @@ pub trait Rule: Sync {
 pub static ALL: &[&dyn Rule] = &[
     &address_in_use::AddressInUse,
     &peer_conflict::PeerConflict,
+    // A wheel of a nearby version needs no system change: before the headers rule.
+    &no_wheel_for_pin::NoWheelForPin,
     &engine_mismatch::EngineMismatch,
     &missing_headers::MissingHeaders,
     &django_no_database::DjangoNoDatabase,
@@ -127,7 +130,9 @@ impl<'a> Context<'a> {
         let dir = self.project_dir();
         let walk = ignore::WalkBuilder::new(&dir)
             .max_depth(Some(8))
-            .filter_entry(|e| !matches!(e.file_name().to_str(), Some("node_modules" | ".venv" | "target" | ".repo-run")))
+            .filter_entry(|e| {
+                !matches!(e.file_name().to_str(), Some("node_modules" | ".venv" | "target" | ".repo-run"))
+            })
             .build();
         walk.filter_map(Result::ok)
             .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && e.file_name() == name)

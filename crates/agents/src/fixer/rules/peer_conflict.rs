@@ -52,14 +52,18 @@ mod tests {
     fn eresolve_from_npm_install() {
         let f = failure(Stage::Setup, StepKind::Install, &["npm", "ci"], ERESOLVE);
         let d = PeerConflict.diagnose(&Context::bare(&f, std::path::Path::new("/x"))).unwrap();
-        assert_eq!(d.candidates, [FixAction::AddInstallFlag { project: ".".into(), flag: InstallFlag::LegacyPeerDeps }]);
+        assert_eq!(
+            d.candidates,
+            [FixAction::AddInstallFlag { project: ".".into(), flag: InstallFlag::LegacyPeerDeps }]
+        );
     }
 
     #[test]
     fn not_for_other_tools_or_errors() {
         let yarn = failure(Stage::Setup, StepKind::Install, &["yarn", "install"], ERESOLVE);
         assert!(PeerConflict.diagnose(&Context::bare(&yarn, std::path::Path::new("/x"))).is_none());
-        let other = failure(Stage::Setup, StepKind::Install, &["npm", "ci"], "npm ERR! code E404\nnpm ERR! 404 Not Found");
+        let other =
+            failure(Stage::Setup, StepKind::Install, &["npm", "ci"], "npm ERR! code E404\nnpm ERR! 404 Not Found");
         assert!(PeerConflict.diagnose(&Context::bare(&other, std::path::Path::new("/x"))).is_none());
     }
 }

@@ -21,7 +21,9 @@ impl Rule for StartFileMissing {
             return None;
         }
         let (runtime, missing) = cx.lines().rev().find_map(|l| {
-            if let Some(path) = between(l, "Cannot find module '", '\'').filter(|p| p.starts_with('/') || p.starts_with('.')) {
+            if let Some(path) =
+                between(l, "Cannot find module '", '\'').filter(|p| p.starts_with('/') || p.starts_with('.'))
+            {
                 return Some(("node", path.to_owned()));
             }
             if l.contains("can't open file") {
@@ -45,8 +47,8 @@ impl Rule for StartFileMissing {
             format!("the start command runs {missing}, which does not exist"),
         );
         for path in found {
-            diagnosis =
-                diagnosis.with(FixAction::SetStartCommand { project: f.project.clone(), argv: vec![runtime.into(), path] });
+            diagnosis = diagnosis
+                .with(FixAction::SetStartCommand { project: f.project.clone(), argv: vec![runtime.into(), path] });
         }
         if diagnosis.candidates.is_empty() {
             diagnosis = diagnosis.explain(format!("no file named {name} exists in the project; fix the start command"));

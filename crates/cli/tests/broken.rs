@@ -1,0 +1,263 @@
+//! The Fixer end to end: `repo-run up` on repositories that fail for one real reason each
+//! (`tests/fixtures/broken/`), with the real binary, Docker engine and package managers. Each
+//! ends healthy after the fix a rule chose, or with the expected clear error; `down` leaves
+//! nothing. No model is configured here (rules only): the model path has tests of its own.
+
+mod support;
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use serde_json::Value;
+use support::up::{Project, app_url, assert_all_gone, http, npm_registry, pids};
+
+/// A copy of `broken/<name>` that asks no model (rules only, whatever the machine has).
+fn broken(name: &str) -> Project {
+    let mut p = Project::copy(&format!("broken/{name}"));
+    p.env.push(("REPO_RUN_MODEL_DIR".into(), p.path().join(".no-models").display().to_string()));
+    p
+}
+
+/// The Fixer's attempts in the report.
+fn fixes(report: &Value) -> Vec<Value> {
+    report["fixes"].as_array().cloned().unwrap_or_default()
+}
+
+/// Up healthy after exactly the fixes `expected` (action kind, rule), serving `body`; then down
+/// leaves nothing.
+fn fixed_by(p: &Project, expected: &[(&str, &str)], body: &str) -> Value {
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "healthy after the fix\n{report:#}");
+    let applied: Vec<(String, String)> = fixes(&report)
+        .iter()
+        .filter(|f| f["outcome"] == "applied")
+        .map(|f| {
+            (f["action"]["action"].as_str().unwrap_or("").to_owned(), f["source"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> =
+        expected.iter().map(|(a, r)| ((*a).to_owned(), format!("rule:{r}"))).collect();
+    assert_eq!(applied, expected, "{report:#}");
+    assert_eq!(report["report_version"], 2);
+    let (status, text) = http("GET", &app_url(&report), None);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains(body), "{text}");
+    report
+}
+
+fn down_clean(p: &Project, report: &Value) {
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(report));
+}
+
+#[test]
+fn a_secret_read_at_import_gets_a_generated_value_and_the_next_up_needs_no_diagnosis() {
+    let p = broken("python-secret-at-import");
+    let started = Instant::now();
+    let report = fixed_by(&p, &[("set_env", "env.missing-setting")], "signed sessions ready");
+    let first = started.elapsed();
+    assert_eq!(report["fixes"][0]["action"]["name"], "SESSION_SIGNING_KEY");
+    let fixes_toml = std::fs::read_to_string(p.path().join(".repo-run/fixes.toml")).unwrap();
+    assert!(fixes_toml.contains("SESSION_SIGNING_KEY"), "{fixes_toml}");
+    let log = std::fs::read_to_string(p.path().join(".repo-run/fixes.jsonl")).unwrap();
+    assert!(log.lines().any(|l| l.contains("\"outcome\":\"applied\"")), "{log}");
+    down_clean(&p, &report);
+
+    // The fix stays in force: the second up diagnoses nothing and is healthy at once.
+    let started = Instant::now();
+    let (code, again) = p.up();
+    let second = started.elapsed();
+    assert_eq!(code, 0, "{again:#}");
+    assert!(fixes(&again).is_empty(), "no diagnosis on the second up: {again:#}");
+    assert_eq!(again["fixes_in_force"].as_array().map(Vec::len), Some(1));
+    eprintln!("first up with the fix: {first:.1?}; second up with the fix in force: {second:.1?}");
+    down_clean(&p, &again);
+}
+
+#[test]
+fn fix_apply_writes_the_users_files_and_undo_restores_them_byte_for_byte() {
+    let p = broken("python-secret-at-import");
+    let report = fixed_by(&p, &[("set_env", "env.missing-setting")], "signed sessions ready");
+    down_clean(&p, &report);
+    // A .env of the user's, without a final newline: it must come back exactly.
+    std::fs::write(p.path().join(".env"), "DEBUG=1").unwrap();
+    let listed = p.run(&["fix", "--list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("fix-1"));
+    let applied = p.run(&["fix", "--apply"]);
+    assert!(applied.status.success());
+    let env = std::fs::read_to_string(p.path().join(".env")).unwrap();
+    assert!(env.starts_with("DEBUG=1\nSESSION_SIGNING_KEY="), "{env}");
+    assert!(!std::fs::read_to_string(p.path().join(".repo-run/fixes.toml")).unwrap().contains("SESSION_SIGNING_KEY"));
+    let undone = p.run(&["undo"]);
+    assert!(undone.status.success());
+    assert_eq!(std::fs::read(p.path().join(".env")).unwrap(), b"DEBUG=1");
+    assert!(std::fs::read_to_string(p.path().join(".repo-run/fixes.toml")).unwrap().contains("SESSION_SIGNING_KEY"));
+    // Removing the fix itself: the next up fails again, with the proposal only (no --ci).
+    assert!(p.run(&["undo", "fix-1"]).status.success());
+    assert!(p.run(&["undo", "fix-9"]).status.code() == Some(1), "an unknown id is an error");
+}
+
+#[test]
+fn without_a_terminal_or_ci_the_fix_is_proposed_not_applied() {
+    let mut p = broken("python-secret-at-import");
+    p.env.push(("CI".into(), "false".into()));
+    let path = p.path().join("r.json");
+    let out = p
+        .command(&["up", "-d", "--report", path.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(out.status.code(), Some(5), "{report:#}");
+    assert_eq!(fixes(&report)[0]["outcome"], "proposed", "{report:#}");
+    assert!(!p.path().join(".repo-run/fixes.toml").exists(), "nothing applied");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("proposed fix, not applied") && stderr.contains("SESSION_SIGNING_KEY"), "{stderr}");
+}
+
+#[test]
+fn no_fix_turns_the_fixer_off() {
+    let p = broken("python-secret-at-import");
+    let path = p.path().join("r.json");
+    let out = p.run(&["up", "-d", "--ci", "--no-fix", "--report", path.to_str().unwrap()]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(fixes(&report).is_empty(), "{report:#}");
+    assert!(report.to_string().contains("KeyError: 'SESSION_SIGNING_KEY'"), "the failure is reported as it is");
+}
+
+#[test]
+fn a_python_start_file_that_moved_is_found_by_name() {
+    let p = broken("python-start-file-moved");
+    let report = fixed_by(&p, &[("set_start_command", "start.file-missing")], "moved, still serving");
+    assert_eq!(report["fixes"][0]["action"]["argv"], serde_json::json!(["python", "src/app.py"]));
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_node_start_script_pointing_at_a_moved_file_is_found_by_name() {
+    let mut p = broken("node-start-file-moved");
+    let _registry = npm_registry(&mut p);
+    let report = fixed_by(&p, &[("set_start_command", "start.file-missing")], "moved, still serving");
+    assert_eq!(report["fixes"][0]["action"]["argv"], serde_json::json!(["node", "src/server.js"]));
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_secret_with_a_length_check_gets_that_length() {
+    let mut p = broken("node-secret-length");
+    let _registry = npm_registry(&mut p);
+    let report = fixed_by(&p, &[("set_env", "env.missing-setting")], "sessions signed");
+    let toml = std::fs::read_to_string(p.path().join(".repo-run/fixes.toml")).unwrap();
+    let value = toml.lines().find_map(|l| l.trim().strip_prefix("value = \"")).unwrap().trim_end_matches('"');
+    assert_eq!(value.len(), 32, "{toml}");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_settings_field_required_by_pydantic_is_set() {
+    let p = broken("python-settings-field-required");
+    let report = fixed_by(&p, &[("set_env", "env.missing-setting")], "token of 50 characters");
+    assert_eq!(report["fixes"][0]["action"]["name"], "API_TOKEN");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_table_only_a_flask_command_creates_is_created_by_it() {
+    let p = broken("flask-table-from-cli");
+    let report = fixed_by(&p, &[("run_script", "db.missing-table")], "0 notes");
+    assert_eq!(report["fixes"][0]["action"]["script"], "init-db");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_postgres_table_only_an_npm_script_creates_is_created_by_it() {
+    let mut p = broken("node-pg-table-from-script");
+    let _registry = npm_registry(&mut p);
+    let report = fixed_by(&p, &[("run_script", "db.missing-table")], "0 todos");
+    assert_eq!(report["fixes"][0]["action"]["script"], "db:setup");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_django_app_without_a_database_skips_migrate() {
+    let p = broken("django-without-database");
+    let report = fixed_by(&p, &[("skip_step", "django.no-database")], "stateless");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_django_secret_key_read_from_the_environment_is_generated_before_migrate() {
+    let p = broken("django-secret-from-env");
+    let report = fixed_by(&p, &[("set_env", "env.missing-setting")], "stateless");
+    assert_eq!(report["fixes"][0]["step"], "db/migrate/.");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_port_fixed_in_the_code_and_held_by_another_program_is_named_not_retried() {
+    let p = broken("python-port-hardcoded");
+    let holder = TcpListener::bind(("0.0.0.0", 8765)).expect("port 8765 free for the test");
+    let (code, report) = p.up();
+    drop(holder);
+    assert_eq!(code, 5, "{report:#}");
+    let attempts = fixes(&report);
+    assert_eq!(attempts.len(), 1, "one diagnosis, no retry: {report:#}");
+    assert_eq!(attempts[0]["outcome"], "no_action");
+    let why = attempts[0]["detail"].as_str().unwrap_or("");
+    assert!(why.contains("port 8765") && why.contains("does not take its port from the environment"), "{why}");
+    assert!(report["error"]["hint"].as_str().unwrap_or("").contains("port 8765"), "{report:#}");
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// A linker the project's `.cargo/config.toml` names and the machine lacks (mold): without
+/// `--allow-system` the fix is refused with the command to run; with it, mold is installed
+/// with apt-get, the build passes, and `undo` removes mold again.
+#[test]
+fn a_missing_linker_is_installed_only_with_allow_system_and_undo_removes_it() {
+    assert!(!dpkg_installed("mold"), "this test needs a machine without mold (it installs and removes it)");
+    let mut p = broken("rust-mold-linker");
+    let target = std::env::temp_dir().join("repo-run-e2e-target");
+    p.env.push(("CARGO_TARGET_DIR".into(), target.join("broken-mold").display().to_string()));
+
+    let (code, report) = p.up();
+    assert_eq!(code, 5, "the build fails without the linker: {report:#}");
+    let attempt = &fixes(&report)[0];
+    assert_eq!(attempt["outcome"], "no_action", "{report:#}");
+    assert!(attempt["detail"].as_str().unwrap_or("").contains("--allow-system"), "{report:#}");
+    assert!(!dpkg_installed("mold"));
+
+    let path = p.path().join("r2.json");
+    let out = p.run(&["up", "-d", "--ci", "--allow-system", "--report", path.to_str().unwrap()]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let installed = dpkg_installed("mold");
+    let undo = p.run(&["undo", "fix-1"]);
+    let removed = !dpkg_installed("mold");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert!(installed, "mold was installed by the fix");
+    assert_eq!(
+        report["fixes"][0]["action"],
+        serde_json::json!({"action": "install_system_package", "package": "mold"})
+    );
+    let (status, text) = http("GET", &app_url(&report), None);
+    assert_eq!((status, text.as_str()), (200, "linked with mold"));
+    assert!(undo.status.success() && removed, "undo removes the package the fix installed");
+    down_clean(&p, &report);
+}
+
+#[test]
+fn a_pin_without_a_wheel_for_this_python_moves_to_the_nearest_version_that_has_one() {
+    let p = broken("python-pin-without-wheel");
+    let before = std::fs::read(p.path().join("requirements.txt")).unwrap();
+    let report = fixed_by(&p, &[("constrain_dependency", "python.no-wheel-for-pin")], "greenlet 1.1.3");
+    assert_eq!(report["fixes"][0]["action"]["constraint"], "==1.1.3");
+    assert_eq!(std::fs::read(p.path().join("requirements.txt")).unwrap(), before, "the user's file is untouched");
+    down_clean(&p, &report);
+}
