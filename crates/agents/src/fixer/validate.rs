@@ -72,7 +72,7 @@ pub fn check(action: &FixAction, facts: &Facts<'_>) -> Result<(), String> {
             if !uses_python(facts, project) {
                 return Err(format!("{project} has no Python dependencies to resolve"));
             }
-            if which("uv").is_none() {
+            if !crate::setup::tools::can_provide("uv") {
                 return Err("resolving as of a date needs uv (`pipx install uv`): pip has no such option".into());
             }
             Ok(())

@@ -28,6 +28,7 @@ mod check;
 mod dotenv;
 mod exec;
 mod fingerprint;
+pub mod tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -172,13 +173,18 @@ fn install(
         let started = Instant::now();
         let mut env = step_env(dir);
         env.extend(fixes_env.clone());
-        let argv =
+        let mut argv =
             board.fixes.install_argv(&board.workdir, &project.project, dir, &step.command.argv).map_err(|e| {
                 error(format!("cannot write the requirements a fix in force derives: {e}"), Some(WRITABLE.into()))
             })?;
+        if let Some(date) = board.fixes.resolve_as_of(&project.project) {
+            argv = resolve_as_of(board, &argv, date)?;
+        }
+        // The log names what really runs when a fix changed the command.
+        let display = if argv == step.command.argv { step.command.display.clone() } else { argv.join(" ") };
         let outcome = exec::run(&exec::Run {
             argv: &argv,
-            display: &step.command.display,
+            display: &display,
             dir,
             env: &env,
             log: &log,
@@ -222,6 +228,29 @@ fn install(
             log: log.clone(),
         });
     }
+    Ok(out)
+}
+
+/// A pip install into the project's `.venv`, resolved as of `date` (a fix in force): pip has
+/// no such option, so uv installs into the same environment with `--exclude-newer`.
+fn resolve_as_of(board: &Blackboard, argv: &[String], date: &str) -> Result<Vec<String>, AgentError> {
+    let is_venv_pip =
+        argv.first().is_some_and(|p| p.ends_with(".venv/bin/pip")) && argv.get(1).is_some_and(|a| a == "install");
+    if !is_venv_pip {
+        // uv projects read UV_EXCLUDE_NEWER from the fix's install environment.
+        return Ok(argv.to_vec());
+    }
+    let uv = tools::provide("uv", &|note| board.reporter.note(Stage::Setup, note)).map_err(|e| {
+        error(
+            format!("resolving the dependencies as of {date} needs uv: {e}"),
+            Some("install uv (`pipx install uv`), or `repo-run undo` the fix".into()),
+        )
+    })?;
+    let mut out = vec![uv.to_string_lossy().into_owned(), "pip".into(), "install".into()];
+    out.extend(["--python".into(), ".venv/bin/python".into(), "--exclude-newer".into(), format!("{date}T00:00:00Z")]);
+    // What today's install put in `.venv` satisfies the bare names: resolve everything again.
+    out.push("--reinstall".into());
+    out.extend(argv[2..].iter().cloned());
     Ok(out)
 }
 

@@ -8,6 +8,7 @@
 
 mod address_in_use;
 mod database_missing;
+mod dependency_api_changed;
 mod django_no_database;
 mod engine_mismatch;
 mod missing_headers;
@@ -81,6 +82,7 @@ pub static ALL: &[&dyn Rule] = &[
     &database_missing::DatabaseMissing,
     &missing_table::MissingTable,
     &start_file_missing::StartFileMissing,
+    &dependency_api_changed::DependencyApiChanged,
     &missing_setting::MissingSetting,
 ];
 
