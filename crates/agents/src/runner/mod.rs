@@ -118,7 +118,7 @@ impl Agent for RunnerAgent {
                 return Err(error("cancelled before every app was started", "run `repo-run down` to stop the others"));
             }
             let mut env = board.project_env(&project.path);
-            let mut port = choose_port(board, project, &env, &taken)?;
+            let port = choose_port(board, project, &env, &taken)?;
             if let Some(choice) = &port {
                 for var in &choice.vars {
                     env.insert(var.clone(), choice.port.to_string());
@@ -175,7 +175,7 @@ impl Agent for RunnerAgent {
                 port: port.as_ref().map(|c| c.port),
                 url,
                 log: log_path,
-                port_claim: port.as_mut().map(|c| std::mem::take(&mut c.claim)).unwrap_or_default(),
+                port_claim: port.map(|c| c.claim).unwrap_or_default(),
             });
         }
         Ok(())

@@ -10,8 +10,8 @@
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, ErrorKind};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Ports are one namespace for the whole machine, whichever user or CI job binds them, so every
@@ -21,17 +21,29 @@ pub(crate) const LOCK_DIR: &str = "/tmp/repo-run-ports";
 
 /// A held lock on one port. `flock(2)`, not `fcntl` locks: an flock belongs to the open file, so
 /// two pipelines in one process (threads) exclude each other too, and the kernel drops it when
-/// the file is closed, also when repo-run is killed, so a lock is never stale. Lock files are
-/// never deleted (deleting a lock file races with a process about to lock it); they are empty.
+/// the file is closed, also when repo-run is killed, so a lock is never stale.
 #[derive(Debug)]
 pub struct PortLock {
     port: u16,
-    _file: File,
+    path: PathBuf,
+    file: File,
 }
 
 impl PortLock {
     pub fn port(&self) -> u16 {
         self.port
+    }
+}
+
+/// The lock file is removed while still locked, so /tmp does not fill with one file per port
+/// ever used. A process that opened it just before then locks a removed file: [`try_lock_in`]
+/// sees that and tries again on the path's new file. (Another user's lock file cannot be
+/// removed in the sticky directory; it stays, and works as well.)
+impl Drop for PortLock {
+    fn drop(&mut self) {
+        if is_current(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -50,15 +62,31 @@ pub(crate) fn try_lock(port: u16) -> io::Result<Attempt> {
 
 fn try_lock_in(dir: &Path, port: u16) -> io::Result<Attempt> {
     ensure_dir(dir)?;
-    let file = open_lock_file(&dir.join(format!("{port}.lock")))?;
-    // SAFETY: flock has no memory preconditions; the descriptor is open for the whole call.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(Attempt::Locked(PortLock { port, _file: file }));
+    let path = dir.join(format!("{port}.lock"));
+    for _ in 0..5 {
+        let file = open_lock_file(&path)?;
+        // SAFETY: flock has no memory preconditions; the descriptor is open for the whole call.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EWOULDBLOCK) => Ok(Attempt::HeldElsewhere),
+                _ => Err(err),
+            };
+        }
+        // The previous holder may have removed this file after we opened it: the lock counts
+        // only on the file the path names now.
+        if is_current(&file, &path) {
+            return Ok(Attempt::Locked(PortLock { port, path, file }));
+        }
     }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EWOULDBLOCK) => Ok(Attempt::HeldElsewhere),
-        _ => Err(err),
+    Err(io::Error::other(format!("{} kept being replaced while it was locked", path.display())))
+}
+
+/// Whether `path` still names the open `file`.
+fn is_current(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
     }
 }
 
@@ -150,16 +178,34 @@ mod tests {
         assert!(matches!(try_lock_in(dir.path(), 3000).unwrap(), Attempt::HeldElsewhere));
         let other_port = locked(try_lock_in(dir.path(), 3001));
 
+        let path = dir.path().join("3000.lock");
+        assert!(path.exists());
         let claim = PortClaim::new(first);
         let clone = claim.clone();
         assert_eq!(clone.held(), Some(3000));
         clone.release();
         assert_eq!(claim.held(), None, "clones share one lock");
+        assert!(!path.exists(), "the lock file goes with the lock");
         let again = locked(try_lock_in(dir.path(), 3000));
         drop((again, other_port));
         let dropped = PortClaim::new(locked(try_lock_in(dir.path(), 3000)));
         drop(dropped);
         locked(try_lock_in(dir.path(), 3000));
+    }
+
+    #[test]
+    fn a_lock_file_replaced_after_it_was_opened_is_not_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("5000.lock");
+        let opened_early = open_lock_file(&path).unwrap();
+        assert!(is_current(&opened_early, &path));
+        // The holder lets go: its file is removed, and the next one creates a new file.
+        let lock = locked(try_lock_in(dir.path(), 5000));
+        drop(lock);
+        assert!(!is_current(&opened_early, &path));
+        let next = locked(try_lock_in(dir.path(), 5000));
+        assert!(is_current(&next.file, &path));
+        assert!(!is_current(&opened_early, &path), "a lock on the early file would not count");
     }
 
     #[test]
