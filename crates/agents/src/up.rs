@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::pipeline::Stage;
+use crate::runner::PortClaim;
 
 /// Options of one `repo-run up`.
 #[derive(Debug, Clone)]
@@ -113,6 +114,9 @@ pub struct RunningApp {
     /// `http://127.0.0.1:<port>/` when the app serves HTTP.
     pub url: Option<String>,
     pub log: PathBuf,
+    /// The port's machine-wide lock, held from the Runner's choice until the Health agent sees
+    /// the app's own socket (or the app fails): another repo-run cannot choose the port meanwhile.
+    pub port_claim: PortClaim,
 }
 
 /// What a health probe checks.

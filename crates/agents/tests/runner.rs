@@ -455,3 +455,191 @@ fn sigkill_of_repo_run_leaves_a_usable_state() {
     }
     assert!(!running(record.pid) && !runner::app_alive(&record));
 }
+
+/// An HTTP server on $PORT answering `pid <its pid>`, which binds only after `delay_s`: the
+/// window in which another `up` could choose the same port.
+fn pid_app(delay_s: f64) -> String {
+    format!(
+        r#"import http.server, os, time
+time.sleep({delay_s})
+port = int(os.environ["PORT"])
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(f"pid {{os.getpid()}}".encode())
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+print(f"listening on {{port}}", flush=True)
+server.serve_forever()
+"#
+    )
+}
+
+/// The body of `GET /` at `url` (`http://host:port/`).
+fn get_body(url: &str) -> String {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+}
+
+/// What one pipeline of [`two_pipelines_wanting_one_port_get_one_each`] saw.
+#[derive(Debug)]
+struct Outcome {
+    pid: u32,
+    port: u16,
+    probe: ProbeKind,
+    detail: String,
+    body: String,
+    notes: Vec<String>,
+}
+
+#[test]
+fn two_pipelines_wanting_one_port_get_one_each() {
+    // Two `up`s (here: two pipelines on two threads, each with its own repository) start apps
+    // that both want `port` at the same moment. The apps bind half a second after starting, so
+    // without the port lock both would choose `port`, one would die with "address already in
+    // use", and its Health would take the other's answer for its own.
+    let port = some_free_port();
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let checked = Arc::new(std::sync::Barrier::new(2));
+    let pipelines: Vec<_> = (0..2)
+        .map(|_| {
+            let (start, checked) = (start.clone(), checked.clone());
+            std::thread::spawn(move || {
+                let mut t =
+                    TestApp::new(&pid_app(0.5), project("web", Some((port, Some("PORT"))), Some(Framework::Express)));
+                start.wait();
+                let runner = RunnerAgent::new().run(&mut t.board);
+                let health = runner.and_then(|()| HealthAgent.run(&mut t.board));
+                let outcome = health.map(|()| {
+                    let (app, report) = (&t.board.apps[0], &t.board.health[0]);
+                    let ProbeKind::Http { url } = &report.probe else { panic!("not an HTTP probe: {report:?}") };
+                    assert!(t.board.apps[0].port_claim.held().is_none(), "Health let go of the port lock");
+                    Outcome {
+                        pid: app.pid,
+                        port: app.port.unwrap(),
+                        probe: report.probe.clone(),
+                        detail: report.detail.clone(),
+                        body: get_body(url),
+                        notes: t
+                            .recorder
+                            .0
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .filter(|n| n.starts_with("note:"))
+                            .cloned()
+                            .collect(),
+                    }
+                });
+                // Both apps still run while the other pipeline checks its own.
+                checked.wait();
+                outcome.map_err(|e| format!("{e}\nlog:\n{}", t.log()))
+            })
+        })
+        .collect();
+    let outcomes: Vec<Outcome> = pipelines.into_iter().map(|p| p.join().unwrap().unwrap()).collect();
+    eprintln!("{outcomes:#?}");
+
+    assert_ne!(outcomes[0].port, outcomes[1].port, "two apps, two ports");
+    assert!(outcomes.iter().any(|o| o.port == port), "one app got the port it wanted");
+    for o in &outcomes {
+        assert!(o.detail.starts_with("HTTP 200"), "{o:?}");
+        assert!(matches!(&o.probe, ProbeKind::Http { url } if url.contains(&format!(":{}/", o.port))), "{o:?}");
+        assert_eq!(o.body, format!("pid {}", o.pid), "each report is its own app's answer");
+    }
+    let moved = outcomes.iter().find(|o| o.port != port).unwrap();
+    assert!(
+        moved.notes.iter().any(|n| n.contains(&format!("port {port} is in use by another repo-run"))),
+        "the app moved because the other pipeline held the port's lock: {:?}",
+        moved.notes
+    );
+}
+
+/// An HTTP server of the test process itself (not in any app's process group) answering 200
+/// to every request, until dropped.
+struct ForeignServer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ForeignServer {
+    fn on(port: u16) -> ForeignServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        conn.set_nonblocking(false).unwrap();
+                        conn.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                        let _ = conn.read(&mut [0u8; 1024]);
+                        let _ = conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nsomeone else");
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        ForeignServer { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for ForeignServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn an_unrelated_listener_on_the_port_never_makes_a_dying_app_healthy() {
+    // The app binds a second after it starts; in between, another program takes its port and
+    // answers HTTP 200. The app dies with "address already in use", and Health says so.
+    let mut t = TestApp::new(&pid_app(1.0), project("web", Some((some_free_port(), Some("PORT"))), None));
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    let port = t.board.apps[0].port.unwrap();
+    let _other = ForeignServer::on(port);
+    assert_eq!(get_body(&format!("http://127.0.0.1:{port}/")), "someone else");
+
+    let err = HealthAgent.run(&mut t.board).unwrap_err();
+    eprintln!("{err}");
+    let report = &t.board.health[0];
+    assert!(!report.healthy, "{report:?}");
+    assert_eq!(report.probe, ProbeKind::Process { pid: t.board.apps[0].pid });
+    assert!(report.detail.starts_with("exited with status"), "{}", report.detail);
+    assert!(err.message.contains("Address already in use"), "the log tail says why: {err}");
+}
+
+#[test]
+fn an_unrelated_listener_on_the_port_never_makes_a_silent_app_healthy() {
+    // The app never binds its port; another program answers on it all along.
+    let app = "import time\nprint('starting', flush=True)\ntime.sleep(300)\n";
+    let mut t = TestApp::new(app, project("web", Some((some_free_port(), Some("PORT"))), None));
+    t.board.options.health_timeout = Duration::from_secs(3);
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    let port = t.board.apps[0].port.unwrap();
+    let _other = ForeignServer::on(port);
+
+    let started = Instant::now();
+    let err = HealthAgent.run(&mut t.board).unwrap_err();
+    eprintln!("{err}");
+    assert!(started.elapsed() >= Duration::from_secs(3), "it waited until the deadline");
+    let report = &t.board.health[0];
+    assert!(!report.healthy, "{report:?}");
+    let holder = format!("pid {}", std::process::id());
+    assert!(report.detail.contains("answers, but from") && report.detail.contains(&holder), "{}", report.detail);
+    assert!(report.detail.contains(&format!("process group {}", t.board.apps[0].pid)), "{}", report.detail);
+    assert!(t.board.apps[0].port_claim.held().is_none(), "the lock is let go once Health gives up");
+}

@@ -4,13 +4,19 @@
 //! - its process: an app that exited is reported at once, with its exit status;
 //! - its port, when it has one: `GET /` over HTTP (any status below 500 is up). An app with no
 //!   known framework that accepts connections but does not speak HTTP passes on the TCP
-//!   connect alone;
+//!   connect alone. An answer counts only when the listening socket belongs to the app's own
+//!   process group ([`owner`]): another program on the port (another repo-run's app that won
+//!   the port, say) never makes the app healthy;
 //! - its log: a line such as "listening on" is a hint shown while waiting, and the readiness
 //!   signal for apps without a port (workers); it never replaces the HTTP answer of a web app.
+//!
+//! Once an app has its verdict, its port lock ([`crate::runner::PortClaim`]) is let go: its own
+//! socket holds the port from then on, or it failed.
 //!
 //! Rounds start 50 ms apart and back off to 500 ms. Services were already waited for by the
 //! DB agent; they get one TCP connect to their host port.
 
+mod owner;
 mod probe;
 
 use std::path::Path;
@@ -22,7 +28,10 @@ use crate::runner::{current_run, describe_wait_status, log_tail, proc_stat};
 use crate::services::RunningService;
 use crate::up::{HealthReport, ProbeKind, RunningApp};
 
+use owner::Owner;
 use probe::PortAnswer;
+
+pub(crate) use owner::{listeners, socket_holders};
 
 /// Probe every 50 ms for the first seconds (most apps are up in well under a second, and the
 /// interval is latency added to every `up`), then back off to 500 ms for slow starters.
@@ -66,7 +75,10 @@ impl Agent for HealthAgent {
                     continue;
                 }
                 match probe_app(app, http_expected[i], started) {
-                    Probe::Done(report) => verdicts[i] = Some(report),
+                    Probe::Done(report) => {
+                        app.port_claim.release();
+                        verdicts[i] = Some(report);
+                    }
                     Probe::Waiting(detail) => waiting[i] = detail,
                 }
             }
@@ -74,6 +86,7 @@ impl Agent for HealthAgent {
                 break;
             }
             if board.cancel.is_cancelled() {
+                board.apps.iter().for_each(|app| app.port_claim.release());
                 return Err(AgentError {
                     failure: None,
                     stage: Stage::Health,
@@ -99,6 +112,7 @@ impl Agent for HealthAgent {
             }
         }
 
+        board.apps.iter().for_each(|app| app.port_claim.release());
         let mut reports: Vec<HealthReport> = verdicts.into_iter().flatten().collect();
         for r in reports.iter_mut().filter(|r| !r.healthy) {
             if let Some(app) = board.apps.iter().find(|a| a.name == r.target) {
@@ -151,21 +165,72 @@ fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
         }
         return Probe::Waiting(format!("running (pid {}), no ready line in its log yet", app.pid));
     };
-    match probe::probe_port(port) {
-        PortAnswer::Refused => Probe::Waiting(format!("nothing accepts connections on port {port}{hint}")),
+    let (answer, unchecked) = match own_answer(app, port) {
+        OwnAnswer::Refused => return Probe::Waiting(format!("nothing accepts connections on port {port}{hint}")),
+        OwnAnswer::Foreign { addr, holder } => {
+            return Probe::Waiting(format!(
+                "{addr} answers, but from {holder}, not from {} (process group {}){hint}",
+                app.name, app.pid
+            ));
+        }
+        OwnAnswer::Own { answer, unchecked } => (answer, unchecked),
+    };
+    let note = unchecked.map(|why| format!("; not checked that the socket is the app's: {why}")).unwrap_or_default();
+    match answer {
         PortAnswer::Http { status, addr, took } if status < 500 => {
             let url = format!("http://{addr}/");
-            let detail = format!("HTTP {status} in {} ms", took.as_millis());
+            let detail = format!("HTTP {status} in {} ms{note}", took.as_millis());
             Probe::Done(report(app, ProbeKind::Http { url }, true, detail, started))
         }
         PortAnswer::Http { status, addr, .. } => Probe::Waiting(format!("http://{addr}/ answers HTTP {status}{hint}")),
         PortAnswer::NotHttp { addr } if !http_expected => {
-            let detail = format!("accepts TCP connections on {addr} (not HTTP)");
+            let detail = format!("accepts TCP connections on {addr} (not HTTP){note}");
             Probe::Done(report(app, ProbeKind::Tcp { port }, true, detail, started))
         }
         PortAnswer::NotHttp { addr } => {
             Probe::Waiting(format!("{addr} accepts connections but does not answer HTTP{hint}"))
         }
+        PortAnswer::Refused => Probe::Waiting(format!("nothing accepts connections on port {port}{hint}")),
+    }
+}
+
+/// What the app's port showed, counting only the app's own sockets.
+enum OwnAnswer {
+    Refused,
+    /// Only another process answered: `holder` ("pid 1234 (node)") on `addr`.
+    Foreign {
+        addr: std::net::SocketAddr,
+        holder: String,
+    },
+    /// The app's socket answered; `unchecked` says why ownership could not be checked, when
+    /// `/proc` cannot tell (not Linux): then any answer counts, as it must.
+    Own {
+        answer: PortAnswer,
+        unchecked: Option<String>,
+    },
+}
+
+/// Probes the port on each loopback address and keeps the first answer that came from a socket
+/// of the app's process group. The app leads its own group (the Runner spawns it so), so the
+/// group id is its pid; `npm start`'s node child is in it too.
+fn own_answer(app: &RunningApp, port: u16) -> OwnAnswer {
+    let mut foreign = None;
+    for addr in probe::loopback_addrs(port) {
+        let answer = probe::probe_addr(addr);
+        if answer == PortAnswer::Refused {
+            continue;
+        }
+        // Checked right after the answer. The one case this cannot tell apart: the socket that
+        // answered closed, and the app's took its place, within that instant.
+        match owner::owner_of(addr, app.pid) {
+            Owner::Group => return OwnAnswer::Own { answer, unchecked: None },
+            Owner::Unknown(why) => return OwnAnswer::Own { answer, unchecked: Some(why) },
+            Owner::Other(holder) => foreign = foreign.or(Some((addr, holder))),
+        }
+    }
+    match foreign {
+        Some((addr, holder)) => OwnAnswer::Foreign { addr, holder },
+        None => OwnAnswer::Refused,
     }
 }
 

@@ -24,25 +24,25 @@ pub(crate) enum PortAnswer {
     NotHttp { addr: SocketAddr },
 }
 
-/// Connects to `port` on 127.0.0.1, then on ::1 (servers bound to `localhost` may be
-/// IPv6-only), and asks for `/`.
-pub(crate) fn probe_port(port: u16) -> PortAnswer {
-    let addrs: [SocketAddr; 2] = [(Ipv4Addr::LOCALHOST, port).into(), (Ipv6Addr::LOCALHOST, port).into()];
-    for addr in addrs {
-        let started = Instant::now();
-        let Ok(mut stream) = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) else { continue };
-        return match http_status(&mut stream, port) {
-            Some(status) => PortAnswer::Http { status, addr, took: started.elapsed() },
-            None => PortAnswer::NotHttp { addr },
-        };
+/// The addresses an app's port is probed on, in order: 127.0.0.1, then ::1 (servers bound to
+/// `localhost` may be IPv6-only).
+pub(crate) fn loopback_addrs(port: u16) -> [SocketAddr; 2] {
+    [(Ipv4Addr::LOCALHOST, port).into(), (Ipv6Addr::LOCALHOST, port).into()]
+}
+
+/// Connects to `addr` and asks for `/`.
+pub(crate) fn probe_addr(addr: SocketAddr) -> PortAnswer {
+    let started = Instant::now();
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) else { return PortAnswer::Refused };
+    match http_status(&mut stream, addr.port()) {
+        Some(status) => PortAnswer::Http { status, addr, took: started.elapsed() },
+        None => PortAnswer::NotHttp { addr },
     }
-    PortAnswer::Refused
 }
 
 /// Whether anything accepts TCP connections on `port` of the loopback.
 pub(crate) fn tcp_open(port: u16) -> bool {
-    let addrs: [SocketAddr; 2] = [(Ipv4Addr::LOCALHOST, port).into(), (Ipv6Addr::LOCALHOST, port).into()];
-    addrs.iter().any(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok())
+    loopback_addrs(port).iter().any(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok())
 }
 
 /// Sends `GET /` and parses the status line of the answer; `None` when it is not HTTP.
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn a_closed_port_is_refused() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        assert_eq!(probe_port(port), PortAnswer::Refused);
+        assert!(loopback_addrs(port).into_iter().all(|addr| probe_addr(addr) == PortAnswer::Refused));
         assert!(!tcp_open(port));
     }
 }

@@ -8,9 +8,14 @@
 //! ([`Supervisor::detach`]) and returns, and the apps run on (own process groups, output in
 //! files, stdin closed).
 //!
+//! Each app's port is claimed under a machine-wide lock ([`PortClaim`]) that the Health agent
+//! lets go once the app's own socket listens, so concurrent `repo-run up`s never give two apps
+//! one port.
+//!
 //! Commands are argv vectors from the plan, run without a shell.
 
 mod logs;
+mod port_lock;
 mod ports;
 mod process;
 
@@ -31,6 +36,7 @@ use crate::up::{Cancel, RunningApp, StageStep, StepRecord};
 
 pub(crate) use logs::current_run;
 pub use logs::{HEADER_PREFIX, log_tail};
+pub use port_lock::PortClaim;
 pub use process::{AppStatus, StopOutcome, app_alive, app_status, stop_all, stop_app};
 pub(crate) use process::{describe_wait_status, proc_stat};
 
@@ -177,6 +183,7 @@ impl Agent for RunnerAgent {
                 port: port.as_ref().map(|c| c.port),
                 url,
                 log: log_path,
+                port_claim: port.map(|c| c.claim).unwrap_or_default(),
             });
         }
         Ok(())
@@ -205,14 +212,16 @@ impl RunnerAgent {
     }
 }
 
-/// The port an app gets and the variables that tell it.
+/// The port an app gets, the variables that tell it, and its lock.
 struct PortChoice {
     port: u16,
     vars: Vec<String>,
+    claim: PortClaim,
 }
 
-/// The project's port (its `.env` value, else the code's default) when it is free; else a
-/// free port, when the code reads its port from a variable.
+/// The project's port (its `.env` value, else the code's default) when it is free and no other
+/// repo-run is starting an app on it; else a free port, when the code reads its port from a
+/// variable. Either way the port's lock is taken ([`ports::claim`]).
 fn choose_port(
     board: &Blackboard,
     project: &Project,
@@ -226,13 +235,17 @@ fn choose_port(
     }
     let var = finding.env_var.as_deref().unwrap_or(PORT_VAR);
     let wanted = env.get(var).and_then(|v| v.trim().parse().ok()).unwrap_or(finding.port);
-    if !taken.contains(&wanted) && !ports::port_busy(wanted) {
-        return Ok(Some(PortChoice { port: wanted, vars }));
-    }
     let holder = if taken.contains(&wanted) {
         "another app or service of this repository".to_string()
     } else {
-        process::port_holder(wanted).unwrap_or_else(|| "another program".into())
+        match ports::claim(wanted) {
+            ports::Claim::Claimed(lock) => {
+                let claim = claim_or_note(board, project, wanted, lock);
+                return Ok(Some(PortChoice { port: wanted, vars, claim }));
+            }
+            ports::Claim::ClaimedElsewhere => "another repo-run, which is starting an app on it".to_string(),
+            ports::Claim::Busy => process::port_holder(wanted).unwrap_or_else(|| "another program".into()),
+        }
     };
     let Some(var) = &finding.env_var else {
         return Err(error(
@@ -244,14 +257,40 @@ fn choose_port(
             format!("stop {holder}, or make the app read its port from ${PORT_VAR}"),
         ));
     };
-    let port = ports::free_port(taken).map_err(|e| {
+    let (port, lock) = ports::claim_free_port(taken).map_err(|e| {
         error(format!("port {wanted} is in use by {holder} and no free port was found: {e}"), "free some ports")
     })?;
     board.reporter.note(
         Stage::Runner,
         &format!("{}: port {wanted} is in use by {holder}; using {port} instead ({var}={port})", project.name),
     );
-    Ok(Some(PortChoice { port, vars }))
+    let claim = claim_or_note(board, project, port, lock);
+    Ok(Some(PortChoice { port, vars, claim }))
+}
+
+/// The claim on a port whose lock was taken; when it could not be (the lock directory is not
+/// usable), the port is still used, unguarded, and the user is told.
+fn claim_or_note(
+    board: &Blackboard,
+    project: &Project,
+    port: u16,
+    lock: std::io::Result<port_lock::PortLock>,
+) -> PortClaim {
+    match lock {
+        Ok(lock) => PortClaim::new(lock),
+        Err(e) => {
+            board.reporter.note(
+                Stage::Runner,
+                &format!(
+                    "{}: could not lock port {port} in {} ({e}); a repo-run starting an app at the same moment \
+                     could choose it too",
+                    project.name,
+                    port_lock::LOCK_DIR
+                ),
+            );
+            PortClaim::default()
+        }
+    }
 }
 
 /// Starts `argv` in `dir`, in a new process group, output appended to `log` after a header.

@@ -7,7 +7,6 @@
 //! live process (its start time and group), so a pid the kernel has since given to another
 //! program is never signalled.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::state::{AppRecord, RunState};
@@ -278,41 +277,11 @@ pub(crate) fn describe_wait_status(status: i32) -> String {
 /// (only for processes of this user, and not for ports held by Docker's proxy of another
 /// namespace).
 pub(crate) fn port_holder(port: u16) -> Option<String> {
-    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .flat_map(|text| listening_inodes(&text, port))
-        .collect();
+    let inodes: Vec<u64> = crate::health::listeners(port)?.iter().map(|l| l.inode).collect();
     if inodes.is_empty() {
         return None;
     }
-    let targets: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
-        for fd in fds.flatten() {
-            let Ok(link) = std::fs::read_link(fd.path()) else { continue };
-            if targets.iter().any(|t| Path::new(t) == link) {
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                return Some(format!("pid {pid} ({})", comm.trim()));
-            }
-        }
-    }
-    None
-}
-
-/// Inodes of sockets listening (state 0A) on `port` in a `/proc/net/tcp*` table.
-fn listening_inodes(table: &str, port: u16) -> Vec<String> {
-    let mut inodes = Vec::new();
-    for line in table.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else { continue };
-        let local_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
-        if local_port == Some(port) && *state == "0A" {
-            inodes.push(inode.to_string());
-        }
-    }
-    inodes
+    crate::health::socket_holders(&inodes).first().map(|h| h.to_string())
 }
 
 #[cfg(test)]
@@ -342,12 +311,5 @@ mod tests {
         let me = proc_stat(std::process::id()).unwrap();
         assert!(!me.is_dead());
         assert!(me.started_at <= crate::state::unix_now() + START_TOLERANCE_S);
-    }
-
-    #[test]
-    fn listening_socket_is_found_in_the_table() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 55555 1 0\n   1: 0100007F:1F90 0100007F:D000 01 00000000:00000000 00:00000000 00000000  1000        0 66666 1 0\n";
-        assert_eq!(listening_inodes(table, 8080), vec!["55555".to_string()]);
-        assert!(listening_inodes(table, 8081).is_empty());
     }
 }
