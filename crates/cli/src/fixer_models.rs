@@ -19,7 +19,8 @@ impl EngineModels {
         EngineModels { root: root.to_owned(), engine: OnceLock::new() }
     }
 
-    /// With a table already resolved (tests; callers that built their own).
+    /// With a table already resolved (tests that choose their model).
+    #[cfg(test)]
     pub fn with_table(table: ModelTable) -> Self {
         let engine = Engine::new(EngineConfig {
             table,

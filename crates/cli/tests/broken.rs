@@ -207,6 +207,7 @@ fn a_port_fixed_in_the_code_and_held_by_another_program_is_named_not_retried() {
     assert_eq!(attempts[0]["outcome"], "no_action");
     let why = attempts[0]["detail"].as_str().unwrap_or("");
     assert!(why.contains("port 8765") && why.contains("does not take its port from the environment"), "{why}");
+    assert!(why.contains(&format!("held by pid {}", std::process::id())), "the holder is named: {why}");
     assert!(report["error"]["hint"].as_str().unwrap_or("").contains("port 8765"), "{report:#}");
 }
 
@@ -259,5 +260,36 @@ fn a_pin_without_a_wheel_for_this_python_moves_to_the_nearest_version_that_has_o
     let report = fixed_by(&p, &[("constrain_dependency", "python.no-wheel-for-pin")], "greenlet 1.1.3");
     assert_eq!(report["fixes"][0]["action"]["constraint"], "==1.1.3");
     assert_eq!(std::fs::read(p.path().join("requirements.txt")).unwrap(), before, "the user's file is untouched");
+    down_clean(&p, &report);
+}
+
+/// Gives the copy a git history whose one commit is dated `date`.
+fn commit_dated(p: &Project, date: &str) {
+    for args in [&["init", "-q"][..], &["add", "."], &["commit", "-q", "-m", "as written then"]] {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.path())
+            .env("GIT_AUTHOR_DATE", format!("{date}T12:00:00Z"))
+            .env("GIT_COMMITTER_DATE", format!("{date}T12:00:00Z"))
+            .env("GIT_AUTHOR_NAME", "repo-run test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "repo-run test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+}
+
+/// A 2021 app (unpinned `flask`, `from flask import escape`) breaks on today's Flask; the
+/// dependencies are resolved again as of its last commit, with uv (provided if missing).
+#[test]
+fn an_old_app_broken_by_new_versions_of_unpinned_dependencies_resolves_as_of_its_era() {
+    let p = broken("python-era-flask");
+    commit_dated(&p, "2021-06-01");
+    let report = fixed_by(&p, &[("resolve_as_of", "python.dependency-api-changed")], "hello from &lt;2021&gt;");
+    assert_eq!(report["fixes"][0]["action"]["date"], "2021-06-01");
+    let log = std::fs::read_to_string(p.path().join(".repo-run/logs/setup-root.log")).unwrap();
+    assert!(log.contains("--exclude-newer 2021-06-01T00:00:00Z") && log.contains("flask==2.0.1"), "{log}");
     down_clean(&p, &report);
 }

@@ -38,7 +38,7 @@ pub(crate) use logs::current_run;
 pub use logs::{HEADER_PREFIX, log_tail};
 pub use port_lock::PortClaim;
 pub use process::{AppStatus, StopOutcome, app_alive, app_status, stop_all, stop_app};
-pub(crate) use process::{describe_wait_status, proc_stat};
+pub(crate) use process::{describe_wait_status, port_holder, proc_stat};
 
 /// The variable every app gets its port in, besides the one its code reads.
 pub const PORT_VAR: &str = "PORT";

@@ -37,8 +37,10 @@ impl Rule for AddressInUse {
             .or(f.port)
             .or_else(|| cx.lines().rev().find_map(port_in_code));
         let port_text = port.map_or("its port".to_owned(), |p| format!("port {p}"));
+        // The holder is looked up now: the app that failed is gone, the other program is not.
+        let holder = port.and_then(crate::runner::port_holder).map(|h| format!(", held by {h}")).unwrap_or_default();
         let explanation = format!(
-            "the app could not listen on {port_text}: it does not take its port from the environment, so \
+            "the app could not listen on {port_text}{holder}: it does not take its port from the environment, so \
              repo-run cannot move it; stop the program holding the port (`ss -ltnp`{}) and run `repo-run up` again",
             port.map(|p| format!(" 'sport = :{p}'")).unwrap_or_default()
         );
