@@ -21,26 +21,7 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
     };
     let root = crate::workspace_root();
     let bin = crate::release_binary("bench")?;
-    let mut env: Vec<(String, String)> = crate::images::for_tests()?;
-    // Node fixtures install from the local registry built from Debian's packages.
-    let built = crate::npm_registry::for_tests()?;
-    let registry_dir = std::env::var_os(testkit::NPM_REGISTRY_ENV)
-        .map(PathBuf::from)
-        .or_else(|| built.first().map(|(_, dir)| PathBuf::from(dir)));
-    let _registry = match registry_dir {
-        Some(dir) => {
-            let server = testkit::NpmRegistry::serve(&dir).context("serving the local npm registry")?;
-            env.push(("npm_config_registry".into(), server.url().to_owned()));
-            Some(server)
-        }
-        None => None,
-    };
-    // Rust fixtures share one target dir so that a second bench run is not a cold compile of
-    // their dependencies (the first run of the bench is).
-    env.push((
-        "CARGO_TARGET_DIR".into(),
-        bin.parent().expect("target/release").join("../bench-up-fixtures").display().to_string(),
-    ));
+    let (env, _registry) = crate::up_env(&bin, "bench-up-fixtures")?;
 
     println!("repo-run up benchmark (release build; cold = first up of a fresh copy, warm = up after down)");
     println!();

@@ -5,6 +5,7 @@ mod bench;
 mod bench_lsp;
 mod bench_plan;
 mod bench_up;
+mod eval;
 mod example;
 mod images;
 mod models;
@@ -26,7 +27,9 @@ tasks:
   bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput
   bench engine the inference engine against a direct llama-cpp-2 loop (add --features cuda on a GPU)
   npm-registry build a local npm registry from Debian's node-* packages (--out DIR, --serve to serve it)
-  models       fetch the test and default GGUF models into ~/.cache/repo-run/models (or $REPO_RUN_MODEL_DIR)";
+  models       fetch the test and default GGUF models into ~/.cache/repo-run/models (or $REPO_RUN_MODEL_DIR);
+               --eval also the Qwen2.5-Coder 1.5B model evaluations use
+  eval fixer   the Fixer on the broken repositories: rules only, then the model alone (--skip-model, --only a,b)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,7 +43,8 @@ fn main() -> ExitCode {
         ["bench", "lsp"] => bench_lsp::run(),
         ["bench", "up", rest @ ..] => bench_up::run(rest),
         ["bench", "engine", ..] => bench::run(&args[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>()),
-        ["models"] => models::run(),
+        ["models", rest @ ..] => models::run_with(rest),
+        ["eval", "fixer", rest @ ..] => eval::run(rest),
         ["npm-registry", rest @ ..] => npm_registry::run(rest),
         _ => {
             eprintln!("{USAGE}");
@@ -72,6 +76,32 @@ pub fn release_binary(who: &str) -> anyhow::Result<std::path::PathBuf> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
     Ok(target.join("release/repo-run"))
+}
+
+/// What `repo-run up` on fixtures needs here: the local service images (on a machine without a
+/// registry), the local npm registry served for Node installs (keep the server alive while the
+/// runs go on), and one `CARGO_TARGET_DIR` for Rust fixtures, `target/<target_dir>`, so a second
+/// run is not a cold compile of their dependencies.
+pub fn up_env(bin: &std::path::Path, target_dir: &str) -> anyhow::Result<(Vec<(String, String)>, Option<testkit::NpmRegistry>)> {
+    use anyhow::Context;
+    let mut env: Vec<(String, String)> = crate::images::for_tests()?;
+    let built = crate::npm_registry::for_tests()?;
+    let registry_dir = std::env::var_os(testkit::NPM_REGISTRY_ENV)
+        .map(std::path::PathBuf::from)
+        .or_else(|| built.first().map(|(_, dir)| std::path::PathBuf::from(dir)));
+    let registry = match registry_dir {
+        Some(dir) => {
+            let server = testkit::NpmRegistry::serve(&dir).context("serving the local npm registry")?;
+            env.push(("npm_config_registry".into(), server.url().to_owned()));
+            Some(server)
+        }
+        None => None,
+    };
+    env.push((
+        "CARGO_TARGET_DIR".into(),
+        bin.parent().expect("target/release").join("..").join(target_dir).display().to_string(),
+    ));
+    Ok((env, registry))
 }
 
 /// Copies a directory tree (fixtures into scratch directories).

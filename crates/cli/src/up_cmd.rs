@@ -56,6 +56,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         ci: args.ci,
         health_timeout: Duration::from_secs(args.health_timeout),
         allow_system: args.allow_system,
+        fixer_rules: std::env::var(crate::env_vars::REPO_RUN_FIXER_RULES).map_or(true, |v| v != "off"),
     };
     board.reporter = reporter.clone();
     board.cancel = cancel.clone();

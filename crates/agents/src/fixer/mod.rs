@@ -227,7 +227,7 @@ struct Verdict {
 
 fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
     let cx = rules::Context::new(failure, board);
-    let diagnoses = rules::diagnose(&cx);
+    let diagnoses = if board.options.fixer_rules { rules::diagnose(&cx) } else { Vec::new() };
     let signal = diagnoses.first().map(|d| &d.signal);
     let signature = signature(failure, signal);
     let recognised = signal.is_some();

@@ -88,6 +88,7 @@ pub fn request(board: &Blackboard, failure: &Failure, attempts: &[FixAttempt]) -
     if !tried.is_empty() {
         user.push_str(&format!("already tried (do not repeat): {}\n", list(&tried)));
     }
+    user.push_str(ACTIONS);
     user.push_str("Choose the one action that repairs this failure. Use only names that appear above.");
     ModelRequest {
         system: "You are the Fixer of repo-run. You read a failed step's evidence and answer with exactly one \
@@ -99,6 +100,20 @@ pub fn request(board: &Blackboard, failure: &Failure, attempts: &[FixAttempt]) -
         max_tokens: 160,
     }
 }
+
+/// The actions in a few words each: the grammar enforces their exact shape, so the prompt
+/// only needs to say what each is for (the whole JSON Schema would triple the prompt).
+const ACTIONS: &str = "Actions (JSON, field `action`):\n\
+  set_env {project, name, value: {kind: generated_secret, length} | {kind: literal, value}}: a variable the code reads\n\
+  constrain_dependency {project, package, constraint}: a PEP 440 specifier for a Python package\n\
+  resolve_as_of {project, date}: install dependencies as of YYYY-MM-DD\n\
+  choose_runtime {project, runtime: python|node|rust, version}: an installed version\n\
+  run_script {project, runner: npm|make|django_manage|flask|python_file, script, before: migrate|start}: a declared script\n\
+  create_database {service: postgres|mysql|mariadb, name}\n\
+  set_start_command {project, argv}: argv[0] node or python, then a file of the project\n\
+  install_system_package {package}: a Debian package\n\
+  add_install_flag {project, flag: legacy_peer_deps|ignore_engines}\n\
+  skip_step {project, step: migrate}\n";
 
 fn list(items: &[String]) -> String {
     if items.is_empty() { "none".into() } else { items.join(", ") }
