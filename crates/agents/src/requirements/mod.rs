@@ -4,9 +4,11 @@
 //! and where each environment variable's value will come from.
 //!
 //! One file per concern: `versions` reads version files, `compare` matches a constraint
-//! against a version, `runtimes` combines both with the [`Host`], `install`,
+//! against a version, `runtimes` combines both with the [`Host`] (and `choice` picks another
+//! installed interpreter or toolchain when the default one does not fit), `install`,
 //! `system_packages` and `env` build the rest.
 
+mod choice;
 mod compare;
 mod env;
 mod host;
@@ -265,9 +267,13 @@ mod tests {
         let apt: Vec<&str> = p.system_packages.iter().map(|s| s.apt.as_str()).collect();
         assert_eq!(apt, ["build-essential", "libpq-dev"]);
         assert_eq!(p.system_packages[1].evidence.line, Some(2));
-        // Without pyenv, the interpreter on PATH (3.11) does not satisfy `.python-version` 3.12.
+        assert_eq!(py.selected.as_ref().and_then(|s| s.path.as_deref()), Some("/pyenv/versions/3.12.1/bin/python3"));
+        // Without pyenv, the interpreter on PATH (3.11) goes on for `.python-version` 3.12 with
+        // a warning: nothing newer is installed.
         let r = resolve(&d, &repo.view, &Host::with_versions(&[(Runtime::Python, "3.11.7")]));
-        assert_eq!(for_path(&r, ".").runtimes[0].status, RuntimeStatus::Mismatch);
+        let py = &for_path(&r, ".").runtimes[0];
+        assert_eq!((py.status, py.selected.as_ref()), (RuntimeStatus::Ok, None));
+        assert!(py.message.as_deref().unwrap().contains("newer than any installed"), "{:?}", py.message);
     }
 
     #[test]

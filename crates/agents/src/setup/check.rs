@@ -239,6 +239,7 @@ mod tests {
             installed: Some("20.11.0".into()),
             status: RuntimeStatus::Mismatch,
             message: None,
+            selected: None,
         };
         let (message, hint) = runtime_problem("web", &r).unwrap();
         assert_eq!(message, "web: web/package.json line 5 requires node >=22; installed: 20.11.0");
