@@ -415,3 +415,56 @@ fn a_package_that_does_not_exist_fails_pip_with_the_index_hint() {
     assert!(steps[0].contains("python3 -m venv .venv: up to date"), "{steps:?}");
     assert!(steps[1].ends_with(".venv/bin/pip install -r requirements.txt"), "{steps:?}");
 }
+
+/// `python --version` of an interpreter, as it prints it (`3.7.16`).
+fn python_version(python: &Path) -> String {
+    let out = std::process::Command::new(python).arg("--version").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    text.trim().trim_start_matches("Python ").to_owned()
+}
+
+/// This machine's default `python3` is 3.11 and pyenv has 3.7.16 and 3.12.1: a project pinned
+/// to 3.7.4 builds with 3.7.16 (pyenv itself would fall back to the default), and pinned to 3.12
+/// later, its venv (made by 3.7) is moved to the backups and made again with 3.12.
+#[test]
+fn the_venv_is_made_by_the_chosen_pyenv_python_and_made_again_when_the_choice_changes() {
+    let dir = project(&[
+        (".python-version", "3.7.4\n"),
+        ("requirements.txt", "six==1.16.0\n"),
+        ("app.py", "import six\nprint(six.PY3)\n"),
+    ]);
+    let (result, board, recorder) = setup(dir.path());
+    result.unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+    let python = &board.requirements.as_ref().unwrap().projects[0].runtimes[0];
+    let selected = python.selected.as_ref().expect("a pyenv Python is chosen");
+    assert_eq!((selected.version.as_str(), selected.manager.as_str()), ("3.7.16", "pyenv"));
+    let interpreter = selected.path.clone().unwrap();
+    assert!(interpreter.ends_with("/versions/3.7.16/bin/python3"), "{interpreter}");
+    let venv_python = dir.path().join(".venv/bin/python");
+    assert_eq!(python_version(&venv_python), "3.7.16");
+    let import = std::process::Command::new(&venv_python).args(["-c", "import six"]).status().unwrap();
+    assert!(import.success(), "six is installed for 3.7");
+    let p = prepared(&board, ".");
+    let venv_step = format!("{interpreter} -m venv .venv");
+    assert_eq!(commands(p)[0], (venv_step.clone(), false));
+    let notes = recorder.all("note").join("\n");
+    assert!(notes.contains("building with pyenv's 3.7.16") && notes.contains("3.7 line"), "{notes}");
+
+    // Nothing changed: both steps are up to date.
+    let (result, board, _) = setup(dir.path());
+    result.unwrap();
+    assert!(commands(prepared(&board, ".")).iter().all(|(_, skipped)| *skipped));
+
+    // Another pin: the 3.7 venv goes to the backups and is made again by 3.12.
+    std::fs::write(dir.path().join(".python-version"), "3.12\n").unwrap();
+    let (result, board, recorder) = setup(dir.path());
+    result.unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+    assert_eq!(python_version(&venv_python), "3.12.1");
+    assert!(commands(prepared(&board, ".")).iter().all(|(_, skipped)| !*skipped));
+    let backups: Vec<PathBuf> =
+        std::fs::read_dir(dir.path().join(".repo-run/backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(python_version(&backups[0].join("bin/python")), "3.7.16", "the old venv is kept whole");
+    let notes = recorder.all("note").join("\n");
+    assert!(notes.contains("made by Python 3.7.16") && notes.contains(&backups[0].display().to_string()), "{notes}");
+}

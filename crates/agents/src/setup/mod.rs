@@ -28,6 +28,7 @@ mod check;
 mod dotenv;
 mod exec;
 mod fingerprint;
+mod toolchain;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,7 +60,7 @@ impl Agent for SetupAgent {
             )
         })?;
         check::runtimes_and_tools(&requirements, board.repo.root())?;
-        for note in check::unchecked(&requirements) {
+        for note in check::unchecked(&requirements).into_iter().chain(toolchain::notes(&requirements)) {
             board.reporter.note(Stage::Setup, &note);
         }
 
@@ -123,13 +124,15 @@ fn install(
     counter: &mut Counter,
 ) -> Result<Vec<StepRecord>, AgentError> {
     let log = board.workdir.log_file(&log_name(&project.project));
-    let versions: Vec<String> =
-        project.runtimes.iter().map(|r| format!("{}={}", r.runtime, r.installed.as_deref().unwrap_or("-"))).collect();
+    let versions = toolchain::fingerprint_versions(project);
     let mut out = Vec::new();
     let mut families: BTreeMap<String, usize> = BTreeMap::new();
     // Once a step runs, the ones after it run too: they build on what it produced.
     let mut ran = false;
-    for step in &project.install {
+    for planned in &project.install {
+        // The plan's command with the chosen interpreter, and what must run before it.
+        let (before, step) = toolchain::commands_for(planned, project);
+        let step = &step;
         if board.cancel.is_cancelled() {
             return Err(error(
                 format!("interrupted before `{}` in {}", step.command.display, dir.display()),
@@ -160,7 +163,8 @@ fn install(
         // The step may fail half-way: until it succeeds again it is not up to date.
         records.forget(&project.project, &key);
         let started = Instant::now();
-        let env = step_env(dir);
+        let env = step_env(dir, project);
+        toolchain::prepare(board, project, &before, step, dir, &env, &log)?;
         let outcome = exec::run(&exec::Run {
             argv: &step.command.argv,
             display: &step.command.display,
@@ -220,10 +224,11 @@ fn label(project: &str, display: &str) -> String {
 }
 
 /// What an install command needs on top of the user's environment: the project's `.venv`
-/// once it exists, so that `pip`, build backends and `python` all resolve inside it.
-fn step_env(dir: &Path) -> BTreeMap<String, String> {
+/// once it exists, so that `pip`, build backends and `python` all resolve inside it, and the
+/// chosen toolchains.
+fn step_env(dir: &Path, project: &ProjectRequirements) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    let (prefix, extra) = tool_dirs(dir);
+    let (prefix, extra) = tool_dirs(dir, project);
     env.extend(extra);
     if !prefix.is_empty() {
         let mut paths = prefix;
@@ -237,8 +242,9 @@ fn step_env(dir: &Path) -> BTreeMap<String, String> {
     env
 }
 
-/// The project's tool directories that exist now, and the variables that go with them.
-fn tool_dirs(dir: &Path) -> (Vec<PathBuf>, BTreeMap<String, String>) {
+/// The project's tool directories that exist now and the chosen toolchains' (after them), and
+/// the variables that go with them.
+fn tool_dirs(dir: &Path, project: &ProjectRequirements) -> (Vec<PathBuf>, BTreeMap<String, String>) {
     let mut prefix = Vec::new();
     let mut extra = BTreeMap::new();
     let venv = dir.join(".venv");
@@ -250,6 +256,9 @@ fn tool_dirs(dir: &Path) -> (Vec<PathBuf>, BTreeMap<String, String>) {
     if node_bin.is_dir() {
         prefix.push(node_bin);
     }
+    let (chosen_bins, chosen_vars) = toolchain::env(project);
+    prefix.extend(chosen_bins);
+    extra.extend(chosen_vars);
     (prefix, extra)
 }
 
@@ -259,7 +268,7 @@ fn prepared_project(
     dotenv: BTreeMap<String, String>,
     installed: Vec<StepRecord>,
 ) -> PreparedProject {
-    let (path_prefix, extra_env) = tool_dirs(&dir);
+    let (path_prefix, extra_env) = tool_dirs(&dir, project);
     PreparedProject { project: project.project.clone(), dir, dotenv, path_prefix, extra_env, installed }
 }
 
