@@ -160,6 +160,9 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                 Some(e) => format!("{why} (from {})", location(e)),
                 None => why,
             };
+            if let Some(selected) = &rt.selected {
+                why = format!("{why}; {}", selected.note);
+            }
             if let Some(message) = &rt.message {
                 why = format!("{why}; {message}");
             }

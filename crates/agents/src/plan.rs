@@ -383,7 +383,8 @@ pub struct SelectedRuntime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuntimeStatus {
-    /// Installed and within the constraint (or no constraint).
+    /// Installed and within the constraint (or no constraint), or near enough to a version
+    /// file's pin to go on with, with a warning in `message`.
     Ok,
     /// Installed, but outside the constraint.
     Mismatch,

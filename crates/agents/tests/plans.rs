@@ -47,6 +47,10 @@ fn redact_machine(plan: &mut Value) {
                     if rt.get("message").is_some() {
                         rt["message"] = "[host]".into();
                     }
+                    // Whether another interpreter is chosen, and where it lives, is the host's.
+                    if let Some(rt) = rt.as_object_mut() {
+                        rt.remove("selected");
+                    }
                 }
             }
         }
