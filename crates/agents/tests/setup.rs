@@ -468,3 +468,38 @@ fn the_venv_is_made_by_the_chosen_pyenv_python_and_made_again_when_the_choice_ch
     let notes = recorder.all("note").join("\n");
     assert!(notes.contains("made by Python 3.7.16") && notes.contains(&backups[0].display().to_string()), "{notes}");
 }
+
+/// `[major, minor]` of what a `rustc --version` command reports, and whether it is a nightly
+/// (`rustc 1.97.0-nightly (…)`).
+fn rustc_version(mut command: std::process::Command) -> (Vec<u64>, bool) {
+    let out = String::from_utf8(command.output().unwrap().stdout).unwrap();
+    let version = out.split_whitespace().nth(1).unwrap_or_else(|| panic!("{out:?}"));
+    let numbers = version.split(['.', '-']).take(2).map(|n| n.parse().unwrap()).collect();
+    (numbers, version.contains("nightly"))
+}
+
+/// This machine's rustup has stable and a newer nightly: a crate whose `rust-version` is one
+/// above stable is fetched with the nightly, and the later stages get it as RUSTUP_TOOLCHAIN.
+#[test]
+fn a_rust_version_above_stable_builds_with_the_installed_nightly() {
+    let mut stable = std::process::Command::new("rustup");
+    stable.args(["run", "stable", "rustc", "--version"]);
+    let (stable, _) = rustc_version(stable);
+    let wanted = format!("{}.{}", stable[0], stable[1] + 1);
+    let manifest =
+        format!("[package]\nname = \"msrv\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"{wanted}\"\n");
+    let dir = project(&[("Cargo.toml", &manifest), ("src/main.rs", "fn main() {}\n")]);
+    let (result, board, _) = setup(dir.path());
+    result.unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+    let rust = &board.requirements.as_ref().unwrap().projects[0].runtimes[0];
+    let toolchain = rust.selected.as_ref().and_then(|s| s.toolchain.clone()).expect("a rustup toolchain is chosen");
+    assert!(toolchain.starts_with("nightly-"), "{toolchain}");
+    let p = prepared(&board, ".");
+    assert_eq!(p.extra_env.get("RUSTUP_TOOLCHAIN"), Some(&toolchain));
+    assert_eq!(commands(p), [("cargo fetch".to_owned(), false)]);
+    // What the later stages run `rustc` with.
+    let mut rustc = std::process::Command::new("rustc");
+    rustc.arg("--version").envs(board.project_env("."));
+    let (version, nightly) = rustc_version(rustc);
+    assert!(nightly && version >= vec![stable[0], stable[1] + 1], "{version:?}");
+}

@@ -100,11 +100,15 @@ fn near_pin(runtime: Runtime, c: &Constraint, version: &str, newest: Option<&[u6
     }
     let newest = newest?;
     let newer_than_all = want.first() == newest.first() && want.as_slice() > &newest[..want.len().min(newest.len())];
+    let install = match runtime {
+        Runtime::Python => format!("`pyenv install {text}` or `uv python install {text}`"),
+        _ => format!("`nvm install {text}` or `fnm install {text}`"),
+    };
     (have == newest && newer_than_all).then(|| {
         format!(
             "{from} names {runtime} {}, newer than any installed (newest: {version}): going on with {version}; if the \
-             install fails, install {runtime} {}",
-            c.text, text
+             install fails, {install}",
+            c.text
         )
     })
 }
