@@ -1,9 +1,10 @@
 //! Which runtimes a project needs, and whether the host satisfies every constraint on each.
 //!
 //! A runtime gets one [`RuntimeRequirement`]: the constraint that decides it (the first one
-//! the host fails, else the nearest one), so the plan names the file to change. Version
-//! managers come first: a `rust-toolchain.toml` is decided by `rustup toolchain list`, a
-//! `.python-version` by `pyenv versions`, because that is what runs in the project directory.
+//! the host fails, else the nearest one), so the plan names the file to change. The runtime
+//! that runs by default is judged first (for a `rust-toolchain.toml`, the toolchain rustup runs
+//! in the project directory); when it fails, another installed interpreter or toolchain that
+//! fits is chosen (`selected`), and only when none does is the runtime a mismatch.
 
 use crate::plan::{Language, PackageManager, Project, Runtime, RuntimeRequirement, RuntimeStatus, SelectedRuntime};
 use crate::repo::RepoView;
