@@ -336,6 +336,26 @@ pub struct ProjectRequirements {
     pub install: Vec<InstallStep>,
     pub system_packages: Vec<SystemPackage>,
     pub env: Vec<EnvRequirement>,
+    /// Package managers the install needs and the host lacks, which `up` installs first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provide: Vec<ProvidedTool>,
+}
+
+/// A package manager an install step needs and the host lacks (pipenv, Poetry, PDM, uv): `up`
+/// installs it into a virtualenv of its own in repo-run's cache, apart from the host's and the
+/// project's Pythons, and puts only its program on the project's `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvidedTool {
+    /// The program: `pipenv`, `poetry`, `pdm`, `uv`.
+    pub tool: String,
+    /// The install step's evidence: the file that makes the tool necessary.
+    pub needed_by: Evidence,
+    /// The virtualenv it is installed into (absolute).
+    pub into: String,
+    /// The commands that install it, in order.
+    pub commands: Vec<Command>,
+    /// What is downloaded, for people.
+    pub downloads: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -86,6 +86,7 @@ fn hand_made(dir: &Path, argv: &[&str]) -> (Blackboard, Arc<Recorder>) {
             }],
             system_packages: vec![],
             env: vec![],
+            provide: vec![],
         }],
         host: vec![],
     });
@@ -502,4 +503,38 @@ fn a_rust_version_above_stable_builds_with_the_installed_nightly() {
     rustc.arg("--version").envs(board.project_env("."));
     let (version, nightly) = rustc_version(rustc);
     assert!(nightly && version >= vec![stable[0], stable[1] + 1], "{version:?}");
+}
+
+/// This machine has no pipenv: a Pipfile project gets it provided (from PyPI into a virtualenv
+/// of its own, only its program linked onto the project's PATH), and `pipenv install` puts the
+/// project's virtualenv in `.venv`.
+#[test]
+fn a_missing_pipenv_is_provided_in_a_virtualenv_of_its_own() {
+    let tools = tempfile::Builder::new().prefix("repo-run-tools-test").tempdir().unwrap();
+    let dir = project(&[
+        ("Pipfile", "[packages]\nsix = \"==1.16.0\"\n\n[requires]\npython_version = \"3.11\"\n"),
+        ("app.py", "import six\nprint(six.PY3)\n"),
+    ]);
+    let mut board = Blackboard::new(RepoView::open(dir.path()).unwrap(), Host::probe().with_tools_dir(tools.path()));
+    let recorder = Arc::new(Recorder::default());
+    board.reporter = recorder.clone();
+    DetectionAgent.run(&mut board).unwrap();
+    RequirementsAgent.run(&mut board).unwrap();
+    let project_reqs = &board.requirements.as_ref().unwrap().projects[0];
+    assert_eq!(project_reqs.provide.len(), 1, "pipenv is not on this machine's PATH: {:?}", project_reqs.provide);
+    let pipenv = &project_reqs.provide[0];
+    assert_eq!((pipenv.tool.as_str(), pipenv.needed_by.file.as_str()), ("pipenv", "Pipfile"));
+    assert!(pipenv.downloads.contains("Python package index"), "{}", pipenv.downloads);
+    SetupAgent.run(&mut board).unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+
+    assert!(tools.path().join("pipenv/bin/pipenv").is_file());
+    let link = tools.path().join("bin/pipenv");
+    assert_eq!(std::fs::read_link(&link).unwrap(), tools.path().join("pipenv/bin/pipenv"));
+    assert!(!tools.path().join("bin/python").exists(), "only the program is on PATH");
+    assert!(recorder.all("step").iter().any(|s| s.starts_with("providing pipenv")), "{:?}", recorder.all("step"));
+    let import = std::process::Command::new(dir.path().join(".venv/bin/python")).args(["-c", "import six"]).status();
+    assert!(import.unwrap().success(), "pipenv installed six into the project's .venv");
+    assert!(dir.path().join("Pipfile.lock").is_file());
+    let p = prepared(&board, ".");
+    assert!(p.path_prefix.contains(&tools.path().join("bin")), "{:?}", p.path_prefix);
 }

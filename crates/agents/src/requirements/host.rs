@@ -23,12 +23,15 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, Default)]
 pub struct Host {
     source: Source,
+    /// Where provided tools go, when the caller decides (see [`Host::tools_dir`]).
+    tools_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
 enum Source {
-    /// Versions and toolchains as stated by the caller; anything not stated is not installed.
-    Stated { versions: BTreeMap<Runtime, String>, managed: BTreeMap<Runtime, Vec<Toolchain>> },
+    /// Versions, toolchains and programs as stated by the caller; anything not stated is not
+    /// installed.
+    Stated { versions: BTreeMap<Runtime, String>, managed: BTreeMap<Runtime, Vec<Toolchain>>, programs: Vec<String> },
     /// Run the commands on first use, once each.
     Probe {
         timeout: Duration,
@@ -54,7 +57,7 @@ pub struct Toolchain {
 impl Default for Source {
     /// A host with nothing installed: deterministic, runs nothing.
     fn default() -> Self {
-        Source::Stated { versions: BTreeMap::new(), managed: BTreeMap::new() }
+        Source::Stated { versions: BTreeMap::new(), managed: BTreeMap::new(), programs: Vec::new() }
     }
 }
 
@@ -69,13 +72,13 @@ impl Host {
     fn probe_with_timeout(timeout: Duration) -> Host {
         let versions = Runtime::ALL.iter().map(|&r| (r, OnceLock::new())).collect();
         let managed = Runtime::ALL.iter().map(|&r| (r, OnceLock::new())).collect();
-        Host { source: Source::Probe { timeout, versions, managed } }
+        Host { source: Source::Probe { timeout, versions, managed }, tools_dir: None }
     }
 
     /// A host that has exactly these runtimes (`(Runtime::Node, "20.11.0")`), nothing else.
     pub fn with_versions(versions: &[(Runtime, &str)]) -> Host {
         let versions = versions.iter().map(|(r, v)| (*r, (*v).to_owned())).collect();
-        Host { source: Source::Stated { versions, managed: BTreeMap::new() } }
+        Host { source: Source::Stated { versions, managed: BTreeMap::new(), programs: Vec::new() }, tools_dir: None }
     }
 
     /// State the toolchains a version manager has installed: rustup's toolchain names
@@ -105,6 +108,50 @@ impl Host {
                 versions.get(&runtime)?.get_or_init(|| probe_version(runtime, *timeout)).clone()
             }
         }
+    }
+
+    /// State the programs on `PATH` (`pipenv`, `poetry`); a stated host has no others.
+    pub fn with_programs(mut self, names: &[&str]) -> Host {
+        if let Source::Stated { programs, .. } = &mut self.source {
+            programs.extend(names.iter().map(|n| (*n).to_owned()));
+        }
+        self
+    }
+
+    /// Whether `program` is an executable on `PATH` (looked up, not run).
+    pub fn has_program(&self, program: &str) -> bool {
+        match &self.source {
+            Source::Stated { programs, .. } => programs.iter().any(|p| p == program),
+            Source::Probe { .. } => std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| {
+                    use std::os::unix::fs::PermissionsExt;
+                    dir.join(program).metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                })
+            }),
+        }
+    }
+
+    /// Install provided tools under `dir` instead (a test's own directory).
+    pub fn with_tools_dir(mut self, dir: &Path) -> Host {
+        self.tools_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Where repo-run installs the tools it provides, one virtualenv each:
+    /// `$REPO_RUN_CACHE_DIR/tools`, else `$XDG_CACHE_HOME/repo-run/tools`, else
+    /// `~/.cache/repo-run/tools` (`/cache/repo-run/tools` for a stated host).
+    pub fn tools_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.tools_dir {
+            return Some(dir.clone());
+        }
+        if matches!(self.source, Source::Stated { .. }) {
+            return Some(PathBuf::from("/cache/repo-run/tools"));
+        }
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var("REPO_RUN_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("repo-run")))
+            .or_else(|| home().map(|h| h.join(".cache/repo-run")))
+            .map(|cache| cache.join("tools"))
     }
 
     /// Interpreters or toolchains of `runtime` installed by version managers, `None` when the

@@ -5,7 +5,8 @@
 //!
 //! One file per concern: `versions` reads version files, `compare` matches a constraint
 //! against a version, `runtimes` combines both with the [`Host`] (and `choice` picks another
-//! installed interpreter or toolchain when the default one does not fit), `install`,
+//! installed interpreter or toolchain when the default one does not fit), `install`
+//! (with `tools`: the package managers `up` provides when the host lacks them),
 //! `system_packages` and `env` build the rest.
 
 mod choice;
@@ -15,6 +16,7 @@ mod host;
 mod install;
 mod runtimes;
 mod system_packages;
+mod tools;
 mod versions;
 
 pub(crate) use env::is_third_party;
@@ -35,12 +37,16 @@ pub fn resolve(detection: &Detection, repo: &RepoView, host: &Host) -> Requireme
         .projects
         .iter()
         .zip(&needs)
-        .map(|(project, needs)| ProjectRequirements {
-            project: project.path.clone(),
-            runtimes: needs.iter().map(|&r| runtimes::requirement(repo, &project.path, r, host)).collect(),
-            install: install::steps(project, repo),
-            system_packages: system_packages::for_project(project, repo),
-            env: env::for_project(project),
+        .map(|(project, needs)| {
+            let install = install::steps(project, repo);
+            ProjectRequirements {
+                project: project.path.clone(),
+                runtimes: needs.iter().map(|&r| runtimes::requirement(repo, &project.path, r, host)).collect(),
+                provide: tools::to_provide(&install, host),
+                install,
+                system_packages: system_packages::for_project(project, repo),
+                env: env::for_project(project),
+            }
         })
         .collect();
     let host = all.into_iter().map(|runtime| HostRuntime { runtime, version: host.version(runtime) }).collect();

@@ -30,7 +30,8 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
             // As it will run: with the chosen interpreter's path.
             let (_, step) = toolchain::commands_for(planned, project);
             let Some(program) = step.command.argv.first() else { continue };
-            if !program_exists(program, &dir, &produced, path.as_ref()) {
+            let provided = project.provide.iter().any(|t| &t.tool == program);
+            if !provided && !program_exists(program, &dir, &produced, path.as_ref()) {
                 let place = if Path::new(program).is_absolute() {
                     format!("{program} does not exist")
                 } else if program.contains('/') {
@@ -287,6 +288,7 @@ mod tests {
             install: vec![],
             system_packages: vec![],
             env: vec![],
+            provide: vec![],
         };
         let host_path = std::env::var_os("PATH");
         let dir = tempfile::tempdir().unwrap();

@@ -124,6 +124,7 @@ fn install(
     counter: &mut Counter,
 ) -> Result<Vec<StepRecord>, AgentError> {
     let log = board.workdir.log_file(&log_name(&project.project));
+    toolchain::provide(board, project, dir, &log)?;
     let versions = toolchain::fingerprint_versions(project);
     let mut out = Vec::new();
     let mut families: BTreeMap<String, usize> = BTreeMap::new();

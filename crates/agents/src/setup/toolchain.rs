@@ -13,7 +13,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::pipeline::{AgentError, Blackboard, Stage};
-use crate::plan::{InstallStep, ProjectRequirements, Requirements, Runtime, RuntimeStatus, SelectedRuntime};
+use crate::plan::{
+    Command, InstallStep, ProjectRequirements, ProvidedTool, Requirements, Runtime, RuntimeStatus, SelectedRuntime,
+};
 
 use super::{error, exec, fingerprint, label};
 
@@ -74,11 +76,28 @@ pub(super) fn prepare(
             }
         }
     }
-    for first in before {
-        let display = &first.command.display;
+    let commands: Vec<Command> = before.iter().map(|s| s.command.clone()).collect();
+    run_all(board, &commands, dir, env, log).map_err(|(display, failed)| {
+        error(
+            format!("`{display}` (before `{}`) failed in {}: {failed}", step.command.display, dir.display()),
+            Some(format!("it tells the package manager which Python to build with; see {}", log.display())),
+        )
+    })?;
+    Ok(())
+}
+
+/// Runs `commands` in order; the first that does not succeed is returned with what happened.
+fn run_all(
+    board: &Blackboard,
+    commands: &[Command],
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    log: &Path,
+) -> Result<(), (String, String)> {
+    for command in commands {
         let run = exec::Run {
-            argv: &first.command.argv,
-            display,
+            argv: &command.argv,
+            display: &command.display,
             dir,
             env,
             log,
@@ -91,16 +110,71 @@ pub(super) fn prepare(
             Ok(exec::Outcome::Failed { status, .. }) => status,
             Err(e) => e.to_string(),
         };
-        return Err(error(
-            format!("`{display}` (before `{}`) failed in {}: {failed}", step.command.display, dir.display()),
-            Some(format!(
-                "it tells {} which Python to build with; see {}",
-                program_name(&first.command.argv),
-                log.display()
-            )),
-        ));
+        return Err((command.display.clone(), failed));
     }
     Ok(())
+}
+
+/// The directory whose programs are the provided tools (links into their virtualenvs), so
+/// that the virtualenvs' own `python` and `pip` stay off `PATH`.
+fn provided_bin(tool: &ProvidedTool) -> PathBuf {
+    let into = Path::new(&tool.into);
+    into.parent().unwrap_or(into).join("bin")
+}
+
+/// Installs the package managers the project needs and the host lacks (see the plan's
+/// `provide`), unless an earlier run already did.
+pub(super) fn provide(
+    board: &Blackboard,
+    project: &ProjectRequirements,
+    dir: &Path,
+    log: &Path,
+) -> Result<(), AgentError> {
+    for tool in &project.provide {
+        let program = Path::new(&tool.into).join("bin").join(&tool.tool);
+        let link = provided_bin(tool).join(&tool.tool);
+        if !program.is_file() {
+            board.reporter.step(Stage::Setup, &format!("providing {}: {}", tool.tool, tool.downloads));
+            // Run outside the project: its `.python-version` must not pick the tool's Python.
+            let tools_dir = provided_bin(tool).parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+            std::fs::create_dir_all(&tools_dir).map_err(|e| {
+                error(format!("cannot create {}: {e}", tools_dir.display()), Some("make it writable".into()))
+            })?;
+            run_all(board, &tool.commands, &tools_dir, &BTreeMap::new(), log).map_err(|(display, failed)| {
+                error(
+                    format!(
+                        "could not provide {} (needed by {}): `{display}` failed: {failed}",
+                        tool.tool, tool.needed_by.file
+                    ),
+                    Some(format!(
+                        "see {}; or install {} yourself (`pipx install {}`) and run `repo-run up` again",
+                        log.display(),
+                        tool.tool,
+                        tool.tool
+                    )),
+                )
+            })?;
+        }
+        link_program(&program, &link).map_err(|e| {
+            error(
+                format!("could not link {} to {}: {e}", link.display(), program.display()),
+                Some(format!("make {} writable", provided_bin(tool).display())),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `link` → `program`, replacing a stale link.
+fn link_program(program: &Path, link: &Path) -> io::Result<()> {
+    if std::fs::read_link(link).is_ok_and(|target| target == program) {
+        return Ok(());
+    }
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(program, link)
 }
 
 fn words(argv: &[&str]) -> Vec<String> {
@@ -123,6 +197,15 @@ pub(super) fn env(project: &ProjectRequirements) -> (Vec<PathBuf>, BTreeMap<Stri
     }
     if let Some(toolchain) = selected(project, Runtime::Rust).and_then(|s| s.toolchain.as_deref()) {
         vars.insert("RUSTUP_TOOLCHAIN".to_owned(), toolchain.to_owned());
+    }
+    for bin in project.provide.iter().map(provided_bin) {
+        if !prefix.contains(&bin) {
+            prefix.push(bin);
+        }
+    }
+    // pipenv's virtualenv in the project, as `.venv`, where the later stages look for it.
+    if project.install.iter().any(|s| s.command.argv.first().is_some_and(|p| p == "pipenv")) {
+        vars.insert("PIPENV_VENV_IN_PROJECT".to_owned(), "1".to_owned());
     }
     (prefix, vars)
 }
@@ -204,7 +287,7 @@ pub(super) fn set_aside_foreign_venv(dir: &Path, python: &str, backups: &Path) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Command, Evidence, RuntimeRequirement};
+    use crate::plan::{Evidence, RuntimeRequirement};
 
     fn step(argv: &[&str]) -> InstallStep {
         InstallStep {
@@ -238,6 +321,7 @@ mod tests {
             install: vec![],
             system_packages: vec![],
             env: vec![],
+            provide: vec![],
         }
     }
 
