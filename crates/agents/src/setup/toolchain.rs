@@ -7,6 +7,10 @@
 //! A `.venv` made by another Python than the one the project now runs with is moved to
 //! `.repo-run/backups/` before the venv is created again: `python -m venv` over it would mix
 //! two interpreters' `lib/` directories, and it may be the user's own.
+//!
+//! A package manager in the plan's `provide` (the host lacks it) is installed first, into its
+//! own virtualenv in repo-run's cache, and only its program is linked into `<tools>/bin`, which
+//! goes on the project's `PATH`.
 
 use std::collections::BTreeMap;
 use std::io;
