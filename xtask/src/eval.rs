@@ -59,15 +59,21 @@ pub fn run(args: &[&str]) -> Result<()> {
             "--model" => model = Some(PathBuf::from(rest.next().context("--model needs a file")?)),
             "--only" => only = Some(rest.next().context("--only needs names")?.split(',').map(str::to_owned).collect()),
             "--skip-model" => skip_model = true,
-            other => bail!("unknown argument {other}; usage: cargo xtask eval fixer [--model FILE] [--only a,b] [--skip-model]"),
+            other => bail!(
+                "unknown argument {other}; usage: cargo xtask eval fixer [--model FILE] [--only a,b] [--skip-model]"
+            ),
         }
     }
     let model = if skip_model {
         None
     } else {
-        let file = model.unwrap_or_else(|| crate::models::model_dir().unwrap_or_default().join(crate::models::EVAL_MODEL));
+        let file =
+            model.unwrap_or_else(|| crate::models::model_dir().unwrap_or_default().join(crate::models::EVAL_MODEL));
         if !file.is_file() {
-            bail!("{} is missing: `cargo xtask models --eval` fetches it (or pass --model FILE, or --skip-model)", file.display());
+            bail!(
+                "{} is missing: `cargo xtask models --eval` fetches it (or pass --model FILE, or --skip-model)",
+                file.display()
+            );
         }
         Some(file)
     };
@@ -86,7 +92,10 @@ pub fn run(args: &[&str]) -> Result<()> {
     }
 
     println!("Fixer on {} broken repositories (release build; wall = `up` to its end)\n", names.len());
-    println!("{:<34} {:<10} {:<6} {:>8} {:>8} {:>9} {:>9}  fixes", "repository", "mode", "ok", "attempts", "wall s", "diagn. s", "again s");
+    println!(
+        "{:<34} {:<10} {:<6} {:>8} {:>8} {:>9} {:>9}  fixes",
+        "repository", "mode", "ok", "attempts", "wall s", "diagn. s", "again s"
+    );
     let mut totals = [(0usize, 0usize), (0, 0)];
     for name in &names {
         let setup = setup_of(name);

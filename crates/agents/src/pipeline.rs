@@ -495,7 +495,9 @@ impl Agent for RequirementsAgent {
         let detection = board.detection.as_ref().ok_or_else(|| {
             AgentError::new(Stage::Requirements, "requirements need a detection result, and none was produced", None)
         })?;
-        board.requirements = Some(crate::requirements::resolve(detection, &board.repo, &board.host));
+        let mut requirements = crate::requirements::resolve(detection, &board.repo, &board.host);
+        crate::fixer::choose_runtimes(&mut requirements, &board.fixes, &board.host);
+        board.requirements = Some(requirements);
         Ok(())
     }
 }

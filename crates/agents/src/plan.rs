@@ -336,6 +336,26 @@ pub struct ProjectRequirements {
     pub install: Vec<InstallStep>,
     pub system_packages: Vec<SystemPackage>,
     pub env: Vec<EnvRequirement>,
+    /// Package managers the install needs and the host lacks, which `up` installs first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provide: Vec<ProvidedTool>,
+}
+
+/// A package manager an install step needs and the host lacks (pipenv, Poetry, PDM, uv): `up`
+/// installs it into a virtualenv of its own in repo-run's cache, apart from the host's and the
+/// project's Pythons, and puts only its program on the project's `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvidedTool {
+    /// The program: `pipenv`, `poetry`, `pdm`, `uv`.
+    pub tool: String,
+    /// The install step's evidence: the file that makes the tool necessary.
+    pub needed_by: Evidence,
+    /// The virtualenv it is installed into (absolute).
+    pub into: String,
+    /// The commands that install it, in order.
+    pub commands: Vec<Command>,
+    /// What is downloaded, for people.
+    pub downloads: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -346,19 +366,45 @@ pub struct RuntimeRequirement {
     pub required: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
-    /// What the host has, if anything.
+    /// The version the project runs with: the chosen one when [`Self::selected`] is set, else
+    /// what the host has, if anything.
     pub installed: Option<String>,
     pub status: RuntimeStatus,
     /// What a person should know about the status: the toolchain to install, a pin read
     /// loosely, the version manager that decides.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The installed interpreter or toolchain repo-run builds with when it is not the one on
+    /// `PATH` (a pyenv Python, a rustup toolchain, an nvm Node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<SelectedRuntime>,
+}
+
+/// One interpreter or toolchain a version manager installed, chosen because it satisfies the
+/// project's constraints (or comes nearest, with a `note` saying how).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelectedRuntime {
+    /// Its version (`3.7.16`, `1.95.0`, `20.19.0`).
+    pub version: String,
+    /// The version manager that installed it: `pyenv`, `uv`, `rustup`, `nvm`, `fnm`, `volta`.
+    pub manager: String,
+    /// The interpreter (Python) or `bin` directory (Node) to run, absolute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The name the manager knows it by, when that selects it (rustup's
+    /// `nightly-x86_64-unknown-linux-gnu`, set as `RUSTUP_TOOLCHAIN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
+    /// Why it was chosen, and what is only approximate about it (a nearest patch, a newer
+    /// minor than anything installed).
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuntimeStatus {
-    /// Installed and within the constraint (or no constraint).
+    /// Installed and within the constraint (or no constraint), or near enough to a version
+    /// file's pin to go on with, with a warning in `message`.
     Ok,
     /// Installed, but outside the constraint.
     Mismatch,

@@ -128,7 +128,9 @@ fn fixtures_are_detected_as_expected() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     all.sort();
-    let unexpected: Vec<_> = all.iter().filter(|f| !detections.contains_key(*f)).collect();
+    // `broken/` is a suite of its own: each repository there is brought up end to end by
+    // crates/cli/tests/broken.rs and planned by plans.rs.
+    let unexpected: Vec<_> = all.iter().filter(|f| *f != "broken" && !detections.contains_key(*f)).collect();
     for line in &lines {
         println!("{line}");
     }

@@ -40,6 +40,10 @@ fn redact_machine(plan: &mut Value) {
     plan["host"] = "[host]".into();
     if let Some(reqs) = plan["requirements"].as_array_mut() {
         for req in reqs {
+            // Which package managers must be provided depends on what the host has.
+            if let Some(req) = req.as_object_mut() {
+                req.remove("provide");
+            }
             if let Some(runtimes) = req["runtimes"].as_array_mut() {
                 for rt in runtimes {
                     rt["installed"] = "[host]".into();
@@ -47,11 +51,16 @@ fn redact_machine(plan: &mut Value) {
                     if rt.get("message").is_some() {
                         rt["message"] = "[host]".into();
                     }
+                    // Whether another interpreter is chosen, and where it lives, is the host's.
+                    if let Some(rt) = rt.as_object_mut() {
+                        rt.remove("selected");
+                    }
                 }
             }
         }
     }
     if let Some(steps) = plan["steps"].as_array_mut() {
+        steps.retain(|s| s["kind"] != "provide_tool");
         for step in steps.iter_mut().filter(|s| s["kind"] == "check_runtime") {
             step["why"] = "[host]".into();
         }

@@ -86,6 +86,7 @@ fn hand_made(dir: &Path, argv: &[&str]) -> (Blackboard, Arc<Recorder>) {
             }],
             system_packages: vec![],
             env: vec![],
+            provide: vec![],
         }],
         host: vec![],
     });
@@ -414,4 +415,126 @@ fn a_package_that_does_not_exist_fails_pip_with_the_index_hint() {
     let steps = recorder.all("step");
     assert!(steps[0].contains("python3 -m venv .venv: up to date"), "{steps:?}");
     assert!(steps[1].ends_with(".venv/bin/pip install -r requirements.txt"), "{steps:?}");
+}
+
+/// `python --version` of an interpreter, as it prints it (`3.7.16`).
+fn python_version(python: &Path) -> String {
+    let out = std::process::Command::new(python).arg("--version").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    text.trim().trim_start_matches("Python ").to_owned()
+}
+
+/// This machine's default `python3` is 3.11 and pyenv has 3.7.16 and 3.12.1: a project pinned
+/// to 3.7.4 builds with 3.7.16 (pyenv itself would fall back to the default), and pinned to 3.12
+/// later, its venv (made by 3.7) is moved to the backups and made again with 3.12.
+#[test]
+fn the_venv_is_made_by_the_chosen_pyenv_python_and_made_again_when_the_choice_changes() {
+    let dir = project(&[
+        (".python-version", "3.7.4\n"),
+        ("requirements.txt", "six==1.16.0\n"),
+        ("app.py", "import six\nprint(six.PY3)\n"),
+    ]);
+    let (result, board, recorder) = setup(dir.path());
+    result.unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+    let python = &board.requirements.as_ref().unwrap().projects[0].runtimes[0];
+    let selected = python.selected.as_ref().expect("a pyenv Python is chosen");
+    assert_eq!((selected.version.as_str(), selected.manager.as_str()), ("3.7.16", "pyenv"));
+    let interpreter = selected.path.clone().unwrap();
+    assert!(interpreter.ends_with("/versions/3.7.16/bin/python3"), "{interpreter}");
+    let venv_python = dir.path().join(".venv/bin/python");
+    assert_eq!(python_version(&venv_python), "3.7.16");
+    let import = std::process::Command::new(&venv_python).args(["-c", "import six"]).status().unwrap();
+    assert!(import.success(), "six is installed for 3.7");
+    let p = prepared(&board, ".");
+    let venv_step = format!("{interpreter} -m venv .venv");
+    assert_eq!(commands(p)[0], (venv_step.clone(), false));
+    let notes = recorder.all("note").join("\n");
+    assert!(notes.contains("building with pyenv's 3.7.16") && notes.contains("3.7 line"), "{notes}");
+
+    // Nothing changed: both steps are up to date.
+    let (result, board, _) = setup(dir.path());
+    result.unwrap();
+    assert!(commands(prepared(&board, ".")).iter().all(|(_, skipped)| *skipped));
+
+    // Another pin: the 3.7 venv goes to the backups and is made again by 3.12.
+    std::fs::write(dir.path().join(".python-version"), "3.12\n").unwrap();
+    let (result, board, recorder) = setup(dir.path());
+    result.unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+    assert_eq!(python_version(&venv_python), "3.12.1");
+    assert!(commands(prepared(&board, ".")).iter().all(|(_, skipped)| !*skipped));
+    let backups: Vec<PathBuf> =
+        std::fs::read_dir(dir.path().join(".repo-run/backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(python_version(&backups[0].join("bin/python")), "3.7.16", "the old venv is kept whole");
+    let notes = recorder.all("note").join("\n");
+    assert!(notes.contains("made by Python 3.7.16") && notes.contains(&backups[0].display().to_string()), "{notes}");
+}
+
+/// `[major, minor]` of what a `rustc --version` command reports, and whether it is a nightly
+/// (`rustc 1.97.0-nightly (…)`).
+fn rustc_version(mut command: std::process::Command) -> (Vec<u64>, bool) {
+    let out = String::from_utf8(command.output().unwrap().stdout).unwrap();
+    let version = out.split_whitespace().nth(1).unwrap_or_else(|| panic!("{out:?}"));
+    let numbers = version.split(['.', '-']).take(2).map(|n| n.parse().unwrap()).collect();
+    (numbers, version.contains("nightly"))
+}
+
+/// This machine's rustup has stable and a newer nightly: a crate whose `rust-version` is one
+/// above stable is fetched with the nightly, and the later stages get it as RUSTUP_TOOLCHAIN.
+#[test]
+fn a_rust_version_above_stable_builds_with_the_installed_nightly() {
+    let mut stable = std::process::Command::new("rustup");
+    stable.args(["run", "stable", "rustc", "--version"]);
+    let (stable, _) = rustc_version(stable);
+    let wanted = format!("{}.{}", stable[0], stable[1] + 1);
+    let manifest =
+        format!("[package]\nname = \"msrv\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"{wanted}\"\n");
+    let dir = project(&[("Cargo.toml", &manifest), ("src/main.rs", "fn main() {}\n")]);
+    let (result, board, _) = setup(dir.path());
+    result.unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+    let rust = &board.requirements.as_ref().unwrap().projects[0].runtimes[0];
+    let toolchain = rust.selected.as_ref().and_then(|s| s.toolchain.clone()).expect("a rustup toolchain is chosen");
+    assert!(toolchain.starts_with("nightly-"), "{toolchain}");
+    let p = prepared(&board, ".");
+    assert_eq!(p.extra_env.get("RUSTUP_TOOLCHAIN"), Some(&toolchain));
+    assert_eq!(commands(p), [("cargo fetch".to_owned(), false)]);
+    // What the later stages run `rustc` with.
+    let mut rustc = std::process::Command::new("rustc");
+    rustc.arg("--version").envs(board.project_env("."));
+    let (version, nightly) = rustc_version(rustc);
+    assert!(nightly && version >= vec![stable[0], stable[1] + 1], "{version:?}");
+}
+
+/// This machine has no pipenv: a Pipfile project gets it provided (from PyPI into a virtualenv
+/// of its own, only its program linked onto the project's PATH), and `pipenv install` puts the
+/// project's virtualenv in `.venv`.
+#[test]
+fn a_missing_pipenv_is_provided_in_a_virtualenv_of_its_own() {
+    let tools = tempfile::Builder::new().prefix("repo-run-tools-test").tempdir().unwrap();
+    let dir = project(&[
+        ("Pipfile", "[packages]\nsix = \"==1.16.0\"\n\n[requires]\npython_version = \"3.11\"\n"),
+        ("app.py", "import six\nprint(six.PY3)\n"),
+    ]);
+    let mut board = Blackboard::new(RepoView::open(dir.path()).unwrap(), Host::probe().with_tools_dir(tools.path()));
+    let recorder = Arc::new(Recorder::default());
+    board.reporter = recorder.clone();
+    DetectionAgent.run(&mut board).unwrap();
+    RequirementsAgent.run(&mut board).unwrap();
+    let project_reqs = &board.requirements.as_ref().unwrap().projects[0];
+    assert_eq!(project_reqs.provide.len(), 1, "pipenv is not on this machine's PATH: {:?}", project_reqs.provide);
+    let pipenv = &project_reqs.provide[0];
+    assert_eq!((pipenv.tool.as_str(), pipenv.needed_by.file.as_str()), ("pipenv", "Pipfile"));
+    assert!(pipenv.downloads.contains("Python package index"), "{}", pipenv.downloads);
+    SetupAgent.run(&mut board).unwrap_or_else(|e| panic!("{e}\n{:?}", e.hint));
+
+    assert!(tools.path().join("pipenv/bin/pipenv").is_file());
+    let link = tools.path().join("bin/pipenv");
+    assert_eq!(std::fs::read_link(&link).unwrap(), tools.path().join("pipenv/bin/pipenv"));
+    assert!(!tools.path().join("bin/python").exists(), "only the program is on PATH");
+    assert!(recorder.all("step").iter().any(|s| s.starts_with("providing pipenv")), "{:?}", recorder.all("step"));
+    let import = std::process::Command::new(dir.path().join(".venv/bin/python")).args(["-c", "import six"]).status();
+    assert!(import.unwrap().success(), "pipenv installed six into the project's .venv");
+    assert!(dir.path().join("Pipfile.lock").is_file());
+    let p = prepared(&board, ".");
+    assert!(p.path_prefix.contains(&tools.path().join("bin")), "{:?}", p.path_prefix);
 }

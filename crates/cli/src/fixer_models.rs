@@ -74,7 +74,9 @@ impl Models for EngineModels {
             let answer = engine
                 .generate_json(agent, model, &prompt, &request.schema, &options)
                 .map_err(|e| e.to_string())
-                .and_then(|g| serde_json::from_str::<serde_json::Value>(g.text.trim()).map_err(|e| format!("{e}: {}", g.text)));
+                .and_then(|g| {
+                    serde_json::from_str::<serde_json::Value>(g.text.trim()).map_err(|e| format!("{e}: {}", g.text))
+                });
             match answer {
                 Ok(json) => return ModelReply { model: model.to_string(), json: Ok(json) },
                 Err(e) => failures.push(format!("{model}: {e}")),

@@ -70,7 +70,11 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
         if let Some(req) = doc.requirements.iter().find(|r| r.project == project.path) {
             for rt in &req.runtimes {
                 let want = rt.required.as_deref().unwrap_or("any");
-                let have = rt.installed.as_deref().unwrap_or("not installed");
+                let mut have = rt.installed.as_deref().unwrap_or("not installed").to_owned();
+                if let Some(s) = &rt.selected {
+                    let at = s.path.as_deref().or(s.toolchain.as_deref()).unwrap_or_default();
+                    have = format!("{have}, {}'s {at}", s.manager);
+                }
                 let status = match rt.status {
                     RuntimeStatus::Ok => format!("{GREEN}ok{GREEN:#}"),
                     RuntimeStatus::Mismatch => format!("{RED}mismatch{RED:#}"),

@@ -293,3 +293,19 @@ fn an_old_app_broken_by_new_versions_of_unpinned_dependencies_resolves_as_of_its
     assert!(log.contains("--exclude-newer 2021-06-01T00:00:00Z") && log.contains("flask==2.0.1"), "{log}");
     down_clean(&p, &report);
 }
+
+/// A `.python-version` of 3.12 and code importing distutils (gone in 3.12): the newest
+/// installed Python before 3.12 is chosen, Requirements runs again, the venv is rebuilt with it.
+#[test]
+fn distutils_on_python_312_moves_to_the_newest_older_interpreter() {
+    let p = broken("python-distutils-312");
+    let report = fixed_by(&p, &[("choose_runtime", "python.distutils-removed")], "debug is False");
+    let version = report["fixes"][0]["action"]["version"].as_str().unwrap_or("").to_owned();
+    assert!(version.starts_with("3.11") || version.starts_with("3.10"), "{report:#}");
+    let cfg = std::fs::read_to_string(p.path().join(".venv/pyvenv.cfg")).unwrap();
+    assert!(
+        cfg.contains(&format!("version = {version}")) || cfg.contains(&format!("version_info = {version}")),
+        "{cfg}"
+    );
+    down_clean(&p, &report);
+}

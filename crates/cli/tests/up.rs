@@ -57,6 +57,26 @@ fn python_flask_on_redis_comes_up_healthy_and_goes_down_clean() {
     assert!(labelled("volume", &id).is_empty(), "down --volumes deletes it");
 }
 
+/// The fixture pins Python 3.7.4; this machine's `python3` is 3.11 and pyenv has 3.7.16: the
+/// plan chooses 3.7.16, the venv is made by it, and Flask 1.0 serves on it.
+#[test]
+fn a_flask_app_pinned_to_python_3_7_comes_up_on_the_installed_3_7() {
+    let p = Project::copy("python-flask-py37");
+    let plan = p.run(&["plan", "--json"]);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let python = &plan["requirements"][0]["runtimes"][0];
+    assert_eq!((python["status"].as_str(), python["selected"]["version"].as_str()), (Some("ok"), Some("3.7.16")));
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    let venv = Command::new(p.path().join(".venv/bin/python")).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&venv.stdout).trim(), "Python 3.7.16");
+    let (status, body) = http("GET", &app_url(&report), None);
+    assert_eq!((status, body.as_str()), (200, "hello from Python 3.7"));
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}
+
 #[test]
 fn a_dead_docker_daemon_is_a_service_failure_with_a_hint() {
     let mut p = Project::copy("python-flask-redis");

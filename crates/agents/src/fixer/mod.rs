@@ -369,6 +369,41 @@ fn log(board: &Blackboard, signature: &str, source: &str, action: Option<&FixAct
     }
 }
 
+/// A runtime a fix in force chose replaces Requirements' own choice (so `plan` and Setup both
+/// see it). A version no longer installed leaves the requirement as it was.
+pub fn choose_runtimes(
+    requirements: &mut crate::plan::Requirements,
+    fixes: &FixStore,
+    host: &crate::requirements::Host,
+) {
+    use crate::plan::{Runtime, RuntimeStatus, SelectedRuntime};
+    for project in &mut requirements.projects {
+        for r in &mut project.runtimes {
+            let name = match r.runtime {
+                Runtime::Python => action::RuntimeName::Python,
+                Runtime::Node => action::RuntimeName::Node,
+                Runtime::Rust => action::RuntimeName::Rust,
+                _ => continue,
+            };
+            let Some(version) = fixes.runtime(&project.project, name) else { continue };
+            let installed = host.managed(r.runtime).unwrap_or_default();
+            let Some(t) = installed.into_iter().find(|t| t.version.as_deref() == Some(version) || t.name == version)
+            else {
+                continue;
+            };
+            r.installed = t.version.clone().or_else(|| Some(version.to_owned()));
+            r.status = RuntimeStatus::Ok;
+            r.selected = Some(SelectedRuntime {
+                version: version.to_owned(),
+                manager: t.manager.to_owned(),
+                path: t.path.as_ref().map(|p| p.display().to_string()),
+                toolchain: (t.manager == "rustup").then(|| t.name.clone()),
+                note: format!("{} {version}, chosen by a fix in force (.repo-run/fixes.toml)", name.name()),
+            });
+        }
+    }
+}
+
 /// How long the Fixer spent diagnosing in one run (rules, model and validation).
 pub fn diagnosis_time(attempts: &[FixAttempt]) -> Duration {
     Duration::from_millis(attempts.iter().map(|a| a.diagnosis_ms as u64).sum())

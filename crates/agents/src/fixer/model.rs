@@ -82,7 +82,8 @@ pub fn request(board: &Blackboard, failure: &Failure, attempts: &[FixAttempt]) -
         .collect();
     user.push_str(&format!("files: {}\n", list(&files)));
     if let Some(pythons) = board.host.managed(crate::plan::Runtime::Python) {
-        user.push_str(&format!("installed pythons: {}\n", list(&pythons)));
+        let versions: Vec<String> = pythons.iter().filter_map(|t| t.version.clone()).collect();
+        user.push_str(&format!("installed pythons: {}\n", list(&versions)));
     }
     let tried: Vec<String> = attempts.iter().filter_map(|a| a.description.clone()).collect();
     if !tried.is_empty() {

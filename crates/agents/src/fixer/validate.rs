@@ -251,8 +251,12 @@ fn installed_versions(facts: &Facts<'_>, runtime: RuntimeName) -> Vec<String> {
         RuntimeName::Node => Runtime::Node,
         RuntimeName::Rust => Runtime::Rust,
     };
-    let mut out = board.host.managed(runtime).unwrap_or_default();
+    let managed = board.host.managed(runtime).unwrap_or_default();
+    // A version (`3.10.13`) or a manager's name for it (`stable-x86_64-…`) both name a toolchain.
+    let mut out: Vec<String> =
+        managed.iter().flat_map(|t| [Some(t.name.clone()), t.version.clone()]).flatten().collect();
     out.extend(board.host.version(runtime));
+    out.dedup();
     out
 }
 

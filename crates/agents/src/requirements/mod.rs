@@ -4,15 +4,19 @@
 //! and where each environment variable's value will come from.
 //!
 //! One file per concern: `versions` reads version files, `compare` matches a constraint
-//! against a version, `runtimes` combines both with the [`Host`], `install`,
+//! against a version, `runtimes` combines both with the [`Host`] (and `choice` picks another
+//! installed interpreter or toolchain when the default one does not fit), `install`
+//! (with `tools`: the package managers `up` provides when the host lacks them),
 //! `system_packages` and `env` build the rest.
 
+mod choice;
 mod compare;
 mod env;
 mod host;
 mod install;
 mod runtimes;
 mod system_packages;
+mod tools;
 mod versions;
 
 pub(crate) use env::is_third_party;
@@ -33,12 +37,16 @@ pub fn resolve(detection: &Detection, repo: &RepoView, host: &Host) -> Requireme
         .projects
         .iter()
         .zip(&needs)
-        .map(|(project, needs)| ProjectRequirements {
-            project: project.path.clone(),
-            runtimes: needs.iter().map(|&r| runtimes::requirement(repo, &project.path, r, host)).collect(),
-            install: install::steps(project, repo),
-            system_packages: system_packages::for_project(project, repo),
-            env: env::for_project(project),
+        .map(|(project, needs)| {
+            let install = install::steps(project, repo);
+            ProjectRequirements {
+                project: project.path.clone(),
+                runtimes: needs.iter().map(|&r| runtimes::requirement(repo, &project.path, r, host)).collect(),
+                provide: tools::to_provide(&install, host),
+                install,
+                system_packages: system_packages::for_project(project, repo),
+                env: env::for_project(project),
+            }
         })
         .collect();
     let host = all.into_iter().map(|runtime| HostRuntime { runtime, version: host.version(runtime) }).collect();
@@ -265,9 +273,13 @@ mod tests {
         let apt: Vec<&str> = p.system_packages.iter().map(|s| s.apt.as_str()).collect();
         assert_eq!(apt, ["build-essential", "libpq-dev"]);
         assert_eq!(p.system_packages[1].evidence.line, Some(2));
-        // Without pyenv, the interpreter on PATH (3.11) does not satisfy `.python-version` 3.12.
+        assert_eq!(py.selected.as_ref().and_then(|s| s.path.as_deref()), Some("/pyenv/versions/3.12.1/bin/python3"));
+        // Without pyenv, the interpreter on PATH (3.11) goes on for `.python-version` 3.12 with
+        // a warning: nothing newer is installed.
         let r = resolve(&d, &repo.view, &Host::with_versions(&[(Runtime::Python, "3.11.7")]));
-        assert_eq!(for_path(&r, ".").runtimes[0].status, RuntimeStatus::Mismatch);
+        let py = &for_path(&r, ".").runtimes[0];
+        assert_eq!((py.status, py.selected.as_ref()), (RuntimeStatus::Ok, None));
+        assert!(py.message.as_deref().unwrap().contains("newer than any installed"), "{:?}", py.message);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Which runtimes a project needs, and whether the host satisfies every constraint on each.
 //!
 //! A runtime gets one [`RuntimeRequirement`]: the constraint that decides it (the first one
-//! the host fails, else the nearest one), so the plan names the file to change. Version
-//! managers come first: a `rust-toolchain.toml` is decided by `rustup toolchain list`, a
-//! `.python-version` by `pyenv versions`, because that is what runs in the project directory.
+//! the host fails, else the nearest one), so the plan names the file to change. The runtime
+//! that runs by default is judged first (for a `rust-toolchain.toml`, the toolchain rustup runs
+//! in the project directory); when it fails, another installed interpreter or toolchain that
+//! fits is chosen (`selected`), and only when none does is the runtime a mismatch.
 
-use crate::plan::{Language, PackageManager, Project, Runtime, RuntimeRequirement, RuntimeStatus};
+use crate::plan::{Language, PackageManager, Project, Runtime, RuntimeRequirement, RuntimeStatus, SelectedRuntime};
 use crate::repo::RepoView;
 
+use super::choice::Choice;
 use super::compare::{Match, matches, release};
-use super::host::Host;
+use super::host::{Host, Toolchain};
 use super::versions::{Constraint, constraints};
 
 /// Runtimes a project needs: from its package managers, else from its languages.
@@ -60,7 +62,67 @@ pub fn requirement(repo: &RepoView, dir: &str, runtime: Runtime, host: &Host) ->
     decide(runtime, &constraints(repo, dir, runtime), host)
 }
 
+/// The verdict on the runtime that runs by default; when that fails the project, the installed
+/// interpreter or toolchain that satisfies it instead (see [`super::choice`]).
 fn decide(runtime: Runtime, constraints: &[Constraint], host: &Host) -> RuntimeRequirement {
+    let verdict = judge(runtime, constraints, host);
+    let failed = matches!(verdict.status, RuntimeStatus::Mismatch | RuntimeStatus::Missing);
+    // rustup will not run another toolchain than the one a toolchain file pins.
+    if !failed || rustup_pin_missing(runtime, constraints, host) {
+        return verdict;
+    }
+    match choose(runtime, constraints, host) {
+        Some(choice) => chosen(verdict, choice, host.version(runtime).as_deref()),
+        None => verdict,
+    }
+}
+
+/// The requirement once `choice` replaces the default: ok, with what was chosen and why, and
+/// what is approximate about it in `message`.
+fn chosen(verdict: RuntimeRequirement, choice: Choice, default: Option<&str>) -> RuntimeRequirement {
+    let Choice { toolchain, warnings } = choice;
+    let version = toolchain.version.clone().unwrap_or_default();
+    let selected = (toolchain.manager != super::choice::DEFAULT).then(|| {
+        let why = match (default, &verdict.required, &verdict.evidence) {
+            (Some(v), Some(req), Some(e)) => {
+                format!("{} requires {} {req}, the default is {v}", super::choice::location(e), verdict.runtime)
+            }
+            (Some(v), _, _) => format!("the default {} {v} does not fit", verdict.runtime),
+            (None, _, _) => format!("no {} on PATH", verdict.runtime),
+        };
+        let place = toolchain.path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+        SelectedRuntime {
+            version: version.clone(),
+            manager: toolchain.manager.to_owned(),
+            path: toolchain.path.as_ref().map(|p| p.display().to_string()),
+            toolchain: (toolchain.manager == "rustup").then(|| toolchain.name.clone()),
+            note: format!("{why}: building with {}'s {}{place}", toolchain.manager, toolchain.name),
+        }
+    });
+    RuntimeRequirement {
+        installed: Some(version),
+        status: RuntimeStatus::Ok,
+        message: (!warnings.is_empty()).then(|| warnings.join("; ")),
+        selected,
+        ..verdict
+    }
+}
+
+/// Whether a toolchain file pins a toolchain rustup does not have.
+fn rustup_pin_missing(runtime: Runtime, constraints: &[Constraint], host: &Host) -> bool {
+    matches!(manager_verdict(runtime, constraints, host, None), Some((_, Managed::NotInstalled { .. })))
+}
+
+/// Every installed candidate: the runtime on `PATH`, then the version managers' toolchains.
+fn choose(runtime: Runtime, constraints: &[Constraint], host: &Host) -> Option<Choice> {
+    let mut candidates: Vec<Toolchain> =
+        host.version(runtime).map(super::choice::default_toolchain).into_iter().collect();
+    candidates.extend(host.managed(runtime).unwrap_or_default());
+    super::choice::best(runtime, constraints, &candidates)
+}
+
+/// Today's verdict on the runtime that runs in the project directory by default.
+fn judge(runtime: Runtime, constraints: &[Constraint], host: &Host) -> RuntimeRequirement {
     let mut installed = host.version(runtime);
     let mut notes = Vec::new();
     let mut settled = None;
@@ -71,15 +133,22 @@ fn decide(runtime: Runtime, constraints: &[Constraint], host: &Host) -> RuntimeR
                 notes.push(note);
                 settled = Some(i);
             }
-            Managed::NotInstalled { note, fatal: true } => {
+            Managed::NotInstalled { note, .. } => {
                 return requirement_of(runtime, &constraints[i], installed, RuntimeStatus::Mismatch, vec![note]);
             }
-            Managed::NotInstalled { note, fatal: false } => notes.push(note),
         }
     }
     let Some(first) = constraints.first() else {
         let status = if installed.is_some() { RuntimeStatus::Ok } else { RuntimeStatus::Missing };
-        return RuntimeRequirement { runtime, required: None, evidence: None, installed, status, message: None };
+        return RuntimeRequirement {
+            runtime,
+            required: None,
+            evidence: None,
+            installed,
+            status,
+            message: None,
+            selected: None,
+        };
     };
     let Some(have) = installed.clone() else {
         return requirement_of(runtime, first, None, RuntimeStatus::Missing, notes);
@@ -121,68 +190,53 @@ fn requirement_of(
         installed,
         status,
         message: (!notes.is_empty()).then(|| notes.join("; ")),
+        selected: None,
     }
 }
 
 enum Managed {
     /// The manager provides a version for the pin: the project runs with it.
     Selected { version: String, note: String },
-    /// The manager lacks the pinned version; `fatal` when nothing else will run instead
-    /// (rustup refuses to run a toolchain that is not installed).
-    NotInstalled { note: String, fatal: bool },
+    /// The manager lacks the pinned version, and will run nothing else instead (rustup refuses
+    /// to run a toolchain that is not installed).
+    NotInstalled { note: String },
 }
 
-/// What rustup or pyenv make of the first pin they read, when the host has them.
+/// What rustup makes of a toolchain file, when the host has rustup. (A `.python-version` is
+/// not decided here: the interpreter is chosen among all installed ones and passed explicitly,
+/// because pyenv falls back to another interpreter when the pinned one is missing.)
 fn manager_verdict(
     runtime: Runtime,
     constraints: &[Constraint],
     host: &Host,
     installed: Option<&str>,
 ) -> Option<(usize, Managed)> {
-    let rule = match runtime {
-        Runtime::Rust => "rust.version.toolchain-file",
-        Runtime::Python => "python.version.python-version",
-        _ => return None,
-    };
-    let (i, pin) = constraints.iter().enumerate().find(|(_, c)| c.evidence.rule == rule)?;
-    let toolchains = host.managed(runtime)?;
+    if runtime != Runtime::Rust {
+        return None;
+    }
+    let (i, pin) = constraints.iter().enumerate().find(|(_, c)| c.evidence.rule == "rust.version.toolchain-file")?;
+    let toolchains: Vec<String> = host.managed(runtime)?.into_iter().map(|t| t.name).collect();
     let file = &pin.evidence.file;
-    let verdict = if runtime == Runtime::Rust {
-        match toolchains.iter().find(|t| rustup_has(t, &pin.text)) {
-            Some(t) => {
-                // What runs in the project directory: the pinned release, the default
-                // toolchain for `stable` (what rustc on PATH reports), else the toolchain.
-                let version = match (release(&pin.text), pin.text.as_str(), installed) {
-                    (Some(_), _, _) if pin.text.starts_with(|c: char| c.is_ascii_digit()) => pin.text.clone(),
-                    (_, "stable", Some(v)) if !v.contains('-') => v.to_owned(),
-                    _ => t.clone(),
-                };
-                Managed::Selected { version, note: format!("rustup runs toolchain {t} here ({file})") }
-            }
-            None => Managed::NotInstalled {
-                note: format!(
-                    "{file} pins toolchain `{}`, which rustup has not installed (installed: {}): \
-                     `rustup toolchain install {}`",
-                    pin.text,
-                    short_toolchains(&toolchains),
-                    pin.text
-                ),
-                fatal: true,
-            },
+    let verdict = match toolchains.iter().find(|t| rustup_has(t, &pin.text)) {
+        Some(t) => {
+            // What runs in the project directory: the pinned release, the default
+            // toolchain for `stable` (what rustc on PATH reports), else the toolchain.
+            let version = match (release(&pin.text), pin.text.as_str(), installed) {
+                (Some(_), _, _) if pin.text.starts_with(|c: char| c.is_ascii_digit()) => pin.text.clone(),
+                (_, "stable", Some(v)) if !v.contains('-') => v.to_owned(),
+                _ => t.clone(),
+            };
+            Managed::Selected { version, note: format!("rustup runs toolchain {t} here ({file})") }
         }
-    } else {
-        match pyenv_selects(&toolchains, &pin.text) {
-            Some(v) => Managed::Selected { version: v.clone(), note: format!("pyenv selects {v} here ({file})") },
-            None => Managed::NotInstalled {
-                note: format!(
-                    "{file} names {}, which pyenv has not installed (installed: {}): pyenv falls back to another \
-                     interpreter",
-                    pin.text,
-                    toolchains.join(", ")
-                ),
-                fatal: false,
-            },
-        }
+        None => Managed::NotInstalled {
+            note: format!(
+                "{file} pins toolchain `{}`, which rustup has not installed (installed: {}): \
+                 `rustup toolchain install {}`",
+                pin.text,
+                short_toolchains(&toolchains),
+                pin.text
+            ),
+        },
     };
     Some((i, verdict))
 }
@@ -219,20 +273,6 @@ fn short_toolchains(toolchains: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The pyenv version a `.python-version` entry selects: the exact name, or for a prefix
-/// (`3.11`) the newest installed `3.11.x`, as pyenv 2.3+ resolves it.
-fn pyenv_selects(installed: &[String], wanted: &str) -> Option<String> {
-    if installed.iter().any(|v| v == wanted) {
-        return Some(wanted.to_owned());
-    }
-    let prefix = format!("{wanted}.");
-    installed
-        .iter()
-        .filter(|v| v.starts_with(&prefix) && v[prefix.len()..].chars().all(|c| c.is_ascii_digit() || c == '.'))
-        .max_by(|a, b| release(a).cmp(&release(b)))
-        .cloned()
 }
 
 #[cfg(test)]
@@ -335,20 +375,142 @@ mod tests {
         assert!(!rustup_has("1.75.1-x86_64-unknown-linux-gnu", "1.75.0"));
     }
 
+    /// This machine's pyenv: CPython 2.7 to 3.13, 3.11.7 the default.
+    fn pyenv_host() -> Host {
+        let versions = ["2.7.18", "3.6.15", "3.7.16", "3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"];
+        Host::with_versions(&[(Runtime::Python, "3.11.7")]).with_managed(Runtime::Python, &versions)
+    }
+
+    fn python_pin(text: &str, file: &str) -> Constraint {
+        let rule = if file == "runtime.txt" { "python.version.runtime-txt" } else { "python.version.python-version" };
+        c(Runtime::Python, text, true, file, rule)
+    }
+
+    /// `(status, installed, selected version, selected path)`.
+    fn choice(r: &RuntimeRequirement) -> (RuntimeStatus, Option<&str>, Option<&str>, Option<&str>) {
+        let selected = r.selected.as_ref();
+        (
+            r.status,
+            r.installed.as_deref(),
+            selected.map(|s| s.version.as_str()),
+            selected.and_then(|s| s.path.as_deref()),
+        )
+    }
+
     #[test]
-    fn pyenv_selects_the_pinned_interpreter() {
-        let versions = ["3.10.13", "3.11.7", "3.12.1"];
-        let host = Host::with_versions(&[(Runtime::Python, "3.11.7")]).with_managed(Runtime::Python, &versions);
-        let pin = |t: &str| [c(Runtime::Python, t, true, ".python-version", "python.version.python-version")];
-        let r = decide(Runtime::Python, &pin("3.12"), &host);
-        assert_eq!((r.status, r.installed.as_deref()), (RuntimeStatus::Ok, Some("3.12.1")));
-        assert!(r.message.unwrap().contains("pyenv selects 3.12.1"));
-        let r = decide(Runtime::Python, &pin("3.10.4"), &host);
+    fn an_installed_interpreter_that_fits_is_chosen_over_the_default() {
+        let pipfile = [c(Runtime::Python, "3.7", false, "Pipfile", "python.version.pipfile")];
+        let r = decide(Runtime::Python, &pipfile, &pyenv_host());
+        let path = "/pyenv/versions/3.7.16/bin/python3";
+        assert_eq!(choice(&r), (RuntimeStatus::Ok, Some("3.7.16"), Some("3.7.16"), Some(path)));
+        assert_eq!(r.message, None, "an exact fit needs no warning");
+        let selected = r.selected.unwrap();
+        assert_eq!(selected.manager, "pyenv");
+        assert!(
+            selected.note.contains("Pipfile line 1 requires python 3.7, the default is 3.11.7"),
+            "{}",
+            selected.note
+        );
+        // An exact pin, installed.
+        let r = decide(Runtime::Python, &[python_pin("3.12.1", ".python-version")], &pyenv_host());
+        assert_eq!(
+            choice(&r),
+            (RuntimeStatus::Ok, Some("3.12.1"), Some("3.12.1"), Some("/pyenv/versions/3.12.1/bin/python3"))
+        );
+        // The default fits: nothing is selected.
+        let r = decide(Runtime::Python, &[python_pin("3.11", ".python-version")], &pyenv_host());
+        assert_eq!(choice(&r), (RuntimeStatus::Ok, Some("3.11.7"), None, None));
+    }
+
+    #[test]
+    fn a_range_the_default_is_outside_of_takes_the_newest_inside() {
+        let cs = [c(Runtime::Python, ">=3.6,<3.8", false, "pyproject.toml", "python.version.requires-python")];
+        let r = decide(Runtime::Python, &cs, &pyenv_host());
+        assert_eq!(choice(&r).2, Some("3.7.16"));
+        // Every constraint counts: the version file and the range together allow only 3.6.
+        let both = [python_pin("3.6", ".python-version"), cs[0].clone()];
+        assert_eq!(choice(&decide(Runtime::Python, &both, &pyenv_host())).2, Some("3.6.15"));
+    }
+
+    #[test]
+    fn a_patch_pin_takes_the_nearest_installed_patch_with_a_warning() {
+        let r = decide(Runtime::Python, &[python_pin("python-3.12.4", "runtime.txt")], &pyenv_host());
+        assert_eq!(
+            choice(&r),
+            (RuntimeStatus::Ok, Some("3.12.1"), Some("3.12.1"), Some("/pyenv/versions/3.12.1/bin/python3"))
+        );
+        assert!(r.message.as_deref().unwrap().contains("3.12 line"), "{:?}", r.message);
+        let r = decide(Runtime::Python, &[python_pin("3.10.4", ".python-version")], &pyenv_host());
+        assert_eq!(choice(&r).2, Some("3.10.13"));
+        assert!(r.message.is_some());
+        // Node's line is its major: `.node-version` 20.19 on a host with only 20.20.2.
+        let cs = [c(Runtime::Node, "20.19", true, ".node-version", "node.version.node-version")];
+        let r = decide(Runtime::Node, &cs, &Host::with_versions(&[(Runtime::Node, "20.20.2")]));
+        assert_eq!(choice(&r), (RuntimeStatus::Ok, Some("20.20.2"), None, None));
+        let message = r.message.unwrap();
+        assert!(message.contains(".node-version line 1 pins node 20.19") && message.contains("20 line"), "{message}");
+    }
+
+    #[test]
+    fn a_newer_minor_than_any_installed_goes_on_with_the_newest() {
+        let r = decide(Runtime::Python, &[python_pin("3.14", ".python-version")], &pyenv_host());
+        assert_eq!(
+            choice(&r),
+            (RuntimeStatus::Ok, Some("3.13.0"), Some("3.13.0"), Some("/pyenv/versions/3.13.0/bin/python3"))
+        );
+        let message = r.message.unwrap();
+        assert!(message.contains("newer than any installed (newest: 3.13.0)"), "{message}");
+        // A newer major is not a nearest version.
+        let r = decide(Runtime::Python, &[python_pin("4.0", ".python-version")], &pyenv_host());
         assert_eq!(r.status, RuntimeStatus::Mismatch);
-        assert!(r.message.unwrap().contains("pyenv has not installed"));
-        // Without pyenv the interpreter on PATH decides.
+        // Nor is a newer line than the newest for a constraint that is not a version file's pin.
+        let cs = [c(Runtime::Python, ">=3.14", false, "pyproject.toml", "python.version.requires-python")];
+        assert_eq!(decide(Runtime::Python, &cs, &pyenv_host()).status, RuntimeStatus::Mismatch);
+    }
+
+    #[test]
+    fn nothing_installed_fits_is_a_mismatch_as_before() {
+        let cs = [c(Runtime::Python, "3.5", false, "Pipfile", "python.version.pipfile")];
+        let r = decide(Runtime::Python, &cs, &pyenv_host());
+        assert_eq!(choice(&r), (RuntimeStatus::Mismatch, Some("3.11.7"), None, None));
+        assert_eq!((r.required.as_deref(), r.evidence.unwrap().file.as_str()), (Some("3.5"), "Pipfile"));
+        // Without pyenv the interpreter on PATH decides: an older pin than it is a mismatch; a
+        // newer one goes on with a warning.
         let plain = Host::with_versions(&[(Runtime::Python, "3.11.7")]);
-        assert_eq!(decide(Runtime::Python, &pin("3.12"), &plain).status, RuntimeStatus::Mismatch);
+        let r = decide(Runtime::Python, &[python_pin("3.10", ".python-version")], &plain);
+        assert_eq!(r.status, RuntimeStatus::Mismatch);
+        let r = decide(Runtime::Python, &[python_pin("3.12", ".python-version")], &plain);
+        assert_eq!(choice(&r), (RuntimeStatus::Ok, Some("3.11.7"), None, None));
+        assert!(r.message.unwrap().contains("newer than any installed"));
+    }
+
+    #[test]
+    fn rustup_and_nvm_toolchains_are_chosen_too() {
+        let toolchain = |name: &str, version: &str| Toolchain {
+            manager: "rustup",
+            name: name.into(),
+            version: Some(version.into()),
+            path: None,
+        };
+        let host = Host::with_versions(&[(Runtime::Rust, "1.95.0")]).with_toolchains(
+            Runtime::Rust,
+            vec![
+                toolchain("stable-x86_64-unknown-linux-gnu", "1.95.0"),
+                toolchain("nightly-x86_64-unknown-linux-gnu", "1.97.0-nightly"),
+            ],
+        );
+        let cs = [c(Runtime::Rust, "1.96", false, "Cargo.toml", "rust.version.rust-version")];
+        let r = decide(Runtime::Rust, &cs, &host);
+        assert_eq!(choice(&r), (RuntimeStatus::Ok, Some("1.97.0-nightly"), Some("1.97.0-nightly"), None));
+        assert_eq!(r.selected.unwrap().toolchain.as_deref(), Some("nightly-x86_64-unknown-linux-gnu"));
+        let host =
+            Host::with_versions(&[(Runtime::Node, "20.20.2")]).with_managed(Runtime::Node, &["18.20.4", "22.1.0"]);
+        let cs = [c(Runtime::Node, ">=22", false, "package.json", "node.version.engines")];
+        let r = decide(Runtime::Node, &cs, &host);
+        assert_eq!(
+            choice(&r),
+            (RuntimeStatus::Ok, Some("22.1.0"), Some("22.1.0"), Some("/nvm/versions/node/v22.1.0/bin"))
+        );
     }
 
     #[test]

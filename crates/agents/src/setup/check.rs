@@ -7,9 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::pipeline::AgentError;
-use crate::plan::{Requirements, Runtime, RuntimeRequirement, RuntimeStatus};
+use crate::plan::{ProjectRequirements, Requirements, Runtime, RuntimeRequirement, RuntimeStatus};
 
-use super::{error, fingerprint, project_dir};
+use super::{error, fingerprint, project_dir, toolchain};
 
 /// Fails with every missing or mismatched runtime and every install program not on `PATH`.
 pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Result<(), AgentError> {
@@ -24,11 +24,17 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
             continue;
         }
         let dir = project_dir(root, &project.project);
+        let path = search_path(project, path.as_ref());
         let mut produced: Vec<&str> = Vec::new();
-        for step in &project.install {
+        for planned in &project.install {
+            // As it will run: with the chosen interpreter's path.
+            let (_, step) = toolchain::commands_for(planned, project);
             let Some(program) = step.command.argv.first() else { continue };
-            if !program_exists(program, &dir, &produced, path.as_ref()) {
-                let place = if program.contains('/') {
+            let provided = project.provide.iter().any(|t| &t.tool == program);
+            if !provided && !program_exists(program, &dir, &produced, path.as_ref()) {
+                let place = if Path::new(program).is_absolute() {
+                    format!("{program} does not exist")
+                } else if program.contains('/') {
                     format!("{program} does not exist in {}", dir.display())
                 } else {
                     format!("{program} is not on PATH")
@@ -60,6 +66,13 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
         format!("{} problems with the tools this repository needs:\n  - {}", messages.len(), messages.join("\n  - "))
     };
     Err(error(message, Some(hints.join("\n"))))
+}
+
+/// `PATH` as the project's commands see it: a chosen Node's `bin` (with its npm) first.
+fn search_path(project: &ProjectRequirements, path: Option<&OsString>) -> Option<OsString> {
+    let (mut dirs, _) = toolchain::env(project);
+    dirs.extend(path.map(std::env::split_paths).into_iter().flatten());
+    std::env::join_paths(dirs).ok()
 }
 
 /// Constraints that could not be read (`status: unknown`): the install goes on, and the user
@@ -239,12 +252,50 @@ mod tests {
             installed: Some("20.11.0".into()),
             status: RuntimeStatus::Mismatch,
             message: None,
+            selected: None,
         };
         let (message, hint) = runtime_problem("web", &r).unwrap();
         assert_eq!(message, "web: web/package.json line 5 requires node >=22; installed: 20.11.0");
         assert!(hint.contains("nvm install 22") && hint.contains("fnm"), "{hint}");
         let ok = RuntimeRequirement { status: RuntimeStatus::Ok, ..r };
         assert!(runtime_problem("web", &ok).is_none());
+    }
+
+    #[test]
+    fn programs_in_a_chosen_node_bin_count() {
+        let bin = tempfile::tempdir().unwrap();
+        let npm = bin.path().join("repo-run-test-npm");
+        std::fs::write(&npm, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&npm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let node = RuntimeRequirement {
+            runtime: Runtime::Node,
+            required: Some("22".into()),
+            evidence: None,
+            installed: Some("22.1.0".into()),
+            status: RuntimeStatus::Ok,
+            message: None,
+            selected: Some(crate::plan::SelectedRuntime {
+                version: "22.1.0".into(),
+                manager: "nvm".into(),
+                path: Some(bin.path().display().to_string()),
+                toolchain: None,
+                note: "chosen".into(),
+            }),
+        };
+        let project = ProjectRequirements {
+            project: ".".into(),
+            runtimes: vec![node],
+            install: vec![],
+            system_packages: vec![],
+            env: vec![],
+            provide: vec![],
+        };
+        let host_path = std::env::var_os("PATH");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!program_exists("repo-run-test-npm", dir.path(), &[], host_path.as_ref()));
+        let path = search_path(&project, host_path.as_ref());
+        assert!(program_exists("repo-run-test-npm", dir.path(), &[], path.as_ref()));
+        assert!(program_exists("sh", dir.path(), &[], path.as_ref()), "the host's PATH follows");
     }
 
     #[test]

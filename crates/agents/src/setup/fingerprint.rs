@@ -9,7 +9,9 @@
 //! it reads: its evidence file and the manifests and locks beside it (`package.json` with
 //! `package-lock.json`, `requirements.txt` with `pyproject.toml`, …). It is taken after the
 //! step ran, so a lock the step wrote itself is part of it. Creating a virtualenv depends on
-//! nothing but its command: changing `requirements.txt` re-runs pip, not `python3 -m venv`.
+//! nothing but its command and the interpreter (its path, when one was chosen, is in the
+//! command; its version is among the runtime versions): changing `requirements.txt` re-runs
+//! pip, not `python3 -m venv`, and building with another Python makes the venv again.
 //! Switching package manager (npm to yarn) changes the family, so it runs.
 //!
 //! The records live in `.repo-run/setup.json`; a missing or unreadable file means a cold run.
@@ -82,7 +84,7 @@ pub(super) fn family(argv: &[String]) -> String {
 }
 
 /// `python3 -m venv .venv`.
-fn creates_venv(argv: &[String]) -> bool {
+pub(super) fn creates_venv(argv: &[String]) -> bool {
     argv.windows(2).any(|w| w[0] == "-m" && (w[1] == "venv" || w[1] == "virtualenv"))
 }
 
@@ -91,15 +93,15 @@ pub(super) fn compute(step: &InstallStep, root: &Path, runtime_versions: &[Strin
     let mut hash = Sha256::new();
     hash.update(b"repo-run setup fingerprint v1\0");
     hash.update(family(&step.command.argv).as_bytes());
+    hash.update(b"\0runtimes\0");
+    for v in runtime_versions {
+        hash.update(v.as_bytes());
+        hash.update(b"\0");
+    }
     if creates_venv(&step.command.argv) {
         hash.update(b"\0");
         hash.update(step.command.argv.join("\0").as_bytes());
     } else {
-        hash.update(b"\0runtimes\0");
-        for v in runtime_versions {
-            hash.update(v.as_bytes());
-            hash.update(b"\0");
-        }
         for file in inputs(&step.command.evidence.file) {
             hash.update(b"\0file\0");
             hash.update(file.as_bytes());

@@ -28,6 +28,7 @@ mod check;
 mod dotenv;
 mod exec;
 mod fingerprint;
+mod toolchain;
 pub mod tools;
 
 use std::collections::BTreeMap;
@@ -62,7 +63,7 @@ impl Agent for SetupAgent {
             )
         })?;
         check::runtimes_and_tools(&requirements, board.repo.root())?;
-        for note in check::unchecked(&requirements) {
+        for note in check::unchecked(&requirements).into_iter().chain(toolchain::notes(&requirements)) {
             board.reporter.note(Stage::Setup, &note);
         }
 
@@ -126,8 +127,8 @@ fn install(
     counter: &mut Counter,
 ) -> Result<Vec<StepRecord>, AgentError> {
     let log = board.workdir.log_file(&log_name(&project.project));
-    let mut versions: Vec<String> =
-        project.runtimes.iter().map(|r| format!("{}={}", r.runtime, r.installed.as_deref().unwrap_or("-"))).collect();
+    toolchain::provide(board, project, dir, &log)?;
+    let mut versions = toolchain::fingerprint_versions(project);
     // Fixes in force for the installs (a constraints file, a flag): part of the fingerprint,
     // so applying or undoing one reinstalls.
     let fixes_env = board.fixes.install_env(&board.workdir, &project.project);
@@ -140,7 +141,10 @@ fn install(
     let mut families: BTreeMap<String, usize> = BTreeMap::new();
     // Once a step runs, the ones after it run too: they build on what it produced.
     let mut ran = false;
-    for step in &project.install {
+    for planned in &project.install {
+        // The plan's command with the chosen interpreter, and what must run before it.
+        let (before, step) = toolchain::commands_for(planned, project);
+        let step = &step;
         if board.cancel.is_cancelled() {
             return Err(error(
                 format!("interrupted before `{}` in {}", step.command.display, dir.display()),
@@ -171,8 +175,9 @@ fn install(
         // The step may fail half-way: until it succeeds again it is not up to date.
         records.forget(&project.project, &key);
         let started = Instant::now();
-        let mut env = step_env(dir);
+        let mut env = step_env(dir, project);
         env.extend(fixes_env.clone());
+        toolchain::prepare(board, project, &before, step, dir, &env, &log)?;
         let mut argv =
             board.fixes.install_argv(&board.workdir, &project.project, dir, &step.command.argv).map_err(|e| {
                 error(format!("cannot write the requirements a fix in force derives: {e}"), Some(WRITABLE.into()))
@@ -240,12 +245,14 @@ fn resolve_as_of(board: &Blackboard, argv: &[String], date: &str) -> Result<Vec<
         // uv projects read UV_EXCLUDE_NEWER from the fix's install environment.
         return Ok(argv.to_vec());
     }
-    let uv = tools::provide("uv", &|note| board.reporter.note(Stage::Setup, note)).map_err(|e| {
-        error(
-            format!("resolving the dependencies as of {date} needs uv: {e}"),
-            Some("install uv (`pipx install uv`), or `repo-run undo` the fix".into()),
-        )
-    })?;
+    let tools_dir = board.host.tools_dir();
+    let uv =
+        tools::provide("uv", tools_dir.as_deref(), &|note| board.reporter.note(Stage::Setup, note)).map_err(|e| {
+            error(
+                format!("resolving the dependencies as of {date} needs uv: {e}"),
+                Some("install uv (`pipx install uv`), or `repo-run undo` the fix".into()),
+            )
+        })?;
     let mut out = vec![uv.to_string_lossy().into_owned(), "pip".into(), "install".into()];
     out.extend(["--python".into(), ".venv/bin/python".into(), "--exclude-newer".into(), format!("{date}T00:00:00Z")]);
     // What today's install put in `.venv` satisfies the bare names: resolve everything again.
@@ -264,10 +271,11 @@ fn label(project: &str, display: &str) -> String {
 }
 
 /// What an install command needs on top of the user's environment: the project's `.venv`
-/// once it exists, so that `pip`, build backends and `python` all resolve inside it.
-fn step_env(dir: &Path) -> BTreeMap<String, String> {
+/// once it exists, so that `pip`, build backends and `python` all resolve inside it, and the
+/// chosen toolchains.
+fn step_env(dir: &Path, project: &ProjectRequirements) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    let (prefix, extra) = tool_dirs(dir);
+    let (prefix, extra) = tool_dirs(dir, project);
     env.extend(extra);
     if !prefix.is_empty() {
         let mut paths = prefix;
@@ -281,8 +289,9 @@ fn step_env(dir: &Path) -> BTreeMap<String, String> {
     env
 }
 
-/// The project's tool directories that exist now, and the variables that go with them.
-fn tool_dirs(dir: &Path) -> (Vec<PathBuf>, BTreeMap<String, String>) {
+/// The project's tool directories that exist now and the chosen toolchains' (after them), and
+/// the variables that go with them.
+fn tool_dirs(dir: &Path, project: &ProjectRequirements) -> (Vec<PathBuf>, BTreeMap<String, String>) {
     let mut prefix = Vec::new();
     let mut extra = BTreeMap::new();
     let venv = dir.join(".venv");
@@ -294,6 +303,9 @@ fn tool_dirs(dir: &Path) -> (Vec<PathBuf>, BTreeMap<String, String>) {
     if node_bin.is_dir() {
         prefix.push(node_bin);
     }
+    let (chosen_bins, chosen_vars) = toolchain::env(project);
+    prefix.extend(chosen_bins);
+    extra.extend(chosen_vars);
     (prefix, extra)
 }
 
@@ -303,7 +315,7 @@ fn prepared_project(
     dotenv: BTreeMap<String, String>,
     installed: Vec<StepRecord>,
 ) -> PreparedProject {
-    let (path_prefix, extra_env) = tool_dirs(&dir);
+    let (path_prefix, extra_env) = tool_dirs(&dir, project);
     PreparedProject { project: project.project.clone(), dir, dotenv, path_prefix, extra_env, installed }
 }
 

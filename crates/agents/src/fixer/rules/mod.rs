@@ -9,6 +9,7 @@
 mod address_in_use;
 mod database_missing;
 mod dependency_api_changed;
+mod distutils_removed;
 mod django_no_database;
 mod engine_mismatch;
 mod missing_headers;
@@ -82,6 +83,7 @@ pub static ALL: &[&dyn Rule] = &[
     &database_missing::DatabaseMissing,
     &missing_table::MissingTable,
     &start_file_missing::StartFileMissing,
+    &distutils_removed::DistutilsRemoved,
     &dependency_api_changed::DependencyApiChanged,
     &missing_setting::MissingSetting,
 ];
