@@ -4,11 +4,11 @@
 //! be redone. Baseline in the same run: the same work done by hand for the Flask fixture
 //! (venv + pip, `docker run` + wait, start the app + wait for HTTP), as a person would.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::Value;
 
 const DEFAULT_FIXTURES: &[&str] = &["python-flask-redis", "node-express-pg-migrate", "rust-axum-postgres"];

@@ -1,7 +1,7 @@
 //! `cargo xtask eval fixer [--model FILE] [--only NAME,…] [--skip-model]`: the Fixer on the
 //! broken suite (`tests/fixtures/broken/`), measured.
 //!
-//! Each repository is brought up with `repo-run up -d --ci` twice over: with the rules (and no
+//! Each repository is brought up with `repo-run up -d --ci` (the dev build) twice over: with the rules (and no
 //! model), then with the rules off and the Fixer's model alone (`REPO_RUN_FIXER_RULES=off`,
 //! `FIXER_AGENT_MODEL`; default the Qwen2.5-Coder 1.5B of `cargo xtask models --eval`). It
 //! prints, per repository and mode, whether `up` ended as expected, the fixes applied, the
@@ -78,7 +78,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         Some(file)
     };
     let root = crate::workspace_root();
-    let bin = crate::release_binary("eval")?;
+    let bin = debug_binary()?;
     let (env, _registry) = crate::up_env(&bin, "eval-fixtures")?;
     let suite = root.join("tests/fixtures/broken");
     let mut names: Vec<String> = std::fs::read_dir(&suite)?
@@ -91,7 +91,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         names.retain(|n| only.contains(n));
     }
 
-    println!("Fixer on {} broken repositories (release build; wall = `up` to its end)\n", names.len());
+    println!("Fixer on {} broken repositories (dev build; wall = `up` to its end)\n", names.len());
     println!(
         "{:<34} {:<10} {:<6} {:>8} {:>8} {:>9} {:>9}  fixes",
         "repository", "mode", "ok", "attempts", "wall s", "diagn. s", "again s"
@@ -193,6 +193,18 @@ fn run_one(
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(Outcome { exit, applied, attempts: attempts.len(), wall, diagnosis, again })
+}
+
+/// The dev build (its llama.cpp is optimised; a release build would compile it all again).
+fn debug_binary() -> Result<PathBuf> {
+    let root = crate::workspace_root();
+    eprintln!("eval: building repo-run");
+    let status = crate::cargo().args(["build", "-q", "-p", "repo-run"]).current_dir(&root).status()?;
+    if !status.success() {
+        bail!("cargo build -p repo-run failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    Ok(target.join("debug/repo-run"))
 }
 
 fn down(bin: &Path, dir: &Path) -> Result<()> {

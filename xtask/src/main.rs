@@ -78,6 +78,9 @@ pub fn release_binary(who: &str) -> anyhow::Result<std::path::PathBuf> {
     Ok(target.join("release/repo-run"))
 }
 
+/// Environment variables for a child process, in order.
+pub type Env = Vec<(String, String)>;
+
 /// What `repo-run up` on fixtures needs here: the local service images (on a machine without a
 /// registry), the local npm registry served for Node installs (keep the server alive while the
 /// runs go on), and one `CARGO_TARGET_DIR` for Rust fixtures, `target/<target_dir>`, so a second
@@ -102,7 +105,7 @@ pub fn up_env(
     };
     env.push((
         "CARGO_TARGET_DIR".into(),
-        bin.parent().expect("target/release").join("..").join(target_dir).display().to_string(),
+        bin.parent().expect("target/<profile>").join("..").join(target_dir).display().to_string(),
     ));
     Ok((env, registry))
 }
