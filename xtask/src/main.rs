@@ -81,16 +81,16 @@ pub fn release_binary(who: &str) -> anyhow::Result<std::path::PathBuf> {
 /// Environment variables for a child process, in order.
 pub type Env = Vec<(String, String)>;
 
+/// Environment variables for a child process, in order.
+pub type Env = Vec<(String, String)>;
+
 /// What `repo-run up` on fixtures needs here: the local service images (on a machine without a
 /// registry), the local npm registry served for Node installs (keep the server alive while the
 /// runs go on), and one `CARGO_TARGET_DIR` for Rust fixtures, `target/<target_dir>`, so a second
 /// run is not a cold compile of their dependencies.
-pub fn up_env(
-    bin: &std::path::Path,
-    target_dir: &str,
-) -> anyhow::Result<(Vec<(String, String)>, Option<testkit::NpmRegistry>)> {
+pub fn up_env(bin: &std::path::Path, target_dir: &str) -> anyhow::Result<(Env, Option<testkit::NpmRegistry>)> {
     use anyhow::Context;
-    let mut env: Vec<(String, String)> = crate::images::for_tests()?;
+    let mut env: Env = crate::images::for_tests()?;
     let built = crate::npm_registry::for_tests()?;
     let registry_dir = std::env::var_os(testkit::NPM_REGISTRY_ENV)
         .map(std::path::PathBuf::from)

@@ -246,6 +246,7 @@ pub struct Blackboard {
 impl Blackboard {
     pub fn new(repo: RepoView, host: Host) -> Self {
         let workdir = WorkDir::new(repo.root());
+        let fixes = FixStore::empty_at(&workdir);
         Blackboard {
             repo,
             host,
@@ -261,7 +262,7 @@ impl Blackboard {
             apps: Vec::new(),
             health: Vec::new(),
             last_error: None,
-            fixes: FixStore::default(),
+            fixes,
             fix_attempts: Vec::new(),
             approver: Arc::new(ListOnly),
             models: None,

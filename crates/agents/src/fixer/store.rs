@@ -63,6 +63,12 @@ pub struct FixStore {
 }
 
 impl FixStore {
+    /// No fixes yet, saved into `workdir` when one is added (what a new blackboard starts with;
+    /// `up` loads the file instead).
+    pub fn empty_at(workdir: &WorkDir) -> FixStore {
+        FixStore { path: Some(workdir.path().join(FILE_NAME)), records: Vec::new() }
+    }
+
     /// Reads `.repo-run/fixes.toml`; no file means no fixes.
     pub fn load(workdir: &WorkDir) -> Result<FixStore, StoreError> {
         let path = workdir.path().join(FILE_NAME);

@@ -107,6 +107,9 @@ pub fn check(action: &FixAction, facts: &Facts<'_>) -> Result<(), String> {
             if !matches!(service.as_str(), "postgres" | "mysql" | "mariadb") {
                 return Err(format!("databases are created in postgres, mysql or mariadb, not `{service}`"));
             }
+            if !uses_service(facts, service) {
+                return Err(format!("no project of the repository uses {service}"));
+            }
             Ok(())
         }
         FixAction::SetStartCommand { project, argv } => {
@@ -205,6 +208,15 @@ fn source_mentions(dir: &Path, needle: &str) -> bool {
         .filter(|e| e.metadata().is_ok_and(|m| m.len() <= 1024 * 1024))
         .take(5000)
         .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(needle)))
+}
+
+/// Whether a detected project needs `service` (mysql and mariadb are one for this).
+fn uses_service(facts: &Facts<'_>, service: &str) -> bool {
+    let Some(detection) = facts.board.and_then(|b| b.detection.as_ref()) else { return false };
+    detection.projects.iter().flat_map(|p| &p.services).any(|s| {
+        let kind = s.service.as_str();
+        kind == service || (matches!(kind, "mysql" | "mariadb") && matches!(service, "mysql" | "mariadb"))
+    })
 }
 
 fn package_managers(facts: &Facts<'_>, path: &str) -> Vec<PackageManager> {
@@ -326,6 +338,8 @@ mod tests {
         assert!(check(&odd, &allowed).unwrap_err().contains("not a Debian package name"));
         let db = FixAction::CreateDatabase { service: "postgres".into(), name: "x\"; drop".into() };
         assert!(check(&db, &allowed).is_err());
+        let unused = FixAction::CreateDatabase { service: "postgres".into(), name: "shop".into() };
+        assert!(check(&unused, &allowed).unwrap_err().contains("no project of the repository uses postgres"));
     }
 
     #[test]
