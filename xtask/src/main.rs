@@ -81,9 +81,6 @@ pub fn release_binary(who: &str) -> anyhow::Result<std::path::PathBuf> {
 /// Environment variables for a child process, in order.
 pub type Env = Vec<(String, String)>;
 
-/// Environment variables for a child process, in order.
-pub type Env = Vec<(String, String)>;
-
 /// What `repo-run up` on fixtures needs here: the local service images (on a machine without a
 /// registry), the local npm registry served for Node installs (keep the server alive while the
 /// runs go on), and one `CARGO_TARGET_DIR` for Rust fixtures, `target/<target_dir>`, so a second
