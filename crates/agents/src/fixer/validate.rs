@@ -72,6 +72,15 @@ pub fn check(action: &FixAction, facts: &Facts<'_>) -> Result<(), String> {
             if !uses_python(facts, project) {
                 return Err(format!("{project} has no Python dependencies to resolve"));
             }
+            // The only date with evidence is the project's own history: its last commit.
+            let dir = project_dir(facts, project)?;
+            match super::rules::dependency_api_changed::last_commit_date(&dir) {
+                None => return Err(format!("{project} has no git history to date its dependencies by")),
+                Some(last) if date.as_str() > last.as_str() => {
+                    return Err(format!("{date} is after the project's last commit ({last})"));
+                }
+                Some(_) => {}
+            }
             if !crate::setup::tools::can_provide("uv") {
                 return Err("resolving as of a date needs uv (`pipx install uv`): pip has no such option".into());
             }
@@ -353,5 +362,15 @@ mod tests {
         };
         assert_eq!(check(&c("==0.27.0"), &facts(dir.path())), Ok(()));
         assert!(check(&c("banana"), &facts(dir.path())).is_err());
+    }
+
+    /// A model once proposed resolving a project with no git history as of a date it made up.
+    #[test]
+    fn a_resolution_date_needs_the_projects_history() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "flask\n").unwrap();
+        let as_of = FixAction::ResolveAsOf { project: ".".into(), date: "2023-04-01".into() };
+        let why = check(&as_of, &facts(dir.path())).unwrap_err();
+        assert!(why.contains("no git history") || why.contains("needs uv"), "{why}");
     }
 }

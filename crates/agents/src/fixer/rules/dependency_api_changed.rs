@@ -83,7 +83,7 @@ fn installed_in_venv(project: &Path, module: &str) -> bool {
 }
 
 /// `YYYY-MM-DD` of the last commit of the repository holding `dir`.
-fn last_commit_date(dir: &Path) -> Option<String> {
+pub(crate) fn last_commit_date(dir: &Path) -> Option<String> {
     let out = Command::new("git")
         .args(["log", "-1", "--format=%cs"])
         .current_dir(dir)

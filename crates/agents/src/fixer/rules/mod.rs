@@ -8,7 +8,7 @@
 
 mod address_in_use;
 mod database_missing;
-mod dependency_api_changed;
+pub(crate) mod dependency_api_changed;
 mod distutils_removed;
 mod django_no_database;
 mod engine_mismatch;
