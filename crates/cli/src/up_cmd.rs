@@ -210,7 +210,6 @@ fn print_fixes(board: &Blackboard, reporter: &UpReporter) {
             }
             Outcome::Declined => format!("  declined — {what} ({})", a.diagnosis),
             Outcome::Proposed => format!("  proposed, not applied — {what} ({})", a.diagnosis),
-            Outcome::Rejected(why) => format!("  rejected — {what}: {why}"),
             Outcome::Failed(why) => format!("  failed — {what}: {why}"),
             Outcome::NoAction(why) => format!("  no fix — {}: {why}", a.diagnosis),
         };

@@ -88,11 +88,10 @@ pub enum Outcome {
     Declined,
     /// Shown, not applied: nobody could be asked.
     Proposed,
-    /// The proposal failed validation.
-    Rejected(String),
     /// Applying it failed (a system package that did not install).
     Failed(String),
-    /// No rule or model had an action; the detail says what the user must do.
+    /// No rule or model had an action that passed validation; the detail says why (the
+    /// rejections) or what the user must do.
     NoAction(String),
 }
 
