@@ -643,3 +643,22 @@ fn an_unrelated_listener_on_the_port_never_makes_a_silent_app_healthy() {
     assert!(report.detail.contains(&format!("process group {}", t.board.apps[0].pid)), "{}", report.detail);
     assert!(t.board.apps[0].port_claim.held().is_none(), "the lock is let go once Health gives up");
 }
+
+#[test]
+fn an_app_answering_only_server_errors_is_judged_before_the_deadline() {
+    // Up and listening, but every request fails (a table that does not exist yet): waiting
+    // for the deadline would only delay the Fixer.
+    let app = http_app("").replace("self.send_response(200)", "self.send_response(500)");
+    let mut t = TestApp::new(&app, project("web", Some((some_free_port(), Some("PORT"))), Some(Framework::Flask)));
+    t.board.options.health_timeout = Duration::from_secs(60);
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    let started = Instant::now();
+    let err = HealthAgent.run(&mut t.board).unwrap_err();
+    let took = started.elapsed();
+    let report = &t.board.health[0];
+    assert!(!report.healthy, "{report:?}");
+    assert!(report.detail.starts_with("answers only HTTP 500"), "{}", report.detail);
+    assert!(took < Duration::from_secs(30), "judged after {took:?}, not at the 60 s deadline");
+    assert!(took >= Duration::from_secs(10), "a server error gets its grace first: {took:?}");
+    assert!(err.failure.is_some(), "the Fixer gets the evidence");
+}

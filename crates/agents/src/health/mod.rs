@@ -45,6 +45,10 @@ const SETTLE: Duration = Duration::from_secs(2);
 const TAIL_LINES: usize = 20;
 /// How many log lines a failure keeps as evidence for the Fixer.
 pub(crate) const EVIDENCE_LINES: usize = 80;
+/// An app whose own socket answers only 5xx this long is up but failing every request (a
+/// missing table, a broken setting): it is judged then, not at the deadline, so the Fixer
+/// can act minutes sooner. Warm-up answers (a 503 while loading) end well within it.
+const SERVER_ERROR_GRACE: Duration = Duration::from_secs(10);
 
 /// The Health agent.
 #[derive(Debug, Default)]
@@ -65,6 +69,8 @@ impl Agent for HealthAgent {
         let http_expected: Vec<bool> = board.apps.iter().map(|app| has_framework(board, app)).collect();
         let mut verdicts: Vec<Option<HealthReport>> = vec![None; board.apps.len()];
         let mut waiting: Vec<String> = vec![String::new(); board.apps.len()];
+        // Since when each app has answered nothing but server errors.
+        let mut erring_since: Vec<Option<Instant>> = vec![None; board.apps.len()];
         for app in &board.apps {
             board.reporter.step(Stage::Health, &format!("{}: waiting until it is ready", app.name));
         }
@@ -74,12 +80,27 @@ impl Agent for HealthAgent {
                 if verdicts[i].is_some() {
                     continue;
                 }
-                match probe_app(app, http_expected[i], started) {
+                let probe = probe_app(app, http_expected[i], started);
+                if !matches!(probe, Probe::ServerError { .. }) {
+                    erring_since[i] = None;
+                }
+                match probe {
                     Probe::Done(report) => {
                         app.port_claim.release();
                         verdicts[i] = Some(report);
                     }
                     Probe::Waiting(detail) => waiting[i] = detail,
+                    Probe::ServerError { url, status, detail } => {
+                        let since = *erring_since[i].get_or_insert_with(Instant::now);
+                        if since.elapsed() >= SERVER_ERROR_GRACE {
+                            let secs = SERVER_ERROR_GRACE.as_secs();
+                            let detail = format!("answers only HTTP {status} (for {secs} s)");
+                            app.port_claim.release();
+                            verdicts[i] = Some(report(app, ProbeKind::Http { url }, false, detail, started));
+                        } else {
+                            waiting[i] = detail;
+                        }
+                    }
                 }
             }
             if verdicts.iter().all(Option::is_some) {
@@ -140,6 +161,12 @@ enum Probe {
     Done(HealthReport),
     /// Not ready yet; what was seen, for the report if the deadline passes.
     Waiting(String),
+    /// The app's own socket answered with a server error (5xx).
+    ServerError {
+        url: String,
+        status: u16,
+        detail: String,
+    },
 }
 
 fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
@@ -182,7 +209,11 @@ fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
             let detail = format!("HTTP {status} in {} ms{note}", took.as_millis());
             Probe::Done(report(app, ProbeKind::Http { url }, true, detail, started))
         }
-        PortAnswer::Http { status, addr, .. } => Probe::Waiting(format!("http://{addr}/ answers HTTP {status}{hint}")),
+        PortAnswer::Http { status, addr, .. } => Probe::ServerError {
+            url: format!("http://{addr}/"),
+            status,
+            detail: format!("http://{addr}/ answers HTTP {status}{hint}"),
+        },
         PortAnswer::NotHttp { addr } if !http_expected => {
             let detail = format!("accepts TCP connections on {addr} (not HTTP){note}");
             Probe::Done(report(app, ProbeKind::Tcp { port }, true, detail, started))
