@@ -376,11 +376,6 @@ pub fn log_path(workdir: &WorkDir) -> PathBuf {
     workdir.path().join(LOG_NAME)
 }
 
-/// Whether a store file exists at all (for `fix --list` to say "none").
-pub fn exists(workdir: &WorkDir) -> bool {
-    Path::new(&workdir.path().join(FILE_NAME)).exists()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

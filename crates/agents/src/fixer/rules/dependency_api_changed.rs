@@ -17,7 +17,7 @@ use crate::fixer::action::FixAction;
 pub struct DependencyApiChanged;
 
 /// A last commit this recent means today's versions are the project's own era.
-const RECENT_DAYS: i64 = 60;
+const RECENT_DAYS: u64 = 60;
 
 static PATTERNS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
     [
@@ -63,7 +63,7 @@ impl Rule for DependencyApiChanged {
                  unknown: pin {top} to the version it was written for"
             )));
         };
-        if days_ago(&date).is_some_and(|d| d < RECENT_DAYS) {
+        if date.as_str() > recent_cutoff().as_str() {
             return Some(diagnosis.explain(format!(
                 "{module}.{name} is gone from today's {top}, and the project's last commit ({date}) is recent: pin {top} \
                  to a version that has it"
@@ -95,22 +95,11 @@ pub(crate) fn last_commit_date(dir: &Path) -> Option<String> {
     (out.status.success() && date.len() == 10).then_some(date)
 }
 
-/// Days from `date` (`YYYY-MM-DD`) to now.
-fn days_ago(date: &str) -> Option<i64> {
-    let mut parts = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64 / 86_400;
-    Some(now - days_from_civil(y, m, d))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The day `RECENT_DAYS` ago, `YYYY-MM-DD` (ISO dates compare as strings), from the one
+/// calendar repo-run has (`state.rs`).
+fn recent_cutoff() -> String {
+    let then = crate::state::unix_now().saturating_sub(RECENT_DAYS * 86_400);
+    crate::state::rfc3339_utc(then)[..10].to_owned()
 }
 
 #[cfg(test)]
@@ -184,9 +173,9 @@ mod tests {
     }
 
     #[test]
-    fn civil_days() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert!(days_ago("2021-06-01").unwrap() > 1000);
+    fn the_cutoff_is_a_date_before_today() {
+        let cutoff = recent_cutoff();
+        assert_eq!(cutoff.len(), 10, "{cutoff}");
+        assert!(cutoff.as_str() > "2021-06-01" && cutoff < today(), "{cutoff}");
     }
 }
