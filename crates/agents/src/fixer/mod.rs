@@ -18,6 +18,7 @@
 pub mod action;
 mod apply;
 pub mod model;
+mod requirements_txt;
 pub mod rules;
 pub mod scripts;
 pub mod store;
@@ -401,6 +402,17 @@ pub fn choose_runtimes(
             });
         }
     }
+}
+
+/// The files of a project the Fixer may look through: what git does not ignore, without
+/// dependency and build directories or repo-run's own, at most 8 levels down.
+pub(crate) fn project_files(dir: &std::path::Path) -> impl Iterator<Item = ignore::DirEntry> {
+    ignore::WalkBuilder::new(dir)
+        .max_depth(Some(8))
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some("node_modules" | ".venv" | "target" | ".repo-run")))
+        .build()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
 }
 
 /// How long the Fixer spent diagnosing in one run (rules, model and validation).

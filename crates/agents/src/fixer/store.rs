@@ -312,7 +312,6 @@ fn derived_prefix(project: &str) -> String {
 
 /// The requirements text with each constrained package's line replaced by its constraint.
 fn derive_requirements(text: &str, constraints: &[(String, String)], base: &Path) -> String {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
     let mut out = String::from("# Derived by repo-run from the project's requirements, with the fixes in force.\n");
     for line in text.lines() {
         let trimmed = line.trim();
@@ -323,11 +322,8 @@ fn derive_requirements(text: &str, constraints: &[(String, String)], base: &Path
             out.push_str(&format!("{flag} {}\n", base.join(rest.trim()).display()));
             continue;
         }
-        let name_end = trimmed
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-            .unwrap_or(trimmed.len());
-        let name = &trimmed[..name_end];
-        match constraints.iter().find(|(p, _)| !name.is_empty() && norm(p) == norm(name)) {
+        let name = super::requirements_txt::requirement_name(line);
+        match constraints.iter().find(|(p, _)| name.is_some_and(|n| super::requirements_txt::same_package(p, n))) {
             Some((package, constraint)) => out.push_str(&format!("{package}{constraint}\n")),
             None => {
                 out.push_str(line);

@@ -207,12 +207,7 @@ fn reads_variable(facts: &Facts<'_>, project_path: &str, name: &str) -> bool {
 fn source_mentions(dir: &Path, needle: &str) -> bool {
     const SOURCE: &[&str] =
         &["py", "js", "mjs", "cjs", "ts", "tsx", "rb", "go", "rs", "php", "java", "kt", "ex", "exs"];
-    let walk = ignore::WalkBuilder::new(dir)
-        .max_depth(Some(8))
-        .filter_entry(|e| !matches!(e.file_name().to_str(), Some("node_modules" | ".venv" | "target" | ".repo-run")))
-        .build();
-    walk.filter_map(Result::ok)
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+    super::project_files(dir)
         .filter(|e| e.path().extension().and_then(|x| x.to_str()).is_some_and(|x| SOURCE.contains(&x)))
         .filter(|e| e.metadata().is_ok_and(|m| m.len() <= 1024 * 1024))
         .take(5000)

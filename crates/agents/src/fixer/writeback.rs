@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::action::{EnvValue, FixAction, InstallFlag, RuntimeName};
+use super::requirements_txt::{requirement_name, same_package};
 use super::store::{FixRecord, FixStore};
 use crate::workdir::WorkDir;
 
@@ -137,7 +138,7 @@ fn edit_for(action: &FixAction) -> Option<(String, Edit)> {
                     let mut replaced = false;
                     let mut out = String::new();
                     for l in text.split_inclusive('\n') {
-                        if !replaced && requirement_name(l).is_some_and(|n| same_package(&n, &package)) {
+                        if !replaced && requirement_name(l).is_some_and(|n| same_package(n, &package)) {
                             out.push_str(&line);
                             out.push('\n');
                             replaced = true;
@@ -187,22 +188,6 @@ fn dotenv_value(value: &str) -> String {
     } else {
         format!("'{}'", value.replace('\'', ""))
     }
-}
-
-/// The package a requirements line names (`Flask[async]>=2 ; python_version…` → `Flask`).
-fn requirement_name(line: &str) -> Option<String> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') || line.starts_with('-') {
-        return None;
-    }
-    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(line.len());
-    (end > 0).then(|| line[..end].to_owned())
-}
-
-/// PEP 503: names compare case-insensitively with `-`, `_` and `.` alike.
-fn same_package(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
-    norm(a) == norm(b)
 }
 
 fn journal_path(workdir: &WorkDir) -> PathBuf {
@@ -299,12 +284,5 @@ mod tests {
         let ids: Vec<String> = FixStore::load(&workdir).unwrap().records().iter().map(|r| r.id.clone()).collect();
         assert_eq!(ids, ["fix-1", "fix-2", "fix-3", "fix-4"], "every fix is back in force, under its id");
         assert!(revert_last(root, &workdir, &mut store).unwrap().is_none());
-    }
-
-    #[test]
-    fn names_compare_as_pep_503_says() {
-        assert_eq!(requirement_name("Flask[async]>=2 ; python_version > '3'").as_deref(), Some("Flask"));
-        assert_eq!(requirement_name("-r other.txt"), None);
-        assert!(same_package("Django_REST.framework", "django-rest-framework"));
     }
 }

@@ -132,14 +132,8 @@ impl<'a> Context<'a> {
     /// ignores and dependency directories.
     pub fn files_named(&self, name: &str) -> Vec<String> {
         let dir = self.project_dir();
-        let walk = ignore::WalkBuilder::new(&dir)
-            .max_depth(Some(8))
-            .filter_entry(|e| {
-                !matches!(e.file_name().to_str(), Some("node_modules" | ".venv" | "target" | ".repo-run"))
-            })
-            .build();
-        walk.filter_map(Result::ok)
-            .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && e.file_name() == name)
+        crate::fixer::project_files(&dir)
+            .filter(|e| e.file_name() == name)
             .filter_map(|e| e.path().strip_prefix(&dir).ok().map(|p| p.to_string_lossy().replace('\\', "/")))
             .collect()
     }

@@ -18,6 +18,7 @@ use regex::Regex;
 use super::{Context, Diagnosis, Rule};
 use crate::failure::StepKind;
 use crate::fixer::action::FixAction;
+use crate::fixer::requirements_txt::normalise;
 
 pub struct NoWheelForPin;
 
@@ -106,11 +107,6 @@ fn wheel_versions(pip: &Path, package: &str, pin: &Version) -> Option<Vec<Versio
 fn parse_from_versions(text: &str) -> Option<Vec<Version>> {
     let list = text.split("(from versions: ").nth(1)?.split(')').next()?;
     Some(list.split(',').filter_map(|v| v.trim().parse().ok()).collect())
-}
-
-/// PEP 503.
-fn normalise(name: &str) -> String {
-    name.to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
 #[cfg(test)]
