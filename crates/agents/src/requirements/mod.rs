@@ -16,7 +16,7 @@ mod host;
 mod install;
 mod runtimes;
 mod system_packages;
-mod tools;
+pub(crate) mod tools;
 mod versions;
 
 pub(crate) use env::is_third_party;

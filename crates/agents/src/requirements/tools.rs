@@ -21,24 +21,29 @@ pub fn to_provide(install: &[InstallStep], host: &Host) -> Vec<ProvidedTool> {
         if host.has_program(tool) || out.iter().any(|t| &t.tool == tool) {
             continue;
         }
-        let into = tools_dir.join(tool).display().to_string();
-        let pip = format!("{into}/bin/pip");
-        let evidence = Evidence::new(&step.command.evidence.file, None, format!("requirements.provide.{tool}"));
-        out.push(ProvidedTool {
-            tool: tool.clone(),
-            needed_by: step.command.evidence.clone(),
-            commands: vec![
-                command(&["python3", "-m", "venv", &into], evidence.clone()),
-                command(&[&pip, "install", "--disable-pip-version-check", tool], evidence),
-            ],
-            downloads: format!(
-                "{tool} and its dependencies from the Python package index (PyPI, or PIP_INDEX_URL / pip.conf), into \
-                 {into}"
-            ),
-            into,
-        });
+        out.push(provided(tool, &tools_dir, &step.command.evidence));
     }
     out
+}
+
+/// How `tool` is provided in `tools_dir`, for a step (or a fix) `needed_by` names: a
+/// virtualenv of its own, filled by pip from the user's package index.
+pub(crate) fn provided(tool: &str, tools_dir: &std::path::Path, needed_by: &Evidence) -> ProvidedTool {
+    let into = tools_dir.join(tool).display().to_string();
+    let pip = format!("{into}/bin/pip");
+    let evidence = Evidence::new(&needed_by.file, None, format!("requirements.provide.{tool}"));
+    ProvidedTool {
+        tool: tool.to_owned(),
+        needed_by: needed_by.clone(),
+        commands: vec![
+            command(&["python3", "-m", "venv", &into], evidence.clone()),
+            command(&[&pip, "install", "--disable-pip-version-check", tool], evidence),
+        ],
+        downloads: format!(
+            "{tool} and its dependencies from the Python package index (PyPI, or PIP_INDEX_URL / pip.conf), into {into}"
+        ),
+        into,
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ mod dotenv;
 mod exec;
 mod fingerprint;
 mod toolchain;
-pub mod tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -183,7 +182,7 @@ fn install(
                 error(format!("cannot write the requirements a fix in force derives: {e}"), Some(WRITABLE.into()))
             })?;
         if let Some(date) = board.fixes.resolve_as_of(&project.project) {
-            argv = resolve_as_of(board, &argv, date)?;
+            argv = resolve_as_of(board, &argv, date, dir, &log)?;
         }
         // The log names what really runs when a fix changed the command.
         let display = if argv == step.command.argv { step.command.display.clone() } else { argv.join(" ") };
@@ -238,21 +237,35 @@ fn install(
 
 /// A pip install into the project's `.venv`, resolved as of `date` (a fix in force): pip has
 /// no such option, so uv installs into the same environment with `--exclude-newer`.
-fn resolve_as_of(board: &Blackboard, argv: &[String], date: &str) -> Result<Vec<String>, AgentError> {
+fn resolve_as_of(
+    board: &Blackboard,
+    argv: &[String],
+    date: &str,
+    dir: &Path,
+    log: &Path,
+) -> Result<Vec<String>, AgentError> {
     let is_venv_pip =
         argv.first().is_some_and(|p| p.ends_with(".venv/bin/pip")) && argv.get(1).is_some_and(|a| a == "install");
     if !is_venv_pip {
         // uv projects read UV_EXCLUDE_NEWER from the fix's install environment.
         return Ok(argv.to_vec());
     }
-    let tools_dir = board.host.tools_dir();
-    let uv =
-        tools::provide("uv", tools_dir.as_deref(), &|note| board.reporter.note(Stage::Setup, note)).map_err(|e| {
-            error(
-                format!("resolving the dependencies as of {date} needs uv: {e}"),
+    // uv from PATH, else provided the way the plan provides package managers.
+    let uv = if board.host.has_program("uv") {
+        PathBuf::from("uv")
+    } else {
+        let Some(tools_dir) = board.host.tools_dir() else {
+            return Err(error(
+                format!(
+                    "resolving the dependencies as of {date} needs uv, and there is no cache directory to put it in"
+                ),
                 Some("install uv (`pipx install uv`), or `repo-run undo` the fix".into()),
-            )
-        })?;
+            ));
+        };
+        let needed_by = crate::plan::Evidence::new(".repo-run/fixes.toml", None, "fixer.resolve-as-of");
+        let tool = crate::requirements::tools::provided("uv", &tools_dir, &needed_by);
+        toolchain::provide_one(board, &tool, dir, log)?
+    };
     let mut out = vec![uv.to_string_lossy().into_owned(), "pip".into(), "install".into()];
     out.extend(["--python".into(), ".venv/bin/python".into(), "--exclude-newer".into(), format!("{date}T00:00:00Z")]);
     // What today's install put in `.venv` satisfies the bare names: resolve everything again.

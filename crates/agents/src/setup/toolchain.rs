@@ -135,38 +135,49 @@ pub(super) fn provide(
     log: &Path,
 ) -> Result<(), AgentError> {
     for tool in &project.provide {
-        let program = Path::new(&tool.into).join("bin").join(&tool.tool);
-        let link = provided_bin(tool).join(&tool.tool);
-        if !program.is_file() {
-            board.reporter.step(Stage::Setup, &format!("providing {}: {}", tool.tool, tool.downloads));
-            // Run outside the project: its `.python-version` must not pick the tool's Python.
-            let tools_dir = provided_bin(tool).parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
-            std::fs::create_dir_all(&tools_dir).map_err(|e| {
-                error(format!("cannot create {}: {e}", tools_dir.display()), Some("make it writable".into()))
-            })?;
-            run_all(board, &tool.commands, &tools_dir, &BTreeMap::new(), log).map_err(|(display, failed)| {
-                error(
-                    format!(
-                        "could not provide {} (needed by {}): `{display}` failed: {failed}",
-                        tool.tool, tool.needed_by.file
-                    ),
-                    Some(format!(
-                        "see {}; or install {} yourself (`pipx install {}`) and run `repo-run up` again",
-                        log.display(),
-                        tool.tool,
-                        tool.tool
-                    )),
-                )
-            })?;
-        }
-        link_program(&program, &link).map_err(|e| {
+        provide_one(board, tool, dir, log)?;
+    }
+    Ok(())
+}
+
+/// Installs one provided tool (unless it is there) and links it; returns the program.
+pub(super) fn provide_one(
+    board: &Blackboard,
+    tool: &ProvidedTool,
+    dir: &Path,
+    log: &Path,
+) -> Result<PathBuf, AgentError> {
+    let program = Path::new(&tool.into).join("bin").join(&tool.tool);
+    let link = provided_bin(tool).join(&tool.tool);
+    if !program.is_file() {
+        board.reporter.step(Stage::Setup, &format!("providing {}: {}", tool.tool, tool.downloads));
+        // Run outside the project: its `.python-version` must not pick the tool's Python.
+        let tools_dir = provided_bin(tool).parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+        std::fs::create_dir_all(&tools_dir).map_err(|e| {
+            error(format!("cannot create {}: {e}", tools_dir.display()), Some("make it writable".into()))
+        })?;
+        run_all(board, &tool.commands, &tools_dir, &BTreeMap::new(), log).map_err(|(display, failed)| {
             error(
-                format!("could not link {} to {}: {e}", link.display(), program.display()),
-                Some(format!("make {} writable", provided_bin(tool).display())),
+                format!(
+                    "could not provide {} (needed by {}): `{display}` failed: {failed}",
+                    tool.tool, tool.needed_by.file
+                ),
+                Some(format!(
+                    "see {}; or install {} yourself (`pipx install {}`) and run `repo-run up` again",
+                    log.display(),
+                    tool.tool,
+                    tool.tool
+                )),
             )
         })?;
     }
-    Ok(())
+    link_program(&program, &link).map_err(|e| {
+        error(
+            format!("could not link {} to {}: {e}", link.display(), program.display()),
+            Some(format!("make {} writable", provided_bin(tool).display())),
+        )
+    })?;
+    Ok(program)
 }
 
 /// `link` → `program`, replacing a stale link.
