@@ -22,13 +22,7 @@ impl EngineModels {
     /// With a table already resolved (tests that choose their model).
     #[cfg(test)]
     pub fn with_table(table: ModelTable) -> Self {
-        let engine = Engine::new(EngineConfig {
-            table,
-            memory_budget: repo_run_inference::default_budget(),
-            n_gpu_layers: 0,
-            telemetry: None,
-        });
-        EngineModels { root: PathBuf::new(), engine: OnceLock::from(Ok(engine)) }
+        EngineModels { root: PathBuf::new(), engine: OnceLock::from(Ok(cpu_engine(table, None))) }
     }
 
     fn engine(&self) -> Result<&Engine, String> {
@@ -37,16 +31,16 @@ impl EngineModels {
                 let table =
                     ModelTable::from_env(None, Some(&self.root.join("repo-run.toml"))).map_err(|e| e.to_string())?;
                 let telemetry = Some(self.root.join(repo_run_inference::telemetry::TELEMETRY_FILE));
-                Ok(Engine::new(EngineConfig {
-                    table,
-                    memory_budget: repo_run_inference::default_budget(),
-                    n_gpu_layers: 0,
-                    telemetry,
-                }))
+                Ok(cpu_engine(table, telemetry))
             })
             .as_ref()
             .map_err(Clone::clone)
     }
+}
+
+/// The engine `up` asks through, within the machine's memory budget.
+fn cpu_engine(table: ModelTable, telemetry: Option<PathBuf>) -> Engine {
+    Engine::new(EngineConfig { table, memory_budget: repo_run_inference::default_budget(), n_gpu_layers: 0, telemetry })
 }
 
 /// The model table's row for a pipeline stage: the same word names both.
