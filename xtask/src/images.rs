@@ -1,5 +1,6 @@
 //! `cargo xtask images`: local service images (PostgreSQL, Redis, MariaDB, RabbitMQ) for
-//! machines with no container registry.
+//! machines with no container registry, and one `builder` image (Python and gcc without any
+//! library's headers) that tests run repo-run itself in.
 //!
 //! Each image is a Debian bookworm root (`debootstrap --variant=minbase`) with the server
 //! package and our entrypoint from `templates/images/`, imported with `docker import`. The tag
@@ -55,6 +56,16 @@ const RECIPES: &[Recipe] = &[
         entrypoint: "mariadb-entrypoint.sh",
         changes: &["EXPOSE 3306"],
         empty: &["var/lib/mysql"],
+    },
+    // Not a service: the minimal machine of a user whose build lacks a -dev package, which this
+    // host (with headers installed) cannot be. bookworm's Python is 3.11, like the host's.
+    Recipe {
+        service: "builder",
+        version: "bookworm",
+        packages: &["python3", "python3-venv", "python3-dev", "gcc", "libc6-dev", "ca-certificates"],
+        entrypoint: "builder-entrypoint.sh",
+        changes: &[],
+        empty: &[],
     },
     Recipe {
         service: "rabbitmq",

@@ -119,6 +119,9 @@ pub enum State {
         failed: Stage,
         step: String,
         attempt: u32,
+        /// The projects the failure is confined to, dropped if it is not fixed (see
+        /// [`Event::Failed`]).
+        drop: Vec<String>,
     },
     Done,
     Failed {
@@ -130,9 +133,13 @@ pub enum State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Succeeded,
-    /// A stage failed; `step` identifies the failed step for the per-step bound.
+    /// A stage failed; `step` identifies the failed step for the per-step bound. `drop` names
+    /// the projects the failure is confined to when other apps can come up without them (a
+    /// monorepo whose frontend lacks a tool): if no fix helps, those projects are dropped and
+    /// the stage runs again for the rest, instead of the whole run failing.
     Failed {
         step: String,
+        drop: Vec<String>,
     },
     /// The Fixer applied a fix that asks to go back to `redo_from`.
     Fixed {
@@ -169,11 +176,28 @@ pub struct Machine {
     /// Fixes applied per failed step.
     pub fixes_per_step: BTreeMap<String, u32>,
     pub fixes: u32,
+    /// Projects given up on, in the order they were dropped.
+    pub dropped: Vec<String>,
 }
 
 impl Machine {
     pub fn start() -> Self {
-        Machine { state: State::Run(Stage::Detection), fixes_per_step: BTreeMap::new(), fixes: 0 }
+        Machine { state: State::Run(Stage::Detection), fixes_per_step: BTreeMap::new(), fixes: 0, dropped: Vec::new() }
+    }
+
+    /// The run failed for the projects in `drop` only: go on without them, from the failed
+    /// stage (Runner for a Health failure: the Runner restarts the apps that remain, which
+    /// stops the dropped one), or fail when there is nothing to drop.
+    fn give_up(&mut self, failed: Stage, drop: &[String]) -> State {
+        if drop.is_empty() {
+            return State::Failed { stage: failed };
+        }
+        for project in drop {
+            if !self.dropped.contains(project) {
+                self.dropped.push(project.clone());
+            }
+        }
+        State::Run(failed.min(Stage::Runner))
     }
 }
 
@@ -183,12 +207,12 @@ pub fn transition(goal: Goal, limits: FixLimits, machine: &Machine, event: &Even
     next.state = match (&machine.state, event) {
         (State::Run(stage), Event::Succeeded) if *stage == goal.last_stage() => State::Done,
         (State::Run(stage), Event::Succeeded) => stage.next().map_or(State::Done, State::Run),
-        (State::Run(stage), Event::Failed { step }) if stage.fixable() => {
+        (State::Run(stage), Event::Failed { step, drop }) if stage.fixable() => {
             let spent = machine.fixes_per_step.get(step).copied().unwrap_or(0);
             if spent < limits.per_step && machine.fixes < limits.per_run {
-                State::Fix { failed: *stage, step: step.clone(), attempt: spent + 1 }
+                State::Fix { failed: *stage, step: step.clone(), attempt: spent + 1, drop: drop.clone() }
             } else {
-                State::Failed { stage: *stage }
+                next.give_up(*stage, drop)
             }
         }
         (State::Run(stage), Event::Failed { .. }) => State::Failed { stage: *stage },
@@ -199,7 +223,7 @@ pub fn transition(goal: Goal, limits: FixLimits, machine: &Machine, event: &Even
             next.fixes += 1;
             State::Run((*redo_from).min(*failed))
         }
-        (State::Fix { failed, .. }, _) => State::Failed { stage: *failed },
+        (State::Fix { failed, drop, .. }, _) => next.give_up(*failed, drop),
         // Events that cannot happen in a state change nothing.
         (State::Run(_), Event::Fixed { .. } | Event::NotFixed) | (State::Done | State::Failed { .. }, _) => {
             machine.state.clone()
@@ -241,6 +265,17 @@ pub struct Blackboard {
     pub models: Option<Arc<dyn Models>>,
     /// Set by the Fixer with the stage its fix asks to go back to.
     pub redo_from: Option<Stage>,
+    /// Projects given up on so that the others could come up, with why.
+    pub dropped: Vec<DroppedProject>,
+}
+
+/// A project the run went on without: its failure was its own, no fix helped, and other apps
+/// could still come up.
+#[derive(Debug, Clone)]
+pub struct DroppedProject {
+    pub project: String,
+    pub stage: Stage,
+    pub error: AgentError,
 }
 
 impl Blackboard {
@@ -267,7 +302,39 @@ impl Blackboard {
             approver: Arc::new(ListOnly),
             models: None,
             redo_from: None,
+            dropped: Vec::new(),
         }
+    }
+
+    /// The projects of `error` that the run could go on without: those it is confined to,
+    /// when at least one app with a start command is left once they are gone. Empty when the
+    /// failure is the whole run's.
+    fn droppable(&self, error: &AgentError) -> Vec<String> {
+        let confined = error.projects();
+        let Some(detection) = &self.detection else { return Vec::new() };
+        if confined.is_empty() {
+            return Vec::new();
+        }
+        let app_left = detection.projects.iter().any(|p| {
+            p.role == crate::plan::ProjectRole::App && p.start.is_some() && !confined.contains(&p.path.as_str())
+        });
+        if app_left { confined.into_iter().map(str::to_owned).collect() } else { Vec::new() }
+    }
+
+    /// Leaves the dropped projects out of the plan, so that no later stage (or a stage run
+    /// again after a fix) works on them.
+    fn forget_dropped(&mut self) {
+        if self.dropped.is_empty() {
+            return;
+        }
+        let dropped = |path: &str| self.dropped.iter().any(|d| d.project == path);
+        if let Some(d) = &mut self.detection {
+            d.projects.retain(|p| !dropped(&p.path));
+        }
+        if let Some(r) = &mut self.requirements {
+            r.projects.retain(|p| !dropped(&p.project));
+        }
+        self.prepared.retain(|p| !dropped(&p.project));
     }
 
     /// The environment a command of `project` (path relative to the root) runs with, on top
@@ -333,17 +400,35 @@ pub struct AgentError {
     pub message: String,
     pub hint: Option<String>,
     pub failure: Option<Box<Failure>>,
+    /// The projects this failure belongs to, when they are several or there is no typed
+    /// evidence (a check that found tools missing for two projects); see [`AgentError::projects`].
+    pub confined: Vec<String>,
 }
 
 impl AgentError {
     pub fn new(stage: Stage, message: impl Into<String>, hint: Option<String>) -> Self {
-        AgentError { stage, message: message.into(), hint, failure: None }
+        AgentError { stage, message: message.into(), hint, failure: None, confined: Vec::new() }
     }
 
     /// The same error, carrying the typed evidence of the step that failed.
     pub fn with_failure(mut self, failure: Failure) -> Self {
         self.failure = Some(Box::new(failure));
         self
+    }
+
+    /// The same error, belonging to `projects` only: the others may come up without them.
+    pub fn confined_to(mut self, projects: Vec<String>) -> Self {
+        self.confined = projects;
+        self
+    }
+
+    /// The projects the failure belongs to: those it was confined to, else its evidence's
+    /// project; empty when it is the whole run's (Docker is down, a service failed).
+    pub fn projects(&self) -> Vec<&str> {
+        if !self.confined.is_empty() {
+            return self.confined.iter().map(String::as_str).collect();
+        }
+        self.failure.iter().map(|f| f.project.as_str()).collect()
     }
 }
 
@@ -399,6 +484,11 @@ pub enum Progress {
         redo_from: Stage,
         attempt: u32,
     },
+    /// A project failed for good and the run goes on with the others from `redo_from`.
+    Dropped {
+        project: String,
+        redo_from: Stage,
+    },
 }
 
 /// Drives the registry's agents through the state machine.
@@ -448,20 +538,41 @@ impl Pipeline {
                 }
                 (Stage::Fixer, Err(error)) => {
                     // The Fixer's error is the original failure with what it tried: the run
-                    // ends with it.
+                    // ends with it, or goes on without the projects it is confined to.
                     progress(Progress::Failed { stage, error: error.clone() });
                     board.last_error = Some(error);
                     Event::NotFixed
                 }
+                (Stage::Detection | Stage::Requirements, Ok(())) => {
+                    board.forget_dropped();
+                    Event::Succeeded
+                }
                 (_, Ok(())) => Event::Succeeded,
                 (_, Err(error)) => {
                     let step = error.failure.as_ref().map_or_else(|| stage.name().to_owned(), |f| f.step_key());
+                    let drop = if goal == Goal::Up { board.droppable(&error) } else { Vec::new() };
                     progress(Progress::Failed { stage, error: error.clone() });
                     board.last_error = Some(error);
-                    Event::Failed { step }
+                    Event::Failed { step, drop }
                 }
             };
+            let before = machine.dropped.len();
             machine = transition(goal, self.limits, &machine, &event);
+            if machine.dropped.len() > before {
+                let (State::Run(redo_from), Some(error)) = (&machine.state, &board.last_error) else {
+                    unreachable!("dropping a project goes on running after a failure")
+                };
+                for project in &machine.dropped[before..] {
+                    progress(Progress::Dropped { project: project.clone(), redo_from: *redo_from });
+                    board.dropped.push(DroppedProject {
+                        project: project.clone(),
+                        stage: error.stage,
+                        error: error.clone(),
+                    });
+                }
+                board.last_error = None;
+                board.forget_dropped();
+            }
         }
     }
 }
@@ -509,7 +620,7 @@ mod tests {
     use crate::failure::StepKind;
 
     fn failed(step: &str) -> Event {
-        Event::Failed { step: step.into() }
+        Event::Failed { step: step.into(), drop: Vec::new() }
     }
 
     fn walk(goal: Goal, limits: FixLimits, events: &[Event]) -> Vec<State> {
@@ -546,7 +657,10 @@ mod tests {
         // Health fails; the fix (a new interpreter) redoes Setup.
         let events = [OK, OK, OK, OK, OK, failed("health/health/."), Event::Fixed { redo_from: Stage::Setup }];
         let s = walk(Goal::Up, FixLimits::default(), &events);
-        assert_eq!(s[6], State::Fix { failed: Stage::Health, step: "health/health/.".into(), attempt: 1 });
+        assert_eq!(
+            s[6],
+            State::Fix { failed: Stage::Health, step: "health/health/.".into(), attempt: 1, drop: Vec::new() }
+        );
         assert_eq!(s[7], State::Run(Stage::Setup));
         // Setup fails; a fix that names Runner still redoes Setup.
         let s = walk(Goal::Up, FixLimits::default(), &[OK, OK, failed("s"), Event::Fixed { redo_from: Stage::Runner }]);
@@ -573,7 +687,7 @@ mod tests {
         let fix = Event::Fixed { redo_from: Stage::Setup };
         // The same step: two fixes, then the third failure is final.
         let s = walk(Goal::Up, limits, &[OK, OK, failed("a"), fix.clone(), failed("a"), fix.clone(), failed("a")]);
-        assert_eq!(s[5], State::Fix { failed: Stage::Setup, step: "a".into(), attempt: 2 });
+        assert_eq!(s[5], State::Fix { failed: Stage::Setup, step: "a".into(), attempt: 2, drop: Vec::new() });
         assert_eq!(s.last(), Some(&State::Failed { stage: Stage::Setup }));
         // Other steps count against the run's bound.
         let events =
@@ -582,6 +696,37 @@ mod tests {
         assert_eq!(s.last(), Some(&State::Failed { stage: Stage::Setup }));
         let m = events.iter().fold(Machine::start(), |m, e| transition(Goal::Up, limits, &m, e));
         assert_eq!((m.fixes, m.fixes_per_step.get("a")), (3, Some(&1)));
+    }
+
+    fn failed_in(step: &str, projects: &[&str]) -> Event {
+        Event::Failed { step: step.into(), drop: projects.iter().map(|p| (*p).to_owned()).collect() }
+    }
+
+    #[test]
+    fn a_failure_confined_to_some_projects_drops_them_once_no_fix_helps() {
+        // Setup fails for `web` only; the Fixer has nothing: Setup runs again without it.
+        let events = [OK, OK, failed_in("setup/check/web", &["web"]), Event::NotFixed];
+        let s = walk(Goal::Up, FixLimits::default(), &events);
+        assert_eq!(s[4], State::Run(Stage::Setup));
+        let m = events.iter().fold(Machine::start(), |m, e| transition(Goal::Up, FixLimits::default(), &m, e));
+        assert_eq!(m.dropped, ["web"]);
+        // With the Fixer off the same failure drops at once.
+        let s = walk(Goal::Up, FixLimits::NONE, &[OK, OK, failed_in("s", &["web"])]);
+        assert_eq!(s[3], State::Run(Stage::Setup));
+        // A health failure goes back to the Runner, which restarts the apps that remain.
+        let events = [OK, OK, OK, OK, OK, failed_in("health/health/web", &["web"]), Event::NotFixed];
+        let s = walk(Goal::Up, FixLimits::default(), &events);
+        assert_eq!(s[7], State::Run(Stage::Runner));
+        // Nothing to drop (the whole run's failure): final, as before.
+        let s = walk(Goal::Up, FixLimits::NONE, &[OK, OK, failed_in("s", &[])]);
+        assert_eq!(s[3], State::Failed { stage: Stage::Setup });
+    }
+
+    #[test]
+    fn a_fix_that_works_keeps_the_project() {
+        let events = [OK, OK, failed_in("s", &["web"]), Event::Fixed { redo_from: Stage::Setup }];
+        let m = events.iter().fold(Machine::start(), |m, e| transition(Goal::Up, FixLimits::default(), &m, e));
+        assert_eq!((m.state, m.dropped.len()), (State::Run(Stage::Setup), 0));
     }
 
     /// Test doubles for faults that cannot be caused for real here: a Setup agent that always

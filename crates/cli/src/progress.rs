@@ -69,6 +69,15 @@ impl UpReporter {
                     None => eprintln!("{line}"),
                 }
             }
+            Progress::Dropped { project, redo_from } => {
+                let line = format!("    {project}: given up on; the other apps go on from {}", redo_from.name());
+                match &self.bars {
+                    Some(multi) => {
+                        let _ = multi.println(line);
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
             Progress::Failed { stage, .. } => match inner.current.take() {
                 Some((_, bar)) => {
                     bar.set_style(ProgressStyle::with_template("{prefix:.red.bold} {wide_msg}").expect("template"));

@@ -4,6 +4,7 @@
 //! Exit codes (stable, for CI; see README): 0 healthy (or stopped by the user after a healthy
 //! up), 1 usage or internal error, 3 setup failed (detection, runtimes, installs), 4 services
 //! failed (Docker, databases, migrations), 5 an app failed to start or to become healthy,
+//! 6 some apps healthy and others given up on (a monorepo's project that cannot come up),
 //! 130 interrupted before it was up.
 
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
@@ -35,6 +36,7 @@ use crate::source;
 pub const EXIT_SETUP: u8 = 3;
 pub const EXIT_SERVICES: u8 = 4;
 pub const EXIT_HEALTH: u8 = 5;
+pub const EXIT_PARTIAL: u8 = 6;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -87,7 +89,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 stages.push(StageTiming::new(stage, Duration::ZERO, false));
                 failure = Some(error);
             }
-            Progress::Retrying { .. } => {}
+            Progress::Retrying { .. } | Progress::Dropped { .. } => {}
         }
     });
     reporter.finish();
@@ -96,17 +98,23 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut report = UpReport::new(&board, stages);
     match end {
         State::Done => {
-            report.status = "healthy";
+            // Some projects were given up on so that the others could come up: they are named
+            // with their errors, and the exit code says the run is partial even when it is
+            // left running.
+            let code = if board.dropped.is_empty() { 0 } else { EXIT_PARTIAL };
+            report.status = if code == 0 { "healthy" } else { "partial" };
             print_summary(&board);
+            print_dropped(&board);
             if args.detach {
                 supervisor.detach();
                 lifecycle::mark_detached(&workdir).context("recording the detached run")?;
-                write_report(&args.report, &mut report, started, 0)?;
+                write_report(&args.report, &mut report, started, code)?;
                 println!("\nrunning in the background: `repo-run status`, `repo-run logs -f`, `repo-run down`");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitCode::from(code));
             }
-            write_report(&args.report, &mut report, started, 0)?;
-            supervise(&board, &supervisor, &cancel, &reporter)
+            write_report(&args.report, &mut report, started, code)?;
+            let supervised = supervise(&board, &supervisor, &cancel, &reporter)?;
+            Ok(if code != 0 && supervised == ExitCode::SUCCESS { ExitCode::from(code) } else { supervised })
         }
         State::Failed { stage } => {
             let interrupted = cancel.is_cancelled();
@@ -332,6 +340,21 @@ fn print_summary(board: &Blackboard) {
     print!("{}", repo_run_agents::health::summary_table(&board.health, &board.apps, &board.services));
 }
 
+/// The projects the run went on without, each with the error that stopped it.
+fn print_dropped(board: &Blackboard) {
+    if board.dropped.is_empty() {
+        return;
+    }
+    println!("\nnot brought up ({} of the projects):", board.dropped.len());
+    for d in &board.dropped {
+        let first = d.error.message.lines().next().unwrap_or_default();
+        println!("  {} ({} failed): {first}", d.project, d.stage.name());
+        if let Some(hint) = &d.error.hint {
+            println!("    hint: {}", hint.lines().next().unwrap_or_default());
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct StageTiming {
     stage: &'static str,
@@ -369,6 +392,17 @@ struct UpReport {
     fixes_in_force: Vec<ReportFix>,
     /// Time the Fixer spent diagnosing (rules, model, validation).
     diagnosis_ms: u128,
+    /// Projects given up on so that the others could come up (`status: "partial"`).
+    dropped: Vec<ReportDropped>,
+}
+
+#[derive(Serialize)]
+struct ReportDropped {
+    project: String,
+    stage: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -444,6 +478,16 @@ impl UpReport {
                 })
                 .collect(),
             diagnosis_ms: repo_run_agents::fixer::diagnosis_time(&board.fix_attempts).as_millis(),
+            dropped: board
+                .dropped
+                .iter()
+                .map(|d| ReportDropped {
+                    project: d.project.clone(),
+                    stage: d.stage.name(),
+                    message: d.error.message.clone(),
+                    hint: d.error.hint.clone(),
+                })
+                .collect(),
             status: "",
             exit_code: 0,
             failed_stage: None,

@@ -116,6 +116,46 @@ fn without_a_terminal_or_ci_the_fix_is_proposed_not_applied() {
     assert!(stderr.contains("proposed fix, not applied") && stderr.contains("SESSION_SIGNING_KEY"), "{stderr}");
 }
 
+/// On a terminal `up` shows the fix and asks: "n" applies nothing and the failure stands;
+/// "y" applies it and the run ends healthy. Driven through a real pseudo-terminal.
+#[test]
+fn on_a_terminal_the_fix_is_shown_and_applied_only_when_the_user_says_yes() {
+    let p = broken("python-secret-at-import");
+    let report = p.path().join("r.json");
+    let ask = |answer: &str| -> (String, Option<i32>) {
+        let mut command = p.command(&["up", "-d", "--report", report.to_str().unwrap()]);
+        command.env_remove("CI").env("TERM", "dumb");
+        let mut session = rexpect::session::spawn_command(command, Some(300_000)).unwrap();
+        let before = session.exp_string("apply it? [y/N]").expect("the fix is proposed with a question");
+        session.send_line(answer).unwrap();
+        let after = session.exp_eof().unwrap();
+        let status = session.process.wait().unwrap();
+        let code = match status {
+            rexpect::process::wait::WaitStatus::Exited(_, code) => Some(code),
+            _ => None,
+        };
+        (format!("{before}{after}"), code)
+    };
+
+    let (shown, code) = ask("n");
+    assert!(
+        shown.contains("proposed fix (rule:env.missing-setting)") && shown.contains("SESSION_SIGNING_KEY"),
+        "{shown}"
+    );
+    assert_eq!(code, Some(5), "declined: the failure stands\n{shown}");
+    assert!(!p.path().join(".repo-run/fixes.toml").exists(), "nothing applied when declined");
+
+    let (shown, code) = ask("y");
+    assert_eq!(code, Some(0), "accepted: healthy\n{shown}");
+    let fixes_toml = std::fs::read_to_string(p.path().join(".repo-run/fixes.toml")).unwrap();
+    assert!(fixes_toml.contains("SESSION_SIGNING_KEY"), "{fixes_toml}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(fixes(&report)[0]["outcome"], "applied", "{report:#}");
+    let (status, text) = http("GET", &app_url(&report), None);
+    assert!(status == 200 && text.contains("signed sessions ready"), "{status} {text}");
+    down_clean(&p, &report);
+}
+
 #[test]
 fn no_fix_turns_the_fixer_off() {
     let p = broken("python-secret-at-import");
@@ -308,4 +348,111 @@ fn distutils_on_python_312_moves_to_the_newest_older_interpreter() {
         "{cfg}"
     );
     down_clean(&p, &report);
+}
+
+/// `docker ARGS`, its status and output.
+fn docker(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("docker").args(args).output().expect("docker runs");
+    eprintln!(
+        "$ docker {} → {}\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A container of the builder image that repo-run runs in, stopped on drop: `down` inside it
+/// first, then the container; then its state file goes, since its pids mean nothing on the
+/// host (the project's own drop then finds the services by their Docker labels).
+struct Builder {
+    name: String,
+    project: std::path::PathBuf,
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+        let _ = docker(&["exec", &self.name, "repo-run", "down", "--volumes"]);
+        let _ = docker(&["rm", "-f", &self.name]);
+        let _ = std::fs::remove_file(self.project.join(".repo-run/state.json"));
+    }
+}
+
+/// What this host cannot be: a minimal Debian with Python and gcc but no library headers (the
+/// builder image `cargo xtask images` makes). repo-run runs inside it, on the host's network
+/// and Docker engine (so its PostgreSQL is a sibling container); pip's build of psycopg2 fails
+/// for want of `pg_config`, and with `--allow-system` the Fixer installs `libpq-dev` there.
+#[test]
+fn headers_missing_in_a_minimal_debian_are_installed_with_allow_system() {
+    let image = std::env::var("REPO_RUN_BUILDER_IMAGE").unwrap_or_else(|_| {
+        panic!("REPO_RUN_BUILDER_IMAGE is not set: build it with `cargo xtask images builder` and export it")
+    });
+    let p = broken("python-headers-in-image");
+    let dir = p.path().to_str().unwrap().to_owned();
+    let bin = env!("CARGO_BIN_EXE_repo-run");
+    let name = format!("repo-run-e2e-builder-{}", std::process::id());
+    let mut run = vec![
+        "run".to_owned(),
+        "-d".into(),
+        "--name".into(),
+        name.clone(),
+        "--network".into(),
+        "host".into(),
+        "-v".into(),
+        "/var/run/docker.sock:/var/run/docker.sock".into(),
+        "-v".into(),
+        format!("{bin}:/usr/local/bin/repo-run:ro"),
+        "-v".into(),
+        format!("{dir}:{dir}"),
+        "-w".into(),
+        dir.clone(),
+    ];
+    for (k, v) in p.env.iter().chain([("CI".to_owned(), "true".to_owned())].iter()) {
+        run.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    // The container reaches the package indexes as the host does: the host's trust store (a
+    // TLS proxy's authority, where there is one) and pip's settings.
+    let trust = "/etc/ssl/certs/ca-certificates.crt";
+    if std::path::Path::new(trust).is_file() {
+        run.extend(["-v".into(), format!("{trust}:{trust}:ro")]);
+    }
+    for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("PIP_")) {
+        if k == "PIP_FIND_LINKS" && std::path::Path::new(&v).is_dir() {
+            run.extend(["-v".into(), format!("{v}:{v}:ro")]);
+        }
+        run.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    if let Ok(postgres) = std::env::var("REPO_RUN_POSTGRES_IMAGE") {
+        run.extend(["-e".into(), format!("REPO_RUN_POSTGRES_IMAGE={postgres}")]);
+    }
+    run.extend([image, "sleep".into(), "infinity".into()]);
+    let args: Vec<&str> = run.iter().map(String::as_str).collect();
+    assert!(docker(&args).status.success(), "the builder container starts");
+    let _container = Builder { name: name.clone(), project: p.path().to_owned() };
+    assert!(
+        !docker(&["exec", &name, "sh", "-c", "command -v pg_config"]).status.success(),
+        "no pg_config in the image"
+    );
+
+    let report_path = format!("{dir}/r.json");
+    let up = docker(&["exec", &name, "repo-run", "up", "-d", "--ci", "--allow-system", "--report", &report_path]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(up.status.code(), Some(0), "healthy after the fix\n{report:#}");
+    let attempts = fixes(&report);
+    let applied: Vec<(&str, &str)> = attempts
+        .iter()
+        .filter(|f| f["outcome"] == "applied")
+        .map(|f| (f["action"]["package"].as_str().unwrap_or(""), f["source"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(applied, [("libpq-dev", "rule:system.missing-headers")], "{report:#}");
+    assert!(docker(&["exec", &name, "sh", "-c", "command -v pg_config"]).status.success(), "libpq-dev installed");
+    // The app answers on the shared network with a query through the driver pip built.
+    let (status, text) = http("GET", &app_url(&report), None);
+    assert!(status == 200 && text.contains("says 1"), "{status} {text}");
+
+    let id = p.project_id();
+    assert!(docker(&["exec", &name, "repo-run", "down", "--volumes"]).status.success(), "down in the container");
+    assert_all_gone(&id, &[]);
 }

@@ -289,3 +289,37 @@ fn rust_axum_on_postgres_builds_after_the_database_and_serves() {
     p.down(true);
     assert_all_gone(&id, &pids(&report));
 }
+
+/// `PATH` without any directory that holds `tool`, so that a test can count on it missing.
+fn path_without(tool: &str) -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<_> = std::env::split_paths(&path).filter(|d| !d.join(tool).exists()).collect();
+    std::env::join_paths(kept).unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_monorepo_brings_up_the_apps_that_can_come_up_and_names_the_rest() {
+    // `web/` needs Bun, taken off PATH here; `api/` needs only Python.
+    let mut p = Project::copy("monorepo-partial");
+    p.env.push(("PATH".into(), path_without("bun")));
+    let (code, report) = p.up();
+    assert_eq!(code, 6, "some apps healthy, others not\n{report:#}");
+    assert_eq!(report["status"], "partial", "{report:#}");
+    let dropped = report["dropped"].as_array().expect("the projects given up on");
+    assert_eq!(dropped.len(), 1, "{report:#}");
+    assert_eq!(dropped[0]["project"], "web");
+    assert_eq!(dropped[0]["stage"], "setup");
+    assert!(dropped[0]["message"].as_str().unwrap().contains("bun"), "{report:#}");
+    let apps = report["apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 1, "only the api runs: {report:#}");
+    assert_eq!(apps[0]["project"], "api");
+    assert!(report["health"].as_array().unwrap().iter().all(|h| h["healthy"] == true), "{report:#}");
+    let (status, text) = http("GET", &app_url(&report), None);
+    assert!(status == 200 && text.contains("api ok"), "{status} {text}");
+    // `status` agrees: what runs is healthy.
+    let out = p.run(&["status"]);
+    assert!(out.status.success(), "status after a partial up");
+    let id = p.project_id();
+    p.down(false);
+    assert_all_gone(&id, &pids(&report));
+}

@@ -108,12 +108,11 @@ impl Agent for HealthAgent {
             }
             if board.cancel.is_cancelled() {
                 board.apps.iter().for_each(|app| app.port_claim.release());
-                return Err(AgentError {
-                    failure: None,
-                    stage: Stage::Health,
-                    message: "cancelled while waiting for the apps to become ready".into(),
-                    hint: Some("`repo-run down` stops what was started".into()),
-                });
+                return Err(AgentError::new(
+                    Stage::Health,
+                    "cancelled while waiting for the apps to become ready",
+                    Some("`repo-run down` stops what was started".into()),
+                ));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -338,6 +337,13 @@ fn unhealthy_error(failed: &[&HealthReport], apps: &[RunningApp], root: &Path) -
         format!("read {} for the cause; `repo-run down` stops what was started", logs.join(", "))
     };
     let mut error = AgentError::new(Stage::Health, message.trim_end(), Some(hint));
+    // Confined to the failed apps' projects, unless a service failed too (every app needs it).
+    let projects: Option<Vec<String>> =
+        failed.iter().map(|r| apps.iter().find(|a| a.name == r.target).map(|a| a.project.clone())).collect();
+    if let Some(mut projects) = projects {
+        projects.dedup();
+        error = error.confined_to(projects);
+    }
     // The Fixer works on one app at a time: the first that failed, with its whole evidence.
     if let Some(app) = failed.iter().find_map(|r| apps.iter().find(|a| a.name == r.target)) {
         let exit = proc_stat(app.pid).map(|_| Exit::Running);

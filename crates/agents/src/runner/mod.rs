@@ -158,6 +158,7 @@ impl Agent for RunnerAgent {
                     format!("could not start `{}` for {} in {}: {e}", start.display, project.name, dir.display()),
                     "check that the command is installed and on PATH (Setup puts project tools in front of PATH)",
                 )
+                .confined_to(vec![project.path.clone()])
             })?;
             let pid = child.id();
             let url = port.as_ref().map(|c| format!("http://127.0.0.1:{}/", c.port));

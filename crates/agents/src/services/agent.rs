@@ -49,12 +49,14 @@ impl Agent for DbAgent {
 fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
     let detection = board.detection.as_ref().ok_or_else(|| AgentError {
         failure: None,
+        confined: Vec::new(),
         stage: Stage::Db,
         message: "the DB agent needs a detection result, and none was produced".into(),
         hint: None,
     })?;
     let config = ServicesConfig::load(board.repo.root()).map_err(|e| AgentError {
         failure: None,
+        confined: Vec::new(),
         stage: Stage::Db,
         message: e.to_string(),
         hint: Some(format!(
@@ -132,6 +134,7 @@ fn requests(board: &Blackboard) -> Result<Vec<ServiceRequest>, AgentError> {
         let vars: Vec<&str> = unsupported.iter().map(|(_, v)| v.as_str()).collect();
         return Err(AgentError {
             failure: None,
+            confined: Vec::new(),
             stage: Stage::Db,
             message: format!(
                 "this repository needs {}, which repo-run cannot run as a container yet (it runs: {})",
@@ -189,12 +192,14 @@ fn start(board: &mut Blackboard, requests: &[ServiceRequest]) -> Result<Services
     let root = board.repo.root().to_path_buf();
     let project = ProjectId::for_path(&root).map_err(|e| AgentError {
         failure: None,
+        confined: Vec::new(),
         stage: Stage::Db,
         message: format!("{}: {e}", root.display()),
         hint: None,
     })?;
     let cancelled = || AgentError {
         failure: None,
+        confined: Vec::new(),
         stage: Stage::Db,
         message: "cancelled while starting the services".into(),
         hint: None,
@@ -259,6 +264,7 @@ fn record(board: &Blackboard, project: &ProjectId, running: &[RunningService]) -
     let state_file = board.workdir.state_file();
     let error = |message: String| AgentError {
         failure: None,
+        confined: Vec::new(),
         stage: Stage::Db,
         message,
         hint: Some(format!(
@@ -311,7 +317,7 @@ fn service_error(e: ServiceError) -> AgentError {
         }
         ServiceError::CreateDatabase { .. } | ServiceError::Docker { .. } | ServiceError::Runtime(_) => None,
     };
-    AgentError { failure: None, stage: Stage::Db, message: e.to_string(), hint }
+    AgentError { failure: None, confined: Vec::new(), stage: Stage::Db, message: e.to_string(), hint }
 }
 
 #[cfg(test)]

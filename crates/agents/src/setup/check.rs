@@ -15,12 +15,16 @@ use super::{error, fingerprint, project_dir, toolchain};
 pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Result<(), AgentError> {
     let path = std::env::var_os("PATH");
     let mut problems: Vec<(String, String)> = Vec::new();
+    // The projects with a problem: a monorepo's other projects can come up without them.
+    let mut failing: Vec<String> = Vec::new();
     for project in &requirements.projects {
+        let before = problems.len();
         let runtime_problems: Vec<_> =
             project.runtimes.iter().filter_map(|r| runtime_problem(&project.project, r)).collect();
         // A project whose runtime is missing would also miss its tools: the runtime says why.
         if !runtime_problems.is_empty() {
             problems.extend(runtime_problems);
+            failing.push(project.project.clone());
             continue;
         }
         let dir = project_dir(root, &project.project);
@@ -49,6 +53,9 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
             }
             produced.extend(fingerprint::output_dir(&step.command.argv));
         }
+        if problems.len() > before {
+            failing.push(project.project.clone());
+        }
     }
     if problems.is_empty() {
         return Ok(());
@@ -65,7 +72,7 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
     } else {
         format!("{} problems with the tools this repository needs:\n  - {}", messages.len(), messages.join("\n  - "))
     };
-    Err(error(message, Some(hints.join("\n"))))
+    Err(error(message, Some(hints.join("\n"))).confined_to(failing))
 }
 
 /// `PATH` as the project's commands see it: a chosen Node's `bin` (with its npm) first.
