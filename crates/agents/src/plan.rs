@@ -306,6 +306,9 @@ pub struct ServiceFinding {
 pub struct MigrationFinding {
     pub tool: String,
     pub command: Command,
+    /// Why repo-run runs them, when it is not the plain "migrations found" (omitted then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
