@@ -431,6 +431,10 @@ pub struct SystemPackage {
     /// Why it is needed (the dependency that needs it).
     pub reason: String,
     pub evidence: Evidence,
+    /// The program the build runs from it (a linker `.cargo/config.toml` names), which Setup
+    /// looks for on `PATH` before anything is built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
