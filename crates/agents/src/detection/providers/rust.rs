@@ -280,7 +280,7 @@ fn embeds_sqlx_migrations(cx: &ProjectContext<'_>) -> bool {
 fn sources<'a>(cx: &'a ProjectContext<'_>) -> impl Iterator<Item = (String, String)> + 'a {
     cx.repo
         .files_under(&cx.path("src"))
-        .into_iter()
+        .iter()
         .filter(|f| f.extension() == Some("rs"))
         .filter_map(|f| cx.repo.read_text(&f.path).map(|t| (f.path.clone(), t.content)))
 }
