@@ -365,7 +365,9 @@ fn rust_diesel_migrations_apply_without_the_diesel_cli_and_the_app_finds_them_ap
     assert_eq!(http("GET", &app_url(&again), None).1, "hello from a diesel migration; migrations run at start: 0");
     assert_eq!(psql(&again, "SELECT count(*) FROM __diesel_schema_migrations"), "3");
     assert_eq!(psql(&again, "SELECT count(*) FROM greetings"), "1", "the seed row was not inserted twice");
-    eprintln!("diesel fixture: first up {first:.1?} (cold build included), second up {second:.1?}");
+    eprintln!(
+        "diesel fixture: first up {first:.1?} (its build included; cold when the target dir is new), second up {second:.1?}"
+    );
     p.down(true);
     assert_all_gone(&id, &pids(&again));
 }
@@ -405,7 +407,7 @@ fn rust_sqlx_query_macros_build_after_repo_run_migrates_and_the_apps_migrate_fin
     );
     assert_eq!(recorded, expected);
     assert_eq!(psql(&report, "SELECT count(*) FROM \"user\""), "1", "the seed ran once");
-    eprintln!("sqlx fixture: up {first:.1?} (cold build included)");
+    eprintln!("sqlx fixture: up {first:.1?} (its build included; cold when the target dir is new)");
     let id = p.project_id();
     p.down(true);
     assert_all_gone(&id, &pids(&report));
