@@ -248,7 +248,10 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                 target: project.path.clone(),
                 description: format!("run {} migrations", m.tool),
                 command: Some(m.command.clone()),
-                why: format!("migrations found ({})", location(&m.command.evidence)),
+                why: match &m.reason {
+                    Some(reason) => format!("migrations found ({}); {reason}", location(&m.command.evidence)),
+                    None => format!("migrations found ({})", location(&m.command.evidence)),
+                },
             });
         }
     }

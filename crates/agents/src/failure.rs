@@ -74,6 +74,10 @@ pub struct Failure {
     /// The port the step used, for a start or health failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Debian packages a check found missing (a linker `.cargo/config.toml` names), in the
+    /// plan's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_packages: Vec<String>,
 }
 
 impl Failure {
@@ -88,7 +92,13 @@ impl Failure {
             log: None,
             evidence: None,
             port: None,
+            missing_packages: Vec::new(),
         }
+    }
+
+    pub fn missing_packages(mut self, packages: Vec<String>) -> Self {
+        self.missing_packages = packages;
+        self
     }
 
     pub fn argv(mut self, argv: &[String]) -> Self {

@@ -306,6 +306,9 @@ pub struct ServiceFinding {
 pub struct MigrationFinding {
     pub tool: String,
     pub command: Command,
+    /// Why repo-run runs them, when it is not the plain "migrations found" (omitted then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,6 +431,10 @@ pub struct SystemPackage {
     /// Why it is needed (the dependency that needs it).
     pub reason: String,
     pub evidence: Evidence,
+    /// The program the build runs from it (a linker `.cargo/config.toml` names), which Setup
+    /// looks for on `PATH` before anything is built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -245,6 +245,59 @@ fn rust_sqlx_project_gets_its_database_state_and_migrations_without_the_sqlx_cli
 }
 
 #[test]
+fn diesel_migrations_are_applied_without_the_diesel_cli_as_diesel_records_them() {
+    let repo = TestRepo::fixture("rust-diesel-postgres", &[]);
+    let (mut board, recorder) = repo.board(Vec::new(), system_path());
+    let started = Instant::now();
+    DbAgent.run(&mut board).unwrap_or_else(|e| panic!("{e}\nhint: {:?}\n{:#?}", e.hint, recorder.lines()));
+    eprintln!("diesel migrations: {:.1} s", started.elapsed().as_secs_f64());
+    let url = board.services[0].url.clone();
+    assert!(recorder.has("the Diesel CLI is not installed; applying db/migrations"), "{:#?}", recorder.lines());
+    assert!(
+        recorder.has(
+            "applied 00000000000000_diesel_initial_setup, 2024-01-15-120000_create_greetings, \
+             2024-02-01-090000_index_greetings (0 already applied)"
+        ),
+        "{:#?}",
+        recorder.lines()
+    );
+    // Diesel's own table, with the versions diesel_migrations derives from the folder names.
+    let versions = psql(&url, "SELECT version FROM __diesel_schema_migrations ORDER BY version").unwrap();
+    assert_eq!(versions, "00000000000000\n20240115120000\n20240201090000");
+    let columns = "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+                   WHERE table_name = '__diesel_schema_migrations' ORDER BY ordinal_position";
+    assert_eq!(psql(&url, columns).unwrap(), "version|character varying|NO\nrun_on|timestamp without time zone|NO");
+    assert_eq!(psql(&url, "SELECT text FROM greetings").unwrap(), "hello from a diesel migration");
+    // The initial setup's helper functions exist, and the index made CONCURRENTLY (outside a
+    // transaction, as metadata.toml asks: inside one PostgreSQL refuses it).
+    assert_eq!(psql(&url, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'diesel_%'").unwrap(), "2");
+    assert_eq!(
+        psql(&url, "SELECT indexname FROM pg_indexes WHERE indexname = 'greetings_text'").unwrap(),
+        "greetings_text"
+    );
+
+    // Again: nothing is applied twice.
+    let (mut again, recorder) = repo.board(Vec::new(), system_path());
+    DbAgent.run(&mut again).unwrap_or_else(|e| panic!("{e}\n{:#?}", recorder.lines()));
+    assert!(recorder.has("diesel migrations up to date (3 already applied)"), "{:#?}", recorder.lines());
+    assert_eq!(psql(&url, "SELECT count(*) FROM greetings").unwrap(), "1");
+
+    // A failing migration leaves neither its effects nor its record.
+    write(
+        &repo.root().join("db/migrations/2024-03-01-000000_broken/up.sql"),
+        "CREATE TABLE half (x int);\nSELECT * FROM missing_table;\n",
+    );
+    let (mut broken, _) = repo.board(Vec::new(), system_path());
+    let err = DbAgent.run(&mut broken).unwrap_err();
+    for needle in ["2024-03-01-000000_broken", "missing_table", "diesel_cli"] {
+        let text = format!("{} {}", err.message, err.hint.as_deref().unwrap_or_default());
+        assert!(text.contains(needle), "`{needle}` missing from: {text}");
+    }
+    assert!(psql(&url, "SELECT count(*) FROM half").unwrap_err().contains("does not exist"));
+    assert_eq!(psql(&url, "SELECT count(*) FROM __diesel_schema_migrations").unwrap(), "3");
+}
+
+#[test]
 fn a_changed_migration_file_is_reported_not_reapplied() {
     let repo = TestRepo::new(
         &[

@@ -258,7 +258,8 @@ fn dpkg_installed(package: &str) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
-/// A linker the project's `.cargo/config.toml` names and the machine lacks (mold): without
+/// A linker the project's `.cargo/config.toml` names and the machine lacks (mold): Setup's check
+/// finds it before anything is built (the plan lists it as a system package); without
 /// `--allow-system` the fix is refused with the command to run; with it, mold is installed
 /// with apt-get, the build passes, and `undo` removes mold again.
 #[test]
@@ -269,7 +270,10 @@ fn a_missing_linker_is_installed_only_with_allow_system_and_undo_removes_it() {
     p.env.push(("CARGO_TARGET_DIR".into(), target.join("broken-mold").display().to_string()));
 
     let (code, report) = p.up();
-    assert_eq!(code, 5, "the build fails without the linker: {report:#}");
+    assert_eq!(code, 3, "Setup's check stops before the build without the linker: {report:#}");
+    assert_eq!(report["failed_stage"], "setup", "{report:#}");
+    let message = report["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("mold is not installed") && message.contains(".cargo/config.toml:3"), "{report:#}");
     let attempt = &fixes(&report)[0];
     assert_eq!(attempt["outcome"], "no_action", "{report:#}");
     assert!(attempt["detail"].as_str().unwrap_or("").contains("--allow-system"), "{report:#}");

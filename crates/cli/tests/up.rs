@@ -323,3 +323,126 @@ fn a_monorepo_brings_up_the_apps_that_can_come_up_and_names_the_rest() {
     p.down(false);
     assert_all_gone(&id, &pids(&report));
 }
+
+/// Compiled dependencies of the Rust fixtures are kept between runs in the workspace's target
+/// dir (one build of diesel or sqlx takes minutes on two cores).
+fn fixture_target_dir() -> String {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("e2e-fixtures").display().to_string()
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+/// `sql` through psql in the report's PostgreSQL container (a second client: docker's CLI),
+/// on the database the service URL names; one line per row, `|` between columns.
+fn psql(report: &Value, sql: &str) -> String {
+    let services = report["services"].as_array().expect("services in the report");
+    let pg = services.iter().find(|s| s["service"] == "postgres").expect("a postgres service");
+    let url = pg["url"].as_str().expect("its URL");
+    // postgres://USER:PASSWORD@HOST:PORT/DATABASE
+    let rest = url.split_once("://").expect("a URL").1;
+    let user = rest.split([':', '@']).next().unwrap();
+    let database = rest.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let container = pg["container"].as_str().expect("its container");
+    let out = Command::new("docker")
+        .args(["exec", container, "psql", "-X", "-tA", "-U", user, "-d", database, "-c", sql])
+        .output()
+        .expect("the docker CLI");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A migration step of the report (the DB stage's), by its command.
+fn migration_step(report: &Value, needle: &str) -> Value {
+    let steps = report["steps"].as_array().expect("steps in the report");
+    steps.iter().find(|s| s["command"].as_str().is_some_and(|c| c.contains(needle))).cloned().unwrap_or_else(|| {
+        panic!("no step running `{needle}` in {report:#}");
+    })
+}
+
+#[test]
+fn rust_diesel_migrations_apply_without_the_diesel_cli_and_the_app_finds_them_applied() {
+    assert!(!on_path("diesel"), "this test is about a machine without the Diesel CLI");
+    let mut p = Project::copy("rust-diesel-postgres");
+    p.env.push(("CARGO_TARGET_DIR".into(), fixture_target_dir()));
+    let started = Instant::now();
+    let (code, report) = p.up();
+    let first = started.elapsed();
+    assert_eq!(code, 0, "{report:#}");
+    migration_step(&report, "the Diesel CLI not installed");
+    // The app's own run_pending_migrations found nothing pending: repo-run's records are Diesel's.
+    let url = app_url(&report);
+    let (status, body) = http("GET", &url, None);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "hello from a diesel migration; migrations run at start: 0"),
+        "the table the migration created, read by the app"
+    );
+    let versions = "SELECT version FROM __diesel_schema_migrations ORDER BY version";
+    assert_eq!(psql(&report, versions), "00000000000000\n20240115120000\n20240201090000");
+    // CREATE INDEX CONCURRENTLY ran outside a transaction, as its metadata.toml asks.
+    assert_eq!(psql(&report, "SELECT indexname FROM pg_indexes WHERE indexname = 'greetings_text'"), "greetings_text");
+    assert_eq!(psql(&report, "SELECT count(*) FROM greetings"), "1");
+
+    // The next up (the volume kept) applies nothing twice.
+    let id = p.project_id();
+    p.down(false);
+    assert_all_gone(&id, &pids(&report));
+    let started = Instant::now();
+    let (code, again) = p.up();
+    let second = started.elapsed();
+    assert_eq!(code, 0, "{again:#}");
+    assert_eq!(http("GET", &app_url(&again), None).1, "hello from a diesel migration; migrations run at start: 0");
+    assert_eq!(psql(&again, "SELECT count(*) FROM __diesel_schema_migrations"), "3");
+    assert_eq!(psql(&again, "SELECT count(*) FROM greetings"), "1", "the seed row was not inserted twice");
+    eprintln!(
+        "diesel fixture: first up {first:.1?} (its build included; cold when the target dir is new), second up {second:.1?}"
+    );
+    p.down(true);
+    assert_all_gone(&id, &pids(&again));
+}
+
+#[test]
+fn rust_sqlx_query_macros_build_after_repo_run_migrates_and_the_apps_migrate_finds_them_applied() {
+    assert!(!on_path("sqlx"), "this test is about a machine without the sqlx CLI");
+    let mut p = Project::copy("rust-sqlx-query-macros");
+    p.env.push(("CARGO_TARGET_DIR".into(), fixture_target_dir()));
+    let plan = p.run(&["plan", "--json"]);
+    assert!(plan.status.success());
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let kinds: Vec<&str> = plan["steps"].as_array().unwrap().iter().filter_map(|s| s["kind"].as_str()).collect();
+    let migrate = kinds.iter().position(|k| *k == "migrate").expect("a migrate step");
+    assert!(migrate < kinds.iter().position(|k| *k == "build").unwrap(), "{kinds:?}");
+    let why = plan["steps"][migrate]["why"].as_str().unwrap();
+    assert!(why.contains("migrations before build: sqlx query! macros check against the database"), "{why}");
+    assert!(why.contains("src/main.rs:21"), "{why}");
+
+    let started = Instant::now();
+    let (code, report) = p.up();
+    let first = started.elapsed();
+    assert_eq!(code, 0, "the query! macros compiled against the migrated database\n{report:#}");
+    migration_step(&report, "the sqlx CLI not installed");
+    assert_eq!(http("GET", &app_url(&report), None), (200, "first user: jake".to_owned()));
+    // Recorded as sqlx records them: the app's `migrate!()` compared these checksums at start.
+    let recorded =
+        psql(&report, "SELECT version, success, encode(checksum, 'hex') FROM _sqlx_migrations ORDER BY version");
+    let sha384 = |file: &str| -> String {
+        let out = Command::new("sha384sum").arg(p.path().join("migrations").join(file)).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    };
+    let expected = format!(
+        "20240101000000|t|{}\n20240102000000|t|{}",
+        sha384("20240101000000_create_users.sql"),
+        sha384("20240102000000_seed_users.sql")
+    );
+    assert_eq!(recorded, expected);
+    assert_eq!(psql(&report, "SELECT count(*) FROM \"user\""), "1", "the seed ran once");
+    eprintln!("sqlx fixture: up {first:.1?} (its build included; cold when the target dir is new)");
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}

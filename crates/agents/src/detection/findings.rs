@@ -96,7 +96,7 @@ pub struct Findings {
     ports: BTreeMap<u16, (Option<String>, Vec<Evidence>)>,
     env_vars: BTreeMap<String, (Option<String>, Vec<Evidence>)>,
     services: BTreeMap<ServiceKind, (Option<String>, Vec<Evidence>)>,
-    migrations: BTreeMap<String, Command>,
+    migrations: BTreeMap<String, (Command, Option<String>)>,
     dependencies: Vec<Dependency>,
 }
 
@@ -184,7 +184,12 @@ impl Findings {
     }
 
     pub fn add_migration(&mut self, tool: &str, command: Command) {
-        self.migrations.entry(tool.to_owned()).or_insert(command);
+        self.migrations.entry(tool.to_owned()).or_insert((command, None));
+    }
+
+    /// A migration step with the reason it runs (shown by the plan).
+    pub fn add_migration_because(&mut self, tool: &str, command: Command, reason: String) {
+        self.migrations.entry(tool.to_owned()).or_insert((command, Some(reason)));
     }
 
     /// Record a declared dependency (for the Requirements agent).
@@ -266,7 +271,11 @@ impl Findings {
                 .into_iter()
                 .map(|(service, (env_var, evidence))| ServiceFinding { service, env_var, evidence: sorted(evidence) })
                 .collect(),
-            migrations: self.migrations.into_iter().map(|(tool, command)| MigrationFinding { tool, command }).collect(),
+            migrations: self
+                .migrations
+                .into_iter()
+                .map(|(tool, (command, reason))| MigrationFinding { tool, command, reason })
+                .collect(),
             dependencies: {
                 let mut d = self.dependencies;
                 d.sort();

@@ -8,11 +8,14 @@
 //! running them on every `up` is safe. A Procfile `release` line is the one shell line: it is
 //! the repository's own command, run through `sh -c` as written.
 //!
-//! When the tool is not installed, nothing is skipped silently: sqlx's plain SQL files are
-//! applied through `psql` in the PostgreSQL container ([`sqlx`]); anything else fails with the
+//! When the tool is not installed, nothing is skipped silently: sqlx's plain SQL files
+//! ([`sqlx`]) and Diesel's `up.sql` directories ([`diesel`]) are applied through `psql` in the
+//! PostgreSQL container and recorded in the tool's own table; anything else fails with the
 //! tool to install.
 
+pub mod diesel;
 mod process;
+mod psql;
 pub mod sqlx;
 
 use std::path::{Path, PathBuf};
@@ -40,8 +43,56 @@ pub struct MigrationRun {
     pub command: String,
     pub elapsed: Duration,
     pub log: PathBuf,
-    /// For sqlx without its CLI: the files applied now (the others were already recorded).
+    /// For sqlx or Diesel without its CLI: the migrations applied now (the others were already
+    /// recorded).
     pub applied_files: Option<Vec<String>>,
+}
+
+/// What applying a tool's migrations without its CLI did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Migrations (file or directory names) applied now, in order.
+    pub applied: Vec<String>,
+    /// Migrations already recorded in the tool's table.
+    pub skipped: Vec<String>,
+}
+
+/// The tools whose migrations repo-run applies itself when their CLI is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WithoutCli {
+    Sqlx,
+    Diesel,
+}
+
+impl WithoutCli {
+    fn for_tool(tool: &str) -> Option<WithoutCli> {
+        match tool {
+            "sqlx" => Some(WithoutCli::Sqlx),
+            "diesel" => Some(WithoutCli::Diesel),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            WithoutCli::Sqlx => "sqlx",
+            WithoutCli::Diesel => "diesel",
+        }
+    }
+
+    fn cli(self) -> &'static str {
+        match self {
+            WithoutCli::Sqlx => "the sqlx CLI",
+            WithoutCli::Diesel => "the Diesel CLI",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            WithoutCli::Sqlx => "_sqlx_migrations",
+            WithoutCli::Diesel => "__diesel_schema_migrations",
+        }
+    }
 }
 
 /// Runs the migrations of every project, in detection order; stops at the first failure.
@@ -95,7 +146,7 @@ fn run_script(
         argv,
         evidence: crate::plan::Evidence::new(".repo-run/fixes.toml", None, "fixer.run-script"),
     };
-    let migration = MigrationFinding { tool: "script".into(), command };
+    let migration = MigrationFinding { tool: "script".into(), command, reason: None };
     run_one(board, None, project, &migration)
 }
 
@@ -121,10 +172,10 @@ fn run_one(
 
     let program = match missing_tool(program_name, args, &dir, root, env.get("PATH").map(String::as_str)) {
         Ok(program) => program,
-        Err(missing) if migration.tool == "sqlx" => {
-            return sqlx_without_cli(board, services, project, migration, &dir, &label, log, &missing);
-        }
         Err(missing) => {
+            if let Some(tool) = WithoutCli::for_tool(&migration.tool) {
+                return without_cli(tool, board, services, project, migration, &dir, &label, log, &missing);
+            }
             return Err(error(
                 format!("{label}: `{}` cannot run: {missing} is not installed", command.display),
                 Some(install_hint(&migration.tool, &missing)),
@@ -247,9 +298,11 @@ fn install_hint(tool: &str, missing: &str) -> String {
     }
 }
 
-/// sqlx without its CLI: apply the plain SQL files through `psql` in the PostgreSQL container.
+/// sqlx or Diesel without its CLI: apply the migrations through `psql` in the PostgreSQL
+/// container, recorded in the tool's own table.
 #[allow(clippy::too_many_arguments)]
-fn sqlx_without_cli(
+fn without_cli(
+    tool: WithoutCli,
     board: &Blackboard,
     services: Option<&Services>,
     project: &Project,
@@ -262,18 +315,26 @@ fn sqlx_without_cli(
     let cannot = |why: &str| {
         error(
             format!("{label}: `{}` cannot run: {missing} is not installed, and {why}", migration.command.display),
-            Some(install_hint("sqlx", missing)),
+            Some(install_hint(tool.name(), missing)),
         )
     };
-    // The evidence names the first migration file: its directory is the migrations directory.
-    let evidence = board.repo.root().join(&migration.command.evidence.file);
-    let migrations_dir = match evidence.parent() {
-        Some(parent) if evidence.extension().is_some_and(|e| e == "sql") => parent.to_path_buf(),
-        _ => dir.join("migrations"),
+    let migrations_dir = match tool {
+        // The evidence names the first migration file: its directory is the migrations directory.
+        WithoutCli::Sqlx => {
+            let evidence = board.repo.root().join(&migration.command.evidence.file);
+            match evidence.parent() {
+                Some(parent) if evidence.extension().is_some_and(|e| e == "sql") => parent.to_path_buf(),
+                _ => dir.join("migrations"),
+            }
+        }
+        WithoutCli::Diesel => diesel::migrations_dir(dir, board.repo.root()).map_err(|e| cannot(&e))?,
     };
     let (Some(services), Some(postgres)) = (services, board.services.iter().find(|s| s.kind == ServiceKind::Postgres))
     else {
-        return Err(cannot("repo-run applies sqlx's SQL files itself only to a PostgreSQL service it runs"));
+        return Err(cannot(&format!(
+            "repo-run applies {}'s migrations itself only to a PostgreSQL service it runs",
+            tool.name()
+        )));
     };
     // The database the app uses: its DATABASE_URL when it points at this service.
     let env = board.project_env(&project.path);
@@ -287,10 +348,12 @@ fn sqlx_without_cli(
     board.reporter.note(
         Stage::Db,
         &format!(
-            "{label}: the sqlx CLI is not installed; applying {} with psql in {} (recorded in _sqlx_migrations, as \
-             sqlx does)",
+            "{label}: {} is not installed; applying {} with psql in {} (recorded in {}, as {} does)",
+            tool.cli(),
             migrations_dir.strip_prefix(board.repo.root()).unwrap_or(&migrations_dir).display(),
-            postgres.container
+            postgres.container,
+            tool.table(),
+            tool.name(),
         ),
     );
     let started = std::time::Instant::now();
@@ -303,22 +366,27 @@ fn sqlx_without_cli(
         reporter.output(Stage::Db, line);
         lines.push(line.to_owned());
     };
-    sink(&format!("$ psql in {} on database {} (sqlx CLI not installed)", postgres.container, url.database));
-    let result = sqlx::apply(services, &postgres.container, &url.user, &url.database, &migrations_dir, &mut sink);
+    sink(&format!("$ psql in {} on database {} ({} not installed)", postgres.container, url.database, tool.cli()));
+    let apply = match tool {
+        WithoutCli::Sqlx => sqlx::apply,
+        WithoutCli::Diesel => diesel::apply,
+    };
+    let result = apply(services, &postgres.container, &url.user, &url.database, &migrations_dir, &mut sink);
     let applied = result.map_err(|e| {
         let start = lines.len().saturating_sub(TAIL_LINES);
         error(
             format!(
-                "{label}: applying sqlx migrations from {}: {e} (log: {})",
+                "{label}: applying {} migrations from {}: {e} (log: {})",
+                tool.name(),
                 migrations_dir.display(),
                 log.display()
             ),
-            Some(format!("fix the migration and run `repo-run up` again, or {}", install_hint("sqlx", missing))),
+            Some(format!("fix the migration and run `repo-run up` again, or {}", install_hint(tool.name(), missing))),
         )
         .with_tail(&lines[start..])
     })?;
     let summary = if applied.applied.is_empty() {
-        format!("{label}: sqlx migrations up to date ({} already applied)", applied.skipped.len())
+        format!("{label}: {} migrations up to date ({} already applied)", tool.name(), applied.skipped.len())
     } else {
         format!(
             "{label}: applied {} ({} already applied) in {:.1} s",
@@ -331,7 +399,7 @@ fn sqlx_without_cli(
     Ok(MigrationRun {
         project: project.path.clone(),
         tool: migration.tool.clone(),
-        command: format!("psql in {} (sqlx CLI not installed)", postgres.container),
+        command: format!("psql in {} ({} not installed)", postgres.container, tool.cli()),
         elapsed: started.elapsed(),
         log,
         applied_files: Some(applied.applied),

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha384};
 
+use super::Applied;
+use super::psql::{MAX_FILE, Psql, literal};
 use crate::services::Services;
 
 /// sqlx's table, as sqlx creates it for PostgreSQL.
@@ -25,9 +27,6 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     execution_time BIGINT NOT NULL
 )";
 
-/// `psql` passes each migration as one argument: keep well under Linux's 128 KiB per argument.
-const MAX_FILE: usize = 100 * 1024;
-
 /// One migration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
@@ -37,15 +36,6 @@ pub struct Migration {
     pub sql: String,
     pub checksum: Vec<u8>,
     pub no_tx: bool,
-}
-
-/// What [`apply`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
-    /// File names applied now, in order.
-    pub applied: Vec<String>,
-    /// File names already recorded with the same checksum.
-    pub skipped: Vec<String>,
 }
 
 /// The migrations in `dir` as sqlx reads them: `<version>_<description>.sql` (and `.up.sql`;
@@ -92,22 +82,8 @@ pub fn apply(
     log: &mut dyn FnMut(&str),
 ) -> Result<Applied, String> {
     let migrations = read_dir(dir)?;
-    let psql = |extra: &[&str], log: &mut dyn FnMut(&str)| -> Result<String, String> {
-        let mut command: Vec<String> = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        command.extend(extra.iter().map(|s| s.to_string()));
-        let (code, output) = services.exec(container, command).map_err(|e| e.to_string())?;
-        for line in output.lines() {
-            log(line);
-        }
-        match code {
-            Some(0) => Ok(output),
-            Some(code) => Err(format!("psql exited with status {code}: {}", output.trim())),
-            None => Err(format!("psql did not finish: {}", output.trim())),
-        }
-    };
+    let psql = Psql { services, container, user, database };
+    let psql = |extra: &[&str], log: &mut dyn FnMut(&str)| psql.run(extra, log);
 
     psql(&["-c", CREATE_TABLE], log)?;
     let recorded = psql(&["-tA", "-c", "SELECT version, success, encode(checksum, 'hex') FROM _sqlx_migrations"], log)?;
@@ -145,9 +121,9 @@ pub fn apply(
         let started = Instant::now();
         let insert = format!(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-             VALUES ({}, '{}', TRUE, '\\x{}', -1)",
+             VALUES ({}, {}, TRUE, '\\x{}', -1)",
             m.version,
-            m.description.replace('\'', "''"),
+            literal(&m.description),
             hex(&m.checksum)
         );
         let mut args: Vec<&str> = Vec::new();

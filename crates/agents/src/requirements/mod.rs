@@ -7,8 +7,10 @@
 //! against a version, `runtimes` combines both with the [`Host`] (and `choice` picks another
 //! installed interpreter or toolchain when the default one does not fit), `install`
 //! (with `tools`: the package managers `up` provides when the host lacks them),
-//! `system_packages` and `env` build the rest.
+//! `system_packages` (with `cargo_config`: linkers `.cargo/config.toml` names) and `env` build
+//! the rest.
 
+mod cargo_config;
 mod choice;
 mod compare;
 mod env;

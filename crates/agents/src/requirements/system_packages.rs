@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Dependency, Project, SystemPackage};
+use crate::plan::{Dependency, PackageManager, Project, SystemPackage};
 use crate::repo::RepoView;
 
 use super::read_toml;
@@ -233,6 +233,7 @@ pub fn for_project(project: &Project, repo: &RepoView) -> Vec<SystemPackage> {
             apt: apt.to_owned(),
             reason: String::new(),
             evidence: dep.evidence.clone(),
+            program: None,
         });
         if !entry.reason.contains(&reason) {
             if !entry.reason.is_empty() {
@@ -266,7 +267,20 @@ pub fn for_project(project: &Project, repo: &RepoView) -> Vec<SystemPackage> {
             }
         }
     }
-    out.into_values().collect()
+    let mut out: Vec<SystemPackage> = out.into_values().collect();
+    if project.package_managers.iter().any(|p| p.value == PackageManager::Cargo) {
+        for linker in super::cargo_config::system_packages(repo, &project.path) {
+            match out.iter_mut().find(|p| p.apt == linker.apt) {
+                Some(same) => {
+                    same.reason = format!("{}; {}", same.reason, linker.reason);
+                    same.program = linker.program;
+                }
+                None => out.push(linker),
+            }
+        }
+        out.sort_by(|a, b| a.apt.cmp(&b.apt));
+    }
+    out
 }
 
 /// The name as the rules spell it. Python names compare case-insensitively with `_` as `-`,
@@ -405,6 +419,21 @@ mod tests {
         assert!(apt_for("node", "bcryptjs", "package.json", "{}").is_empty());
         // Same name, other ecosystem: no match.
         assert!(apt_for("python", "bcrypt", "requirements.txt", "").is_empty());
+    }
+
+    #[test]
+    fn a_linker_in_the_cargo_config_is_a_system_package_with_its_program() {
+        let config = "[build]\nrustflags = [\"-C\", \"link-arg=-fuse-ld=mold\"]\n";
+        let r = repo(&[("Cargo.toml", "[package]\nname = \"a\"\n"), (".cargo/config.toml", config)]);
+        let p = crate::requirements::testing::with_pm(".", PackageManager::Cargo);
+        let found = for_project(&p, &r.view);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].apt, "mold");
+        assert_eq!(found[0].program.as_deref(), Some("mold"));
+        assert_eq!(found[0].evidence, Evidence::new(".cargo/config.toml", Some(2), "rust.cargo-config.linker"));
+        assert_eq!(found[0].reason, "-fuse-ld=mold (.cargo/config.toml line 2) makes the build run mold");
+        // Not a Cargo project: its directory's Cargo configuration is not read.
+        assert!(for_project(&project("."), &r.view).is_empty());
     }
 
     #[test]

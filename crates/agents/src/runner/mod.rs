@@ -130,7 +130,19 @@ impl Agent for RunnerAgent {
             let log_path = board.workdir.log_file(&project.name);
             if let Some(build) = &project.build {
                 let started = std::time::Instant::now();
-                run_build(board, project, &build.argv, &build.display, &env, &dir, &log_path)?;
+                let mut build_env = env.clone();
+                if sqlx_offline(project, &dir, &root, &build_env) {
+                    board.reporter.note(
+                        Stage::Runner,
+                        &format!(
+                            "{}: building with SQLX_OFFLINE=true: sqlx's offline query data is committed and repo-run \
+                             did not migrate the database, so the query! macros must not check against it",
+                            project.name
+                        ),
+                    );
+                    build_env.insert("SQLX_OFFLINE".into(), "true".into());
+                }
+                run_build(board, project, &build.argv, &build.display, &build_env, &dir, &log_path)?;
                 board.steps.push(StageStep {
                     stage: Stage::Runner,
                     project: project.path.clone(),
@@ -316,6 +328,21 @@ fn spawn_logged(
         .stderr(file)
         .process_group(0)
         .spawn()
+}
+
+/// Whether the build should use sqlx's committed offline query data (`.sqlx/`, or the older
+/// `sqlx-data.json`, here or above up to `root`). With `DATABASE_URL` set, sqlx's macros check
+/// online, and the database is empty when repo-run left the migrations to the app's own
+/// `migrate!()`; the project's own `SQLX_OFFLINE` (in its environment or ours) wins.
+fn sqlx_offline(project: &Project, dir: &Path, root: &Path, env: &BTreeMap<String, String>) -> bool {
+    let uses_sqlx = project.dependencies.iter().any(|d| d.ecosystem == "rust" && d.name == "sqlx");
+    let migrated = project.migrations.iter().any(|m| m.tool == "sqlx");
+    if !uses_sqlx || migrated || env.contains_key("SQLX_OFFLINE") || std::env::var_os("SQLX_OFFLINE").is_some() {
+        return false;
+    }
+    dir.ancestors()
+        .take_while(|d| d.starts_with(root))
+        .any(|d| d.join(".sqlx").is_dir() || d.join("sqlx-data.json").is_file())
 }
 
 /// Runs the project's build command to completion (Ctrl-C stops it), logging like the app.
@@ -506,4 +533,53 @@ impl Supervisor {
 /// The log path of a record, absolute.
 pub fn record_log_path(root: &Path, record: &AppRecord) -> PathBuf {
     root.join(&record.log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Dependency, Evidence, MigrationFinding};
+    use crate::requirements::testing::project;
+
+    #[test]
+    fn committed_offline_query_data_builds_offline_unless_repo_run_migrated_first() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("api");
+        std::fs::create_dir_all(root.path().join(".sqlx")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut p = project("api");
+        let none = BTreeMap::new();
+        // Not a sqlx project: nothing to say.
+        assert!(!sqlx_offline(&p, &dir, root.path(), &none));
+        p.dependencies.push(Dependency {
+            ecosystem: "rust",
+            name: "sqlx".into(),
+            version: Some("0.8".into()),
+            dev: false,
+            evidence: Evidence::new("api/Cargo.toml", Some(7), "rust.dependency"),
+        });
+        // The workspace root's .sqlx/ counts for a member.
+        assert_eq!(std::env::var_os("SQLX_OFFLINE"), None, "this test needs SQLX_OFFLINE unset");
+        assert!(sqlx_offline(&p, &dir, root.path(), &none));
+        // The project decides for itself.
+        let own = BTreeMap::from([("SQLX_OFFLINE".to_owned(), "false".to_owned())]);
+        assert!(!sqlx_offline(&p, &dir, root.path(), &own));
+        // repo-run applied the migrations first: the macros may check online.
+        let mut migrated = p.clone();
+        migrated.migrations.push(MigrationFinding {
+            tool: "sqlx".into(),
+            command: crate::plan::Command {
+                display: "sqlx migrate run".into(),
+                argv: vec!["sqlx".into(), "migrate".into(), "run".into()],
+                evidence: Evidence::new("api/migrations/1_a.sql", None, "rust.migrations.sqlx"),
+            },
+            reason: None,
+        });
+        assert!(!sqlx_offline(&migrated, &dir, root.path(), &none));
+        // No offline data: online, as before.
+        std::fs::remove_dir(root.path().join(".sqlx")).unwrap();
+        assert!(!sqlx_offline(&p, &dir, root.path(), &none));
+        std::fs::write(dir.join("sqlx-data.json"), "{}").unwrap();
+        assert!(sqlx_offline(&p, &dir, root.path(), &none));
+    }
 }

@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::pipeline::AgentError;
+use crate::failure::{Failure, StepKind};
+use crate::pipeline::{AgentError, Stage};
 use crate::plan::{ProjectRequirements, Requirements, Runtime, RuntimeRequirement, RuntimeStatus};
 
 use super::{error, fingerprint, project_dir, toolchain};
@@ -73,6 +74,64 @@ pub(super) fn runtimes_and_tools(requirements: &Requirements, root: &Path) -> Re
         format!("{} problems with the tools this repository needs:\n  - {}", messages.len(), messages.join("\n  - "))
     };
     Err(error(message, Some(hints.join("\n"))).confined_to(failing))
+}
+
+/// Fails when a program the plan's system packages provide (a linker `.cargo/config.toml`
+/// names) is not installed: the build would fail on it after every install. The failure names
+/// the packages, so the Fixer can install them (with `--allow-system`).
+pub(super) fn system_programs(requirements: &Requirements) -> Result<(), AgentError> {
+    let path = std::env::var_os("PATH");
+    let mut messages: Vec<String> = Vec::new();
+    let mut packages: Vec<&str> = Vec::new();
+    let mut failure: Option<Failure> = None;
+    for project in &requirements.projects {
+        let search = search_path(project, path.as_ref());
+        let missing: Vec<_> = project
+            .system_packages
+            .iter()
+            .filter(|p| p.program.as_deref().is_some_and(|program| !on_path(program, search.as_ref())))
+            .collect();
+        for p in &missing {
+            if !packages.contains(&p.apt.as_str()) {
+                packages.push(&p.apt);
+            }
+            let at = p.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+            messages.push(format!(
+                "{}: {} is not installed; {}{at} needs it for the build (Debian package {})",
+                project.project,
+                p.program.as_deref().unwrap_or_default(),
+                p.evidence.file,
+                p.apt
+            ));
+        }
+        if failure.is_none() && !missing.is_empty() {
+            failure = Some(
+                Failure::new(Stage::Setup, StepKind::Check, &project.project)
+                    .evidence(Some(missing[0].evidence.clone()))
+                    .tail(&messages)
+                    .missing_packages(missing.iter().map(|p| p.apt.clone()).collect()),
+            );
+        }
+    }
+    let Some(failure) = failure else { return Ok(()) };
+    let message = if messages.len() == 1 {
+        messages[0].clone()
+    } else {
+        format!("{} programs the builds need are not installed:\n  - {}", messages.len(), messages.join("\n  - "))
+    };
+    let hint = format!(
+        "install them: `sudo apt-get install {}`, or run `repo-run up --allow-system` to let repo-run install them",
+        packages.join(" ")
+    );
+    Err(error(message, Some(hint)).with_failure(failure))
+}
+
+/// Whether `program` (a name, or an absolute path) can be run.
+fn on_path(program: &str, path: Option<&OsString>) -> bool {
+    if Path::new(program).is_absolute() {
+        return is_executable(Path::new(program));
+    }
+    path.is_some_and(|p| std::env::split_paths(p).any(|d| is_executable(&d.join(program))))
 }
 
 /// `PATH` as the project's commands see it: a chosen Node's `bin` (with its npm) first.
@@ -266,6 +325,46 @@ mod tests {
         assert!(hint.contains("nvm install 22") && hint.contains("fnm"), "{hint}");
         let ok = RuntimeRequirement { status: RuntimeStatus::Ok, ..r };
         assert!(runtime_problem("web", &ok).is_none());
+    }
+
+    #[test]
+    fn a_missing_linker_program_fails_the_check_with_its_package() {
+        let linker = |program: &str, apt: &str, line: u32| crate::plan::SystemPackage {
+            apt: apt.into(),
+            reason: "a linker".into(),
+            evidence: Evidence::new(".cargo/config.toml", Some(line), "rust.cargo-config.linker"),
+            program: Some(program.into()),
+        };
+        let requirements = |packages: Vec<crate::plan::SystemPackage>| Requirements {
+            projects: vec![ProjectRequirements {
+                project: ".".into(),
+                runtimes: vec![],
+                install: vec![],
+                system_packages: packages,
+                env: vec![],
+                provide: vec![],
+            }],
+            host: vec![],
+        };
+        // `sh` is on every PATH; the other two are on none.
+        let packages = vec![
+            linker("sh", "dash", 2),
+            linker("repo-run-no-such-mold", "mold", 3),
+            linker("/nonexistent/ld.lld", "lld", 4),
+        ];
+        let err = system_programs(&requirements(packages)).unwrap_err();
+        assert!(
+            err.message.contains("repo-run-no-such-mold is not installed; .cargo/config.toml:3"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("/nonexistent/ld.lld"), "{}", err.message);
+        assert!(err.hint.as_deref().unwrap_or("").contains("apt-get install mold lld"), "{:?}", err.hint);
+        let failure = err.failure.as_ref().expect("a typed failure for the Fixer");
+        assert_eq!((failure.stage, failure.step), (Stage::Setup, StepKind::Check));
+        assert_eq!(failure.missing_packages, ["mold", "lld"]);
+        assert_eq!(failure.evidence.as_ref().and_then(|e| e.line), Some(3));
+        assert!(system_programs(&requirements(vec![linker("sh", "dash", 2)])).is_ok());
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Agent for SetupAgent {
             )
         })?;
         check::runtimes_and_tools(&requirements, board.repo.root())?;
+        check::system_programs(&requirements)?;
         for note in check::unchecked(&requirements).into_iter().chain(toolchain::notes(&requirements)) {
             board.reporter.note(Stage::Setup, &note);
         }

@@ -245,16 +245,23 @@ fn migrations(cx: &ProjectContext<'_>, deps: &[&Dep], out: &mut Findings) {
     let first_migration = cx.repo.files_under(&cx.path("migrations")).first().map(|f| f.path.clone());
     let uses = |name: &str| deps.iter().any(|d| d.package == name);
     if let Some(file) = &first_migration {
-        // An app that embeds its migrations (`sqlx::migrate!().run(&pool)`) applies them at
-        // start; running them beforehand too would make its own run fail.
-        if uses("sqlx") && !embeds_sqlx_migrations(cx) {
+        if uses("sqlx") {
             let evidence = Evidence::new(file.clone(), None, "rust.migrations.sqlx");
-            out.add_migration("sqlx", command(&["sqlx", "migrate", "run"], evidence));
+            let sqlx = command(&["sqlx", "migrate", "run"], evidence);
+            // An app that embeds its migrations (`sqlx::migrate!().run(&pool)`) applies them at
+            // start; repo-run leaves them to it, unless the build needs them first: `query!`
+            // macros compile against the database (then they are recorded as sqlx records
+            // them, and the app's own run finds them applied).
+            if !embeds_sqlx_migrations(cx) {
+                out.add_migration("sqlx", sqlx);
+            } else if let Some(reason) = sqlx_build_needs_schema(cx) {
+                out.add_migration_because("sqlx", sqlx, reason);
+            }
         }
     }
     let diesel = if cx.has("diesel.toml") {
         Some(cx.evidence("diesel.toml", None, "rust.migrations.diesel"))
-    } else if uses("diesel") || uses("diesel-async") {
+    } else if uses("diesel") || uses("diesel-async") || uses("diesel_migrations") {
         first_migration.map(|file| Evidence::new(file, None, "rust.migrations.diesel"))
     } else {
         None
@@ -266,11 +273,69 @@ fn migrations(cx: &ProjectContext<'_>, deps: &[&Dep], out: &mut Findings) {
 
 /// Whether the project's sources call `sqlx::migrate!`.
 fn embeds_sqlx_migrations(cx: &ProjectContext<'_>) -> bool {
+    sources(cx).any(|(_, text)| text.contains("migrate!("))
+}
+
+/// The project's `src/**/*.rs` with their text.
+fn sources<'a>(cx: &'a ProjectContext<'_>) -> impl Iterator<Item = (String, String)> + 'a {
     cx.repo
         .files_under(&cx.path("src"))
         .iter()
         .filter(|f| f.extension() == Some("rs"))
-        .any(|f| cx.repo.read_text(&f.path).is_some_and(|t| t.content.contains("migrate!(")))
+        .filter_map(|f| cx.repo.read_text(&f.path).map(|t| (f.path.clone(), t.content)))
+}
+
+/// sqlx's macros that check a query against `DATABASE_URL` while compiling.
+const SQLX_QUERY_MACROS: &[&str] = &[
+    "query",
+    "query_as",
+    "query_scalar",
+    "query_file",
+    "query_file_as",
+    "query_file_scalar",
+    "query_unchecked",
+    "query_as_unchecked",
+    "query_scalar_unchecked",
+    "query_file_unchecked",
+    "query_file_as_unchecked",
+    "query_file_scalar_unchecked",
+];
+
+/// The first call of a compile-time query macro: (line, macro) in `text`.
+fn first_query_macro(text: &str) -> Option<(u32, &'static str)> {
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for name in SQLX_QUERY_MACROS {
+            let mut from = 0;
+            while let Some(at) = code[from..].find(name).map(|a| a + from) {
+                let before = code[..at].chars().next_back();
+                let after = code[at + name.len()..].trim_start();
+                if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('!') {
+                    return Some((i as u32 + 1, name));
+                }
+                from = at + name.len();
+            }
+        }
+    }
+    None
+}
+
+/// Why an app that runs `sqlx::migrate!()` itself still needs its migrations before the build:
+/// it uses `query!`-style macros and has no offline query data (`.sqlx/`, or the older
+/// `sqlx-data.json`, here or in a directory above).
+fn sqlx_build_needs_schema(cx: &ProjectContext<'_>) -> Option<String> {
+    let offline = ancestors(cx.dir)
+        .any(|d| !cx.repo.files_under(&join(d, ".sqlx")).is_empty() || cx.repo.exists(&join(d, "sqlx-data.json")));
+    if offline {
+        return None;
+    }
+    let (file, line, name) =
+        sources(cx).find_map(|(file, text)| first_query_macro(&text).map(|(line, name)| (file, line, name)))?;
+    Some(format!(
+        "migrations before build: sqlx query! macros check against the database ({file}:{line} uses `{name}!`, and \
+         no .sqlx/ offline data is committed); recorded as sqlx records them, so the app's own migrate!() finds \
+         them applied"
+    ))
 }
 
 /// A binary target: its name and where it is declared.
@@ -570,6 +635,66 @@ mod tests {
         let embeds = "fn main() { let _ = sqlx::migrate!(); }\n";
         let d = detect_files(&[manifest, migration, ("src/main.rs", embeds)]);
         assert!(project(&d, ".").migrations.is_empty());
+    }
+
+    #[test]
+    fn query_macros_are_found_by_a_cheap_scan() {
+        let main = "use sqlx::query;\n// sqlx::query!(\"in a comment\")\nlet a = sqlx::query(\"SELECT 1\");\nlet u = sqlx::query_as!(User, \"SELECT * FROM users\")\n";
+        assert_eq!(first_query_macro(main), Some((4, "query_as")));
+        assert_eq!(first_query_macro("let n = query_scalar! (\"SELECT 1\");\n"), Some((1, "query_scalar")));
+        assert_eq!(first_query_macro("sqlx::query_file!(\"queries/a.sql\")"), Some((1, "query_file")));
+        assert_eq!(first_query_macro("let r = sqlx::query!(\"SELECT 1\")"), Some((1, "query")));
+        // Functions, not macros; and a longer name that merely ends like one.
+        assert_eq!(first_query_macro("sqlx::query_as::<_, User>(\"SELECT\"); my_query!(x)"), None);
+    }
+
+    #[test]
+    fn query_macros_without_offline_data_need_the_migrations_before_the_build() {
+        let manifest = (
+            "Cargo.toml",
+            "[package]\nname = \"r\"\n\n[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\", \"macros\", \"migrate\"] }\n",
+        );
+        let migration = ("migrations/20240101000000_users.sql", "CREATE TABLE \"user\" (id int);\n");
+        let main =
+            ("src/main.rs", "async fn run(pool: &sqlx::PgPool) {\n    sqlx::migrate!().run(pool).await.unwrap();\n}\n");
+        let queries = (
+            "src/users.rs",
+            "pub async fn first(pool: &sqlx::PgPool) {\n    let _ = sqlx::query!(\"SELECT id FROM \\\"user\\\"\").fetch_one(pool).await;\n}\n",
+        );
+        let d = detect_files(&[manifest, migration, main, queries]);
+        let p = project(&d, ".");
+        assert_eq!(p.migrations.len(), 1);
+        assert_eq!(p.migrations[0].command.display, "sqlx migrate run");
+        let reason = p.migrations[0].reason.as_deref().unwrap();
+        assert!(
+            reason.starts_with("migrations before build: sqlx query! macros check against the database"),
+            "{reason}"
+        );
+        assert!(reason.contains("src/users.rs:2 uses `query!`"), "{reason}");
+        // Offline query data (either form) builds without the database: the app migrates itself.
+        for offline in [(".sqlx/query-0123.json", "{}"), ("sqlx-data.json", "{}")] {
+            let d = detect_files(&[manifest, migration, main, queries, offline]);
+            assert!(project(&d, ".").migrations.is_empty(), "{offline:?}");
+        }
+        // No compile-time macros: left to the app, as before.
+        let d = detect_files(&[manifest, migration, main]);
+        assert!(project(&d, ".").migrations.is_empty());
+    }
+
+    #[test]
+    fn diesel_migrations_without_diesel_toml() {
+        let d = detect_files(&[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"r\"\n\n[dependencies]\ndiesel = { version = \"2\", features = [\"postgres\"] }\ndiesel_migrations = \"2\"\n",
+            ),
+            ("migrations/2024-01-15-120000_create/up.sql", "CREATE TABLE t (id int);\n"),
+            ("src/main.rs", "fn main() {}\n"),
+        ]);
+        let p = project(&d, ".");
+        assert_eq!(p.migrations[0].command.display, "diesel migration run");
+        assert_eq!(p.migrations[0].command.evidence.file, "migrations/2024-01-15-120000_create/up.sql");
+        assert_eq!(p.migrations[0].reason, None);
     }
 
     #[test]

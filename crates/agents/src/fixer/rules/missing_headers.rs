@@ -1,7 +1,9 @@
 //! A native build that lacks a system library's headers or tool: `pg_config executable not
 //! found` (psycopg2), `openssl/ssl.h: No such file or directory`, `mysql_config not found`,
 //! rust's `linker `lld` not found`, openssl-sys without pkg-config. Fix: the Debian package that
-//! provides it (applied only with `--allow-system`).
+//! provides it (applied only with `--allow-system`). Setup's check finds a linker the project's
+//! `.cargo/config.toml` names before the build, and its failure names the packages: the same
+//! fix, before anything was built.
 
 use super::{Context, Diagnosis, Rule};
 use crate::failure::StepKind;
@@ -42,6 +44,9 @@ impl Rule for MissingHeaders {
     }
 
     fn diagnose(&self, cx: &Context<'_>) -> Option<Diagnosis> {
+        if cx.failure.step == StepKind::Check {
+            return checked_missing(self.id(), &cx.failure.missing_packages);
+        }
         if !matches!(cx.failure.step, StepKind::Install | StepKind::Build) {
             return None;
         }
@@ -67,6 +72,20 @@ impl Rule for MissingHeaders {
         }
         Some(diagnosis)
     }
+}
+
+/// The packages Setup's check found missing, as the failure names them.
+fn checked_missing(id: &'static str, packages: &[String]) -> Option<Diagnosis> {
+    let first = packages.first()?;
+    let mut diagnosis = Diagnosis::new(
+        id,
+        vec![("package", first.clone())],
+        format!("the build needs the system package {first}, and the program it provides is not installed"),
+    );
+    for package in packages {
+        diagnosis = diagnosis.with(FixAction::InstallSystemPackage { package: package.clone() });
+    }
+    Some(diagnosis)
 }
 
 /// gcc's "cannot find 'ld'" names no linker: the last `-fuse-ld=` on the printed command line
@@ -131,6 +150,25 @@ mod tests {
         assert_eq!(packages(StepKind::Build, &["cargo", "build", "--release"], mold), ["mold"]);
         let no_flag = "collect2: fatal error: cannot find 'ld'";
         assert!(packages(StepKind::Build, &["cargo", "build"], no_flag).is_empty());
+    }
+
+    #[test]
+    fn a_linker_setup_found_missing_before_the_build() {
+        let mut f = failure(Stage::Setup, StepKind::Check, &[], "");
+        f.missing_packages = vec!["clang".into(), "lld".into()];
+        let d = MissingHeaders.diagnose(&Context::bare(&f, std::path::Path::new("/x"))).unwrap();
+        let packages: Vec<_> = d
+            .candidates
+            .iter()
+            .map(|a| match a {
+                FixAction::InstallSystemPackage { package } => package.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(packages, ["clang", "lld"]);
+        // A check failure without packages (a runtime, a tool) is not this rule's.
+        let runtime = failure(Stage::Setup, StepKind::Check, &[], "node 22 is required");
+        assert!(MissingHeaders.diagnose(&Context::bare(&runtime, std::path::Path::new("/x"))).is_none());
     }
 
     #[test]
