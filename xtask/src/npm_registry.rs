@@ -578,6 +578,26 @@ mod tests {
     }
 
     #[test]
+    fn local_packages_keep_the_ranges_that_make_them_fail() {
+        let tmp = std::env::temp_dir().join(format!("xtask-npm-local-{}", std::process::id()));
+        let (src, registry) = (tmp.join("src"), tmp.join("registry"));
+        let mut stats = Stats::default();
+        write_local_packages(&src, &registry, &mut stats).unwrap();
+        let packument = |name: &str| -> Value {
+            serde_json::from_slice(&std::fs::read(registry.join(name).join("index.json")).unwrap()).unwrap()
+        };
+        let host = packument("repo-run-peer-host");
+        let plugin = packument("repo-run-peer-plugin");
+        let future = packument("repo-run-needs-future-node");
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(host["dist-tags"]["latest"], "2.0.0");
+        assert!(host["versions"]["1.0.0"].is_object());
+        assert_eq!(plugin["versions"]["1.0.0"]["peerDependencies"]["repo-run-peer-host"], "^2.0.0");
+        assert_eq!(future["versions"]["1.0.0"]["engines"]["node"], ">=99");
+        assert_eq!((stats.packages, stats.versions), (3, 4));
+    }
+
+    #[test]
     fn files_follow_links_inside_the_root_only() {
         let tmp = std::env::temp_dir().join(format!("xtask-npm-{}", std::process::id()));
         let root = tmp.join("root");
