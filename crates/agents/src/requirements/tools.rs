@@ -115,7 +115,8 @@ fn yarn(host: &Host, tools_dir: &Path, needed_by: &Evidence, package_manager: Op
                     evidence,
                 )],
                 format!(
-                    "{wanted} from the npm registry (COREPACK_NPM_REGISTRY, else registry.npmjs.org) through corepack                      on first use; its shim goes into {bin}"
+                    "{wanted} from the npm registry (COREPACK_NPM_REGISTRY, else registry.npmjs.org) through corepack \
+                     on first use; its shim goes into {bin}"
                 ),
             )
         }
@@ -195,5 +196,10 @@ mod tests {
         let steps = [step(&["yarn", "install"], "package.json")];
         let yarn = &to_provide(&steps, &both(), None)[0];
         assert!(yarn.downloads.starts_with("nothing: Debian's yarnpkg (Yarn 1"), "{}", yarn.downloads);
+        assert_eq!(yarn.env.get("NODE_PATH").map(String::as_str), Some("/usr/share/nodejs:/usr/lib/nodejs"));
+        let berry = &to_provide(&steps, &both(), Some("yarn@4.1.0"))[0];
+        assert!(berry.downloads.starts_with("yarn@4.1.0 from the npm registry"), "{}", berry.downloads);
+        assert!(berry.downloads.contains("through corepack on first use"), "{}", berry.downloads);
+        assert!(berry.env.is_empty());
     }
 }
