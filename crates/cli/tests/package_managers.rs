@@ -11,11 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
-use support::up::{Project, app_url, assert_all_gone, http, npm_registry, pids};
-
-fn which(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
-}
+use support::up::{Project, app_url, assert_all_gone, http, npm_registry, pids, which};
 
 /// A copy of `fixture` whose provided tools go into a fresh cache directory (kept beside it).
 fn with_fresh_cache(fixture: &str) -> (Project, tempfile::TempDir) {
