@@ -8,6 +8,7 @@
 //! `usr/lib/[<triplet>/]nodejs` becomes a package version in `testkit::npm_format`'s layout.
 //! Debian patches versions (its express 4.18.2 runs on array-flatten 3.x), so every dependency
 //! range inside the registry is relaxed to `*`; the projects' own ranges must still match.
+//! A few packages of its own ([`LOCAL_PACKAGES`]) cause the failures relaxed ranges cannot.
 //!
 //! The result lives outside the repository (`$REPO_RUN_CACHE_DIR/npm-registry`, else
 //! `~/.cache/repo-run/npm-registry`); a stamp holding the input list makes a rebuild a no-op.
@@ -26,7 +27,18 @@ use testkit::npm_format::{PackageFile, PackageVersion, valid_name, write_package
 const ROOTS: &[&str] = &["node-express", "node-pg"];
 
 /// Bumped whenever the conversion changes, so a stamp of an older build no longer matches.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+
+/// Packages of the registry's own, `(name, version, manifest fields)`, for failures Debian's
+/// packages cannot cause (their ranges are relaxed to `*`): a peer dependency conflict (npm's
+/// ERESOLVE) and an `engines` field no installed Node satisfies (EBADENGINE under
+/// engine-strict). Each is an `index.js` exporting its name and version.
+const LOCAL_PACKAGES: &[(&str, &str, &str)] = &[
+    ("repo-run-peer-host", "1.0.0", "{}"),
+    ("repo-run-peer-host", "2.0.0", "{}"),
+    ("repo-run-peer-plugin", "1.0.0", r#"{"peerDependencies": {"repo-run-peer-host": "^2.0.0"}}"#),
+    ("repo-run-needs-future-node", "1.0.0", r#"{"engines": {"node": ">=99"}}"#),
+];
 
 const STAMP: &str = ".stamp";
 const SUMMARY: &str = ".summary";
@@ -169,7 +181,8 @@ fn build(out: &Path) -> Result<()> {
 
     let step = Instant::now();
     let modules = find_modules(&root)?;
-    let stats = write_registry(&root, modules, &registry)?;
+    let mut stats = write_registry(&root, modules, &registry)?;
+    write_local_packages(&work.join("local"), &registry, &mut stats)?;
     eprintln!(
         "npm registry: wrote {} packages, {} versions, {:.1} MB of tarballs; {} ranges relaxed to `*`, \
          {} dependencies on packages Debian lacks dropped, {} modules skipped ({:.1} s)",
@@ -401,6 +414,32 @@ fn write_registry(root: &Path, modules: Vec<Module>, registry: &Path) -> Result<
     Ok(stats)
 }
 
+/// Writes [`LOCAL_PACKAGES`] into the registry, their sources under `src`.
+fn write_local_packages(src: &Path, registry: &Path, stats: &mut Stats) -> Result<()> {
+    let mut packages: BTreeMap<&str, Vec<PackageVersion>> = BTreeMap::new();
+    for &(name, version, fields) in LOCAL_PACKAGES {
+        let dir = src.join(format!("{name}-{version}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let index = dir.join("index.js");
+        std::fs::write(&index, format!("module.exports = {{ name: {name:?}, version: {version:?} }};\n"))?;
+        let Value::Object(mut manifest) = serde_json::from_str(fields).context("a local package's fields")? else {
+            bail!("{name}@{version}: its fields are not a JSON object");
+        };
+        manifest.insert("name".into(), name.into());
+        manifest.insert("version".into(), version.into());
+        manifest.insert("main".into(), "index.js".into());
+        let files = vec![PackageFile { path: "index.js".into(), source: index }];
+        packages.entry(name).or_default().push(PackageVersion { manifest, files });
+    }
+    for (name, versions) in packages {
+        let latest = versions.last().and_then(PackageVersion::version).unwrap_or_default().to_owned();
+        stats.bytes += write_package(registry, name, &versions, &latest).with_context(|| format!("writing {name}"))?;
+        stats.packages += 1;
+        stats.versions += versions.len();
+    }
+    Ok(())
+}
+
 /// The manifest as the registry serves it: its name and version as found, every dependency
 /// range `*` (dependencies on packages the registry lacks dropped: npm would fail on their
 /// 404), no install scripts or native rebuilds, no bundled or dev dependencies, and only the
@@ -536,6 +575,26 @@ mod tests {
         assert_eq!(Value::Object(m.clone())["bin"], serde_json::json!({"present": "bin/a.js"}));
         assert_eq!(m["gypfile"], false);
         assert_eq!((stats.relaxed, stats.dropped), (1, 2));
+    }
+
+    #[test]
+    fn local_packages_keep_the_ranges_that_make_them_fail() {
+        let tmp = std::env::temp_dir().join(format!("xtask-npm-local-{}", std::process::id()));
+        let (src, registry) = (tmp.join("src"), tmp.join("registry"));
+        let mut stats = Stats::default();
+        write_local_packages(&src, &registry, &mut stats).unwrap();
+        let packument = |name: &str| -> Value {
+            serde_json::from_slice(&std::fs::read(registry.join(name).join("index.json")).unwrap()).unwrap()
+        };
+        let host = packument("repo-run-peer-host");
+        let plugin = packument("repo-run-peer-plugin");
+        let future = packument("repo-run-needs-future-node");
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(host["dist-tags"]["latest"], "2.0.0");
+        assert!(host["versions"]["1.0.0"].is_object());
+        assert_eq!(plugin["versions"]["1.0.0"]["peerDependencies"]["repo-run-peer-host"], "^2.0.0");
+        assert_eq!(future["versions"]["1.0.0"]["engines"]["node"], ">=99");
+        assert_eq!((stats.packages, stats.versions), (3, 4));
     }
 
     #[test]

@@ -344,21 +344,26 @@ pub struct ProjectRequirements {
     pub provide: Vec<ProvidedTool>,
 }
 
-/// A package manager an install step needs and the host lacks (pipenv, Poetry, PDM, uv): `up`
-/// installs it into a virtualenv of its own in repo-run's cache, apart from the host's and the
-/// project's Pythons, and puts only its program on the project's `PATH`.
+/// A package manager an install step needs and the host lacks (pipenv, Poetry, PDM, uv, Yarn):
+/// `up` installs it into a directory of its own in repo-run's cache (a virtualenv for the Python
+/// ones), apart from the host's and the project's Pythons, and puts only its program on the
+/// project's `PATH`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProvidedTool {
-    /// The program: `pipenv`, `poetry`, `pdm`, `uv`.
+    /// The program: `pipenv`, `poetry`, `pdm`, `uv`, `yarn`.
     pub tool: String,
     /// The install step's evidence: the file that makes the tool necessary.
     pub needed_by: Evidence,
-    /// The virtualenv it is installed into (absolute).
+    /// The directory it is installed into (absolute); the program is its `bin/<tool>`.
     pub into: String,
     /// The commands that install it, in order.
     pub commands: Vec<Command>,
     /// What is downloaded, for people.
     pub downloads: String,
+    /// Variables the program needs, set for the project's commands (Debian's `yarnpkg` finds
+    /// its modules through `NODE_PATH` on a Node that is not Debian's).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -460,3 +460,40 @@ fn headers_missing_in_a_minimal_debian_are_installed_with_allow_system() {
     assert!(docker(&["exec", &name, "repo-run", "down", "--volumes"]).status.success(), "down in the container");
     assert_all_gone(&id, &[]);
 }
+
+/// A plugin whose peer range (`repo-run-peer-host ^2`) conflicts with the host the app pins
+/// (`^1`): npm 10 stops with ERESOLVE, the rule adds `--legacy-peer-deps` (as the install env's
+/// `npm_config_legacy_peer_deps`), and the app serves what npm installed. The packages are the
+/// local registry's own (`cargo xtask npm-registry`).
+#[test]
+fn an_npm_peer_conflict_installs_with_legacy_peer_deps() {
+    let mut p = broken("node-peer-conflict");
+    let _registry = npm_registry(&mut p);
+    let started = Instant::now();
+    let report = fixed_by(&p, &[("add_install_flag", "node.peer-conflict")], "host 1.0.0 with plugin 1.0.0");
+    assert_eq!(report["fixes"][0]["action"]["flag"], "legacy_peer_deps", "{report:#}");
+    let log = std::fs::read_to_string(p.path().join(".repo-run/logs/setup-root.log")).unwrap();
+    assert!(log.contains("ERESOLVE"), "the first install failed for real: {log}");
+    assert!(!p.path().join(".npmrc").exists(), "the flag lives in .repo-run/, not in the user's files");
+    eprintln!("peer conflict: up with the fix took {:.1?}", started.elapsed());
+    down_clean(&p, &report);
+}
+
+/// `engine-strict=true` in the project's `.npmrc` and a dependency whose `engines` asks for a
+/// Node no one has (`>=99`): npm 10 stops with EBADENGINE, the rule relaxes the check for the
+/// install (`npm_config_engine_strict=false`, which wins over the project's `.npmrc`), and the
+/// app serves. The user's `.npmrc` is unchanged.
+#[test]
+fn an_engine_strict_refusal_installs_with_the_check_relaxed() {
+    let mut p = broken("node-engine-mismatch");
+    let _registry = npm_registry(&mut p);
+    let npmrc = std::fs::read(p.path().join(".npmrc")).unwrap();
+    let started = Instant::now();
+    let report = fixed_by(&p, &[("add_install_flag", "node.engine-mismatch")], "repo-run-needs-future-node 1.0.0");
+    assert_eq!(report["fixes"][0]["action"]["flag"], "ignore_engines", "{report:#}");
+    let log = std::fs::read_to_string(p.path().join(".repo-run/logs/setup-root.log")).unwrap();
+    assert!(log.contains("EBADENGINE"), "the first install failed for real: {log}");
+    assert_eq!(std::fs::read(p.path().join(".npmrc")).unwrap(), npmrc, "the user's .npmrc is unchanged");
+    eprintln!("engine mismatch: up with the fix took {:.1?}", started.elapsed());
+    down_clean(&p, &report);
+}

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::up::{Project, alive, app_url, assert_all_gone, http, labelled, npm_registry, pids};
+use support::up::{Project, alive, app_url, assert_all_gone, http, labelled, npm_registry, pids, which};
 
 #[test]
 fn python_flask_on_redis_comes_up_healthy_and_goes_down_clean() {
@@ -108,10 +108,6 @@ fn a_missing_runtime_stops_before_anything_starts() {
     assert!(!p.path().join(".repo-run/state.json").exists(), "nothing was started");
     let id = repo_id(p.path());
     assert!(labelled("container", &id).is_empty());
-}
-
-fn which(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
 }
 
 /// The project id repo-run labels this checkout's resources with.

@@ -120,14 +120,21 @@ impl Host {
 
     /// Whether `program` is an executable on `PATH` (looked up, not run).
     pub fn has_program(&self, program: &str) -> bool {
+        self.program_path(program).is_some()
+    }
+
+    /// Where `program` is on `PATH` (looked up, not run); a stated program is in `/usr/bin`.
+    pub fn program_path(&self, program: &str) -> Option<PathBuf> {
         match &self.source {
-            Source::Stated { programs, .. } => programs.iter().any(|p| p == program),
-            Source::Probe { .. } => std::env::var_os("PATH").is_some_and(|path| {
-                std::env::split_paths(&path).any(|dir| {
+            Source::Stated { programs, .. } => {
+                programs.iter().any(|p| p == program).then(|| Path::new("/usr/bin").join(program))
+            }
+            Source::Probe { .. } => {
+                std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|file| {
                     use std::os::unix::fs::PermissionsExt;
-                    dir.join(program).metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                    file.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
                 })
-            }),
+            }
         }
     }
 

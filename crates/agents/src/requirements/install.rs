@@ -122,6 +122,55 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
     out
 }
 
+/// The oldest Python today's pipenv can install into: it runs its vendored pip with the
+/// project's interpreter, and that pip's code is a SyntaxError on 3.7.
+const PIPENV_OLDEST_PYTHON: (u64, u64) = (3, 8);
+
+/// The steps adjusted to the Python the project runs with (`pythons`: the chosen or host's
+/// version, and the version its files pin, `3.7`; a range counts for nothing): for one older
+/// than pipenv can use, `pipenv install --deploy` becomes a venv made by that Python and its pip
+/// installing Pipfile.lock's pinned packages with their hashes (Setup exports the lock to a
+/// requirements file; pip cannot read it), as pipenv would have.
+pub fn for_python(steps: Vec<InstallStep>, pythons: &[&str]) -> Vec<InstallStep> {
+    let Some(python) = pythons.iter().find(|v| major_minor(v).is_some_and(|v| v < PIPENV_OLDEST_PYTHON)) else {
+        return steps;
+    };
+    let mut out = Vec::with_capacity(steps.len() + 1);
+    for step in steps {
+        let is_pipenv_lock = step.command.argv.first().is_some_and(|p| p == "pipenv")
+            && step.command.evidence.file.ends_with("Pipfile.lock");
+        if !is_pipenv_lock {
+            out.push(step);
+            continue;
+        }
+        let file = &step.command.evidence.file;
+        let evidence = Evidence::new(file.clone(), None, "requirements.install.pipfile-lock");
+        out.push(InstallStep {
+            command: command(&["python3", "-m", "venv", ".venv"], evidence.clone()),
+            reason: format!(
+                "Pipfile.lock present and the project runs on Python {python}, older than pipenv supports (3.8+): \
+                 the venv is made by that Python, without pipenv"
+            ),
+        });
+        out.push(InstallStep {
+            command: command(
+                &[".venv/bin/pip", "install", "--no-deps", "--require-hashes", "-r", "Pipfile.lock"],
+                evidence,
+            ),
+            reason: "pip installs exactly Pipfile.lock's default packages, each checked against the lock's hashes \
+                     (Setup exports the lock to a requirements file in .repo-run/, as pip cannot read it)"
+                .to_owned(),
+        });
+    }
+    out
+}
+
+/// `(3, 7)` of `3.7.16`.
+fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
 /// Node managers with their lock files, in the order a tie is broken.
 const NODE_LOCKS: &[(PackageManager, &[&str])] = &[
     (PackageManager::Pnpm, &["pnpm-lock.yaml"]),
@@ -625,6 +674,29 @@ mod tests {
         );
         assert_eq!(displays(&[("Pipfile", "")], PackageManager::Pipenv), ["pipenv install"]);
         assert_eq!(displays(&[pp, ("pdm.lock", "")], PackageManager::Pdm), ["pdm install"]);
+    }
+
+    #[test]
+    fn a_pipfile_lock_for_a_python_older_than_pipenv_supports_is_installed_by_pip() {
+        let r = repo(&[("Pipfile", ""), ("Pipfile.lock", "{}")]);
+        let planned = || steps(&with_pm(".", PackageManager::Pipenv), &r.view);
+        let shown = |pythons: &[&str]| {
+            for_python(planned(), pythons).into_iter().map(|s| s.command.display).collect::<Vec<_>>()
+        };
+        assert_eq!(shown(&["3.11.7", "3.11"]), ["pipenv install --deploy"]);
+        assert_eq!(shown(&["3.8.18"]), ["pipenv install --deploy"]);
+        assert_eq!(shown(&[">=3.6"]), ["pipenv install --deploy"]);
+        assert_eq!(shown(&[]), ["pipenv install --deploy"]);
+        // Pinned to 3.7, whether or not this host has it.
+        assert_eq!(shown(&["3.7"]), shown(&["3.7.16", "3.7"]));
+        assert_eq!(
+            shown(&["3.7.16"]),
+            ["python3 -m venv .venv", ".venv/bin/pip install --no-deps --require-hashes -r Pipfile.lock"]
+        );
+        // Without a lock there is nothing pip could install exactly: pipenv resolves.
+        let r = repo(&[("Pipfile", "")]);
+        let unlocked = for_python(steps(&with_pm(".", PackageManager::Pipenv), &r.view), &["3.7.16"]);
+        assert_eq!(unlocked[0].command.display, "pipenv install");
     }
 
     #[test]

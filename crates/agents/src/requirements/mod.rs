@@ -40,11 +40,21 @@ pub fn resolve(detection: &Detection, repo: &RepoView, host: &Host) -> Requireme
         .iter()
         .zip(&needs)
         .map(|(project, needs)| {
-            let install = install::steps(project, repo);
+            let runtimes: Vec<_> = needs.iter().map(|&r| runtimes::requirement(repo, &project.path, r, host)).collect();
+            // The version the project's files pin, then the one it runs with: a pin decides the
+            // same way on every host, whether or not that Python is installed.
+            let python = runtimes.iter().find(|r| r.runtime == Runtime::Python);
+            let pythons: Vec<&str> =
+                python.into_iter().flat_map(|r| [r.required.as_deref(), r.installed.as_deref()]).flatten().collect();
+            let install = install::for_python(install::steps(project, repo), &pythons);
+            // Read quietly: the node install step already warned about a malformed package.json.
+            let package_manager = read(repo, &join(&project.path, "package.json"))
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t.content).ok())
+                .and_then(|j| j.get("packageManager").and_then(|v| v.as_str()).map(str::to_owned));
             ProjectRequirements {
                 project: project.path.clone(),
-                runtimes: needs.iter().map(|&r| runtimes::requirement(repo, &project.path, r, host)).collect(),
-                provide: tools::to_provide(&install, host),
+                runtimes,
+                provide: tools::to_provide(&install, host, package_manager.as_deref()),
                 install,
                 system_packages: system_packages::for_project(project, repo),
                 env: env::for_project(project),

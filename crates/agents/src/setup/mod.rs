@@ -28,6 +28,7 @@ mod check;
 mod dotenv;
 mod exec;
 mod fingerprint;
+mod pipfile_lock;
 mod toolchain;
 
 use std::collections::BTreeMap;
@@ -178,10 +179,16 @@ fn install(
         let mut env = step_env(dir, project);
         env.extend(fixes_env.clone());
         toolchain::prepare(board, project, &before, step, dir, &env, &log)?;
-        let mut argv =
-            board.fixes.install_argv(&board.workdir, &project.project, dir, &step.command.argv).map_err(|e| {
-                error(format!("cannot write the requirements a fix in force derives: {e}"), Some(WRITABLE.into()))
+        // pip cannot read Pipfile.lock: the plan's `-r Pipfile.lock` names its export.
+        let argv =
+            pipfile_lock::export_argv(&step.command.argv, dir, &board.workdir, &project.project).map_err(|e| {
+                let hint = "the lock is read as `pipenv lock` writes it; the export goes to .repo-run/, which must be \
+                            writable";
+                error(format!("cannot install Pipfile.lock with pip: {e}"), Some(hint.into()))
             })?;
+        let mut argv = board.fixes.install_argv(&board.workdir, &project.project, dir, &argv).map_err(|e| {
+            error(format!("cannot write the requirements a fix in force derives: {e}"), Some(WRITABLE.into()))
+        })?;
         if let Some(date) = board.fixes.resolve_as_of(&project.project) {
             argv = resolve_as_of(board, &argv, date, dir, &log)?;
         }

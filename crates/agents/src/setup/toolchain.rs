@@ -213,14 +213,31 @@ pub(super) fn env(project: &ProjectRequirements) -> (Vec<PathBuf>, BTreeMap<Stri
     if let Some(toolchain) = selected(project, Runtime::Rust).and_then(|s| s.toolchain.as_deref()) {
         vars.insert("RUSTUP_TOOLCHAIN".to_owned(), toolchain.to_owned());
     }
-    for bin in project.provide.iter().map(provided_bin) {
+    for tool in &project.provide {
+        let bin = provided_bin(tool);
         if !prefix.contains(&bin) {
             prefix.push(bin);
         }
+        for (name, value) in &tool.env {
+            // After the user's own value, which still comes first.
+            let value = match std::env::var(name) {
+                Ok(mine) if !mine.is_empty() => format!("{mine}:{value}"),
+                _ => value.clone(),
+            };
+            vars.insert(name.clone(), value);
+        }
     }
-    // pipenv's virtualenv in the project, as `.venv`, where the later stages look for it.
-    if project.install.iter().any(|s| s.command.argv.first().is_some_and(|p| p == "pipenv")) {
+    // The managers' virtualenvs in the project, as `.venv`, where the later stages look for
+    // them (Poetry's default is a directory in its cache).
+    let uses = |tool: &str| project.install.iter().any(|s| s.command.argv.first().is_some_and(|p| p == tool));
+    if uses("pipenv") {
         vars.insert("PIPENV_VENV_IN_PROJECT".to_owned(), "1".to_owned());
+    }
+    if uses("poetry") {
+        vars.insert("POETRY_VIRTUALENVS_IN_PROJECT".to_owned(), "true".to_owned());
+    }
+    if uses("pdm") {
+        vars.insert("PDM_VENV_IN_PROJECT".to_owned(), "true".to_owned());
     }
     (prefix, vars)
 }
@@ -375,6 +392,28 @@ mod tests {
         let (prefix, vars) = env(&project_with(Runtime::Node, Some("/nvm/versions/node/v22.1.0/bin"), None));
         assert_eq!(prefix, [PathBuf::from("/nvm/versions/node/v22.1.0/bin")]);
         assert!(vars.is_empty());
+    }
+
+    #[test]
+    fn python_managers_make_their_venv_in_the_project() {
+        let mut p = project_with(Runtime::Python, None, None);
+        p.install = vec![step(&["poetry", "install"]), step(&["pdm", "install"]), step(&["pipenv", "install"])];
+        let (_, vars) = env(&p);
+        for var in ["POETRY_VIRTUALENVS_IN_PROJECT", "PDM_VENV_IN_PROJECT", "PIPENV_VENV_IN_PROJECT"] {
+            assert!(vars.contains_key(var), "{var}: {vars:?}");
+        }
+    }
+
+    #[test]
+    fn a_provided_tools_variables_reach_the_projects_commands() {
+        let mut p = project_with(Runtime::Node, None, None);
+        let mut yarn =
+            crate::requirements::tools::provided("uv", Path::new("/cache/tools"), &Evidence::new("x", None, "t"));
+        yarn.env.insert("REPO_RUN_TEST_TOOL_VAR".into(), "/usr/share/nodejs".into());
+        p.provide = vec![yarn];
+        let (prefix, vars) = env(&p);
+        assert_eq!(prefix, [PathBuf::from("/cache/tools/bin")]);
+        assert_eq!(vars.get("REPO_RUN_TEST_TOOL_VAR").map(String::as_str), Some("/usr/share/nodejs"));
     }
 
     #[test]

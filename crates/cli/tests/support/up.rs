@@ -86,6 +86,11 @@ impl Drop for Project {
     }
 }
 
+/// Whether `tool` is a file in a `PATH` directory.
+pub fn which(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

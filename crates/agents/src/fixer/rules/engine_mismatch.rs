@@ -19,14 +19,17 @@ impl Rule for EngineMismatch {
         if f.step != StepKind::Install || !matches!(f.program(), "npm" | "yarn" | "yarnpkg") {
             return None;
         }
-        let line = cx.lines().filter(|l| !l.contains("WARN")).find(|l| {
-            (l.contains("EBADENGINE") && l.contains("ERR!"))
+        // npm 6–9 write `npm ERR!`, npm 10 `npm error`; warnings (engine-strict off) do not count.
+        let errors = || cx.lines().filter(|l| !l.contains("WARN"));
+        let line = errors().find(|l| {
+            (l.contains("EBADENGINE") && (l.contains("ERR!") || l.contains("npm error")))
                 || l.contains("is incompatible with this module")
                 || l.contains("Unsupported engine")
         })?;
-        let package = line
-            .split("for package:")
-            .nth(1)
+        // npm names the refusing package on its own line; yarn on the error line.
+        let package = errors()
+            .find_map(|l| l.split("Not compatible with your version of node/npm:").nth(1))
+            .or_else(|| line.split("for package:").nth(1))
             .or_else(|| line.split("error ").nth(1).and_then(|r| r.split(':').next()))
             .map(|s| s.trim().trim_matches('\'').to_owned())
             .unwrap_or_default();
@@ -55,6 +58,19 @@ mod tests {
         let f = failure(Stage::Setup, StepKind::Install, &["yarn", "install", "--frozen-lockfile"], yarn);
         let d = EngineMismatch.diagnose(&Context::bare(&f, std::path::Path::new("/x"))).unwrap();
         assert_eq!(d.signal.keys, [("package", "my-app@1.0.0".to_owned())]);
+    }
+
+    /// npm 10 (Node 20) with `engine-strict=true` in `.npmrc` and a dependency asking for a newer
+    /// Node, as the end-to-end fixture `broken/node-engine-mismatch` produces it.
+    #[test]
+    fn npm_10_engine_strict_error() {
+        let npm = "npm error code EBADENGINE\nnpm error engine Unsupported engine\nnpm error engine Not compatible \
+                   with your version of node/npm: repo-run-needs-future-node@1.0.0\nnpm error notsup Required: \
+                   {\"node\":\">=99\"}\nnpm error notsup Actual:   {\"npm\":\"10.8.2\",\"node\":\"v20.20.2\"}";
+        let f = failure(Stage::Setup, StepKind::Install, &["npm", "install"], npm);
+        let d = EngineMismatch.diagnose(&Context::bare(&f, std::path::Path::new("/x"))).unwrap();
+        assert_eq!(d.signal.keys, [("package", "repo-run-needs-future-node@1.0.0".to_owned())]);
+        assert_eq!(d.candidates, [FixAction::AddInstallFlag { project: ".".into(), flag: InstallFlag::IgnoreEngines }]);
     }
 
     #[test]
