@@ -218,6 +218,10 @@ pub struct Project {
     pub build: Option<Command>,
     pub entry_points: Vec<EntryPoint>,
     pub ports: Vec<PortFinding>,
+    /// Health-check routes the code declares, preferred first: Health probes the first one
+    /// before `/` (a 5xx there is a failure, not a healthy app).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub health_paths: Vec<HealthPathFinding>,
     pub env_vars: Vec<EnvVarFinding>,
     pub services: Vec<ServiceFinding>,
     /// Database migration tools in use (prisma, alembic, django, …).
@@ -266,6 +270,13 @@ pub struct Command {
     pub display: String,
     pub argv: Vec<String>,
     pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthPathFinding {
+    /// The path as served, with its leading slash (`/healthz`).
+    pub path: String,
+    pub evidence: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use repo_run_agents::health::{HealthAgent, summary_table};
 use repo_run_agents::pipeline::Blackboard;
-use repo_run_agents::plan::{Command, Detection, Evidence, Finding, Framework, PortFinding, Project, ProjectRole};
+use repo_run_agents::plan::{
+    Command, Detection, Evidence, Finding, Framework, HealthPathFinding, PortFinding, Project, ProjectRole,
+};
 use repo_run_agents::requirements::Host;
 use repo_run_agents::runner::{self, RunnerAgent, StopOutcome};
 use repo_run_agents::state::RunState;
@@ -81,6 +83,7 @@ fn project(name: &str, port: Option<(u16, Option<&str>)>, framework: Option<Fram
         start_alternatives: Vec::new(),
         build: None,
         entry_points: Vec::new(),
+        health_paths: Vec::new(),
         ports: port
             .map(|(port, env_var)| PortFinding {
                 port,
@@ -483,7 +486,8 @@ fn get_body(url: &str) -> String {
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(host).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    // One write: a request split over several segments may be half-read by a server.
+    stream.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
@@ -583,7 +587,16 @@ impl ForeignServer {
                     Ok((mut conn, _)) => {
                         conn.set_nonblocking(false).unwrap();
                         conn.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-                        let _ = conn.read(&mut [0u8; 1024]);
+                        // Read the whole request head: closing with unread bytes sends a
+                        // reset, and the client would see that instead of the answer.
+                        let mut head = Vec::new();
+                        let mut buf = [0u8; 1024];
+                        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match conn.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => head.extend_from_slice(&buf[..n]),
+                            }
+                        }
                         let _ = conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nsomeone else");
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -661,4 +674,67 @@ fn an_app_answering_only_server_errors_is_judged_before_the_deadline() {
     assert!(took < Duration::from_secs(30), "judged after {took:?}, not at the 60 s deadline");
     assert!(took >= Duration::from_secs(10), "a server error gets its grace first: {took:?}");
     assert!(err.failure.is_some(), "the Fixer gets the evidence");
+}
+
+/// A server on $PORT answering each path with the status `routes` gives it (404 otherwise).
+fn routed_app(routes: &[(&str, u16)]) -> String {
+    let table: Vec<String> = routes.iter().map(|(p, s)| format!("{p:?}: {s}")).collect();
+    format!(
+        r#"import http.server, os
+routes = {{{}}}
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(routes.get(self.path, 404))
+        self.end_headers()
+        self.wfile.write(b"relation \"users\" does not exist" if routes.get(self.path) == 500 else b"ok")
+    def log_message(self, *args):
+        pass
+port = int(os.environ["PORT"])
+print(f"listening on {{port}}", flush=True)
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"#,
+        table.join(", ")
+    )
+}
+
+fn with_health_path(mut p: Project, path: &str) -> Project {
+    p.health_paths =
+        vec![HealthPathFinding { path: path.into(), evidence: vec![Evidence::new("app.py", Some(7), "test")] }];
+    p
+}
+
+#[test]
+fn a_health_route_answering_500_is_a_failure_even_when_root_answers_404() {
+    let port = some_free_port();
+    let p = with_health_path(project("api", Some((port, Some("PORT"))), Some(Framework::Flask)), "/health");
+    let mut t = TestApp::new(&routed_app(&[("/health", 500)]), p);
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    let err = HealthAgent.run(&mut t.board).unwrap_err();
+    eprintln!("{err}");
+    let report = &t.board.health[0];
+    assert!(!report.healthy, "{report:?}");
+    assert!(report.detail.contains("answers only HTTP 500"), "{}", report.detail);
+    assert!(matches!(&report.probe, ProbeKind::Http { url } if url.ends_with("/health")), "{report:?}");
+    let failure = err.failure.expect("typed evidence for the Fixer");
+    assert_eq!(failure.project, ".");
+}
+
+#[test]
+fn the_health_route_is_probed_first_and_a_404_there_falls_back_to_root() {
+    let port = some_free_port();
+    let p = with_health_path(project("api", Some((port, Some("PORT"))), Some(Framework::Flask)), "/healthz");
+    let mut t = TestApp::new(&routed_app(&[("/healthz", 204), ("/", 500)]), p);
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    HealthAgent.run(&mut t.board).unwrap();
+    let report = &t.board.health[0];
+    assert!(report.healthy && report.detail.starts_with("HTTP 204 from /healthz"), "{report:?}");
+
+    // Declared under a prefix the scan cannot see: `/healthz` is 404, `/` decides.
+    let port = some_free_port();
+    let p = with_health_path(project("web", Some((port, Some("PORT"))), Some(Framework::Flask)), "/healthz");
+    let mut t = TestApp::new(&routed_app(&[("/", 200)]), p);
+    RunnerAgent::new().run(&mut t.board).unwrap();
+    HealthAgent.run(&mut t.board).unwrap();
+    let report = &t.board.health[0];
+    assert!(report.healthy && report.detail.starts_with("HTTP 200 in"), "{report:?}");
 }

@@ -5,7 +5,7 @@
 //! up), 1 usage or internal error, 3 setup failed (detection, runtimes, installs), 4 services
 //! failed (Docker, databases, migrations), 5 an app failed to start or to become healthy,
 //! 6 some apps healthy and others given up on (a monorepo's project that cannot come up),
-//! 130 interrupted before it was up.
+//! 7 nothing to start (no app with a start command), 130 interrupted before it was up.
 
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,7 @@ pub const EXIT_SETUP: u8 = 3;
 pub const EXIT_SERVICES: u8 = 4;
 pub const EXIT_HEALTH: u8 = 5;
 pub const EXIT_PARTIAL: u8 = 6;
+pub const EXIT_NOTHING_TO_START: u8 = 7;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -97,6 +98,21 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let mut report = UpReport::new(&board, stages);
     match end {
+        State::Done if nothing_started(&board) => {
+            // Services alone serve nobody here: the project has code but no app could be found
+            // to start, so `up` says where it looked instead of reporting an empty success.
+            report.status = "nothing_to_start";
+            let detection = board.detection.clone().unwrap_or_default();
+            let (message, hint) = repo_run_agents::runner::nothing_to_start(&detection);
+            report.error = Some(ReportError { message: message.clone(), hint: Some(hint.clone()) });
+            if !board.services.is_empty() {
+                reporter.println("stopping the services started for it…");
+                teardown(&root, &reporter);
+            }
+            write_report(&args.report, &mut report, started, EXIT_NOTHING_TO_START)?;
+            crate::error::report(&hinted(message, hint));
+            Ok(ExitCode::from(EXIT_NOTHING_TO_START))
+        }
         State::Done => {
             // Some projects were given up on so that the others could come up: they are named
             // with their errors, and the exit code says the run is partial even when it is
@@ -338,6 +354,14 @@ impl LogTail {
 fn print_summary(board: &Blackboard) {
     println!();
     print!("{}", repo_run_agents::health::summary_table(&board.health, &board.apps, &board.services));
+}
+
+/// Whether the run ended with no app started although there was something to start it for:
+/// a project with code, or nothing at all. A repository of services only (a compose file of
+/// images) is up when its services are.
+fn nothing_started(board: &Blackboard) -> bool {
+    let projects = board.detection.as_ref().map_or(0, |d| d.projects.len());
+    board.apps.is_empty() && board.dropped.is_empty() && (projects > 0 || board.services.is_empty())
 }
 
 /// The projects the run went on without, each with the error that stopped it.

@@ -442,3 +442,19 @@ fn rust_sqlx_query_macros_build_after_repo_run_migrates_and_the_apps_migrate_fin
     p.down(true);
     assert_all_gone(&id, &pids(&report));
 }
+
+#[test]
+fn an_up_that_finds_nothing_to_start_says_where_it_looked_and_exits_7() {
+    // Its start command is only in its README (`python -m pinger serve 8000`).
+    let p = Project::copy("python-start-in-readme-only");
+    let (code, report) = p.up();
+    assert_eq!(code, 7, "{report:#}");
+    assert_eq!(report["status"], "nothing_to_start");
+    let message = report["error"]["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("nothing to start"), "{message}");
+    assert!(message.contains(". (python): it looks like a library"), "each project with what was found: {message}");
+    assert!(report["error"]["hint"].as_str().unwrap_or("").contains("Procfile"), "{report:#}");
+    assert!(report["apps"].as_array().unwrap().is_empty());
+    let out = p.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "nothing runs");
+}

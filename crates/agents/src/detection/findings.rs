@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::plan::{
-    Command, Dependency, EntryPoint, EnvVarFinding, Evidence, Finding, Framework, Language, LanguageFinding,
-    MigrationFinding, PackageManager, PortFinding, Project, ProjectRole, ServiceFinding, ServiceKind, Warning,
+    Command, Dependency, EntryPoint, EnvVarFinding, Evidence, Finding, Framework, HealthPathFinding, Language,
+    LanguageFinding, MigrationFinding, PackageManager, PortFinding, Project, ProjectRole, ServiceFinding, ServiceKind,
+    Warning,
 };
 use crate::repo::{FileEntry, RepoView, Text};
 
@@ -94,6 +95,7 @@ pub struct Findings {
     builds: Vec<(u8, Command)>,
     entry_points: BTreeMap<String, Evidence>,
     ports: BTreeMap<u16, (Option<String>, Vec<Evidence>)>,
+    health_paths: BTreeMap<String, Vec<Evidence>>,
     env_vars: BTreeMap<String, (Option<String>, Vec<Evidence>)>,
     services: BTreeMap<ServiceKind, (Option<String>, Vec<Evidence>)>,
     migrations: BTreeMap<String, (Command, Option<String>)>,
@@ -153,6 +155,10 @@ impl Findings {
 
     pub fn add_entry_point(&mut self, file: String, evidence: Evidence) {
         self.entry_points.entry(file).or_insert(evidence);
+    }
+
+    pub fn add_health_path(&mut self, path: String, evidence: Evidence) {
+        push_unique(self.health_paths.entry(path).or_default(), evidence);
     }
 
     pub fn add_port(&mut self, port: u16, env_var: Option<String>, evidence: Evidence) {
@@ -261,6 +267,15 @@ impl Findings {
                 .into_iter()
                 .map(|(port, (env_var, evidence))| PortFinding { port, env_var, evidence: sorted(evidence) })
                 .collect(),
+            health_paths: {
+                let mut paths: Vec<HealthPathFinding> = self
+                    .health_paths
+                    .into_iter()
+                    .map(|(path, evidence)| HealthPathFinding { path, evidence: sorted(evidence) })
+                    .collect();
+                paths.sort_by_key(|p| super::health_routes::rank(&p.path).unwrap_or(usize::MAX));
+                paths
+            },
             env_vars: self
                 .env_vars
                 .into_iter()

@@ -7,6 +7,7 @@
 
 pub mod code;
 mod findings;
+pub mod health_routes;
 pub mod manifest;
 mod projects;
 pub mod providers;

@@ -67,6 +67,8 @@ impl Agent for HealthAgent {
         let started = Instant::now();
         let deadline = started + board.options.health_timeout;
         let http_expected: Vec<bool> = board.apps.iter().map(|app| has_framework(board, app)).collect();
+        // The health route the code declares, probed before `/`.
+        let health_paths: Vec<Option<String>> = board.apps.iter().map(|app| health_path(board, app)).collect();
         let mut verdicts: Vec<Option<HealthReport>> = vec![None; board.apps.len()];
         let mut waiting: Vec<String> = vec![String::new(); board.apps.len()];
         // Since when each app has answered nothing but server errors.
@@ -80,7 +82,7 @@ impl Agent for HealthAgent {
                 if verdicts[i].is_some() {
                     continue;
                 }
-                let probe = probe_app(app, http_expected[i], started);
+                let probe = probe_app(app, http_expected[i], health_paths[i].as_deref(), started);
                 if !matches!(probe, Probe::ServerError { .. }) {
                     erring_since[i] = None;
                 }
@@ -168,7 +170,10 @@ enum Probe {
     },
 }
 
-fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
+/// One probe round of `app`: its process, then its port: `health_path` first when the code
+/// declares one (an app whose `/` answers 404 while `/health` answers 500 is not healthy), `/`
+/// when there is none or it answers 404 (the route is mounted under a prefix we cannot see).
+fn probe_app(app: &RunningApp, http_expected: bool, health_path: Option<&str>, started: Instant) -> Probe {
     let process = ProbeKind::Process { pid: app.pid };
     match proc_stat(app.pid) {
         None => return Probe::Done(report(app, process, false, "exited".into(), started)),
@@ -191,7 +196,13 @@ fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
         }
         return Probe::Waiting(format!("running (pid {}), no ready line in its log yet", app.pid));
     };
-    let (answer, unchecked) = match own_answer(app, port) {
+    let mut path = health_path.unwrap_or("/");
+    let mut owned = own_answer(app, port, path);
+    if path != "/" && matches!(&owned, OwnAnswer::Own { answer: PortAnswer::Http { status: 404, .. }, .. }) {
+        path = "/";
+        owned = own_answer(app, port, path);
+    }
+    let (answer, unchecked) = match owned {
         OwnAnswer::Refused => return Probe::Waiting(format!("nothing accepts connections on port {port}{hint}")),
         OwnAnswer::Foreign { addr, holder } => {
             return Probe::Waiting(format!(
@@ -204,14 +215,15 @@ fn probe_app(app: &RunningApp, http_expected: bool, started: Instant) -> Probe {
     let note = unchecked.map(|why| format!("; not checked that the socket is the app's: {why}")).unwrap_or_default();
     match answer {
         PortAnswer::Http { status, addr, took } if status < 500 => {
-            let url = format!("http://{addr}/");
-            let detail = format!("HTTP {status} in {} ms{note}", took.as_millis());
+            let url = format!("http://{addr}{path}");
+            let from = if path == "/" { String::new() } else { format!(" from {path}") };
+            let detail = format!("HTTP {status}{from} in {} ms{note}", took.as_millis());
             Probe::Done(report(app, ProbeKind::Http { url }, true, detail, started))
         }
         PortAnswer::Http { status, addr, .. } => Probe::ServerError {
-            url: format!("http://{addr}/"),
+            url: format!("http://{addr}{path}"),
             status,
-            detail: format!("http://{addr}/ answers HTTP {status}{hint}"),
+            detail: format!("http://{addr}{path} answers HTTP {status}{hint}"),
         },
         PortAnswer::NotHttp { addr } if !http_expected => {
             let detail = format!("accepts TCP connections on {addr} (not HTTP){note}");
@@ -243,10 +255,10 @@ enum OwnAnswer {
 /// Probes the port on each loopback address and keeps the first answer that came from a socket
 /// of the app's process group. The app leads its own group (the Runner spawns it so), so the
 /// group id is its pid; `npm start`'s node child is in it too.
-fn own_answer(app: &RunningApp, port: u16) -> OwnAnswer {
+fn own_answer(app: &RunningApp, port: u16, path: &str) -> OwnAnswer {
     let mut foreign = None;
     for addr in probe::loopback_addrs(port) {
-        let answer = probe::probe_addr(addr);
+        let answer = probe::probe_addr(addr, path);
         if answer == PortAnswer::Refused {
             continue;
         }
@@ -275,6 +287,16 @@ fn waiting_probe(app: &RunningApp) -> ProbeKind {
 
 fn report(app: &RunningApp, probe: ProbeKind, healthy: bool, detail: String, started: Instant) -> HealthReport {
     HealthReport { target: app.name.clone(), probe, healthy, detail, elapsed: started.elapsed(), log_tail: Vec::new() }
+}
+
+/// The first health route the app's code declares.
+fn health_path(board: &Blackboard, app: &RunningApp) -> Option<String> {
+    board
+        .detection
+        .as_ref()
+        .and_then(|d| d.projects.iter().find(|p| p.path == app.project))
+        .and_then(|p| p.health_paths.first())
+        .map(|h| h.path.clone())
 }
 
 /// Whether detection found a framework for the app's project: then it serves HTTP.

@@ -1,6 +1,7 @@
 //! The probes: one HTTP request over a plain `TcpStream`, a TCP connect, and log patterns.
 //!
-//! HTTP is a single `GET / HTTP/1.0` read up to its status line: that is all readiness needs,
+//! HTTP is a single `GET <path> HTTP/1.0` (the app's health route, else `/`) read up to its
+//! status line: that is all readiness needs,
 //! and a std socket with short timeouts does it without an HTTP client dependency (and without
 //! following redirects, which would probe another server).
 
@@ -30,11 +31,11 @@ pub(crate) fn loopback_addrs(port: u16) -> [SocketAddr; 2] {
     [(Ipv4Addr::LOCALHOST, port).into(), (Ipv6Addr::LOCALHOST, port).into()]
 }
 
-/// Connects to `addr` and asks for `/`.
-pub(crate) fn probe_addr(addr: SocketAddr) -> PortAnswer {
+/// Connects to `addr` and asks for `path` (`/`, `/healthz`).
+pub(crate) fn probe_addr(addr: SocketAddr, path: &str) -> PortAnswer {
     let started = Instant::now();
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) else { return PortAnswer::Refused };
-    match http_status(&mut stream, addr.port()) {
+    match http_status(&mut stream, addr.port(), path) {
         Some(status) => PortAnswer::Http { status, addr, took: started.elapsed() },
         None => PortAnswer::NotHttp { addr },
     }
@@ -45,12 +46,12 @@ pub(crate) fn tcp_open(port: u16) -> bool {
     loopback_addrs(port).iter().any(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok())
 }
 
-/// Sends `GET /` and parses the status line of the answer; `None` when it is not HTTP.
-fn http_status(stream: &mut TcpStream, port: u16) -> Option<u16> {
+/// Sends `GET path` and parses the status line of the answer; `None` when it is not HTTP.
+fn http_status(stream: &mut TcpStream, port: u16, path: &str) -> Option<u16> {
     stream.set_read_timeout(Some(READ_TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(READ_TIMEOUT)).ok()?;
     let request = format!(
-        "GET / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: repo-run-health\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: repo-run-health\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).ok()?;
     let mut head = Vec::with_capacity(64);
@@ -131,7 +132,7 @@ mod tests {
     #[test]
     fn a_closed_port_is_refused() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        assert!(loopback_addrs(port).into_iter().all(|addr| probe_addr(addr) == PortAnswer::Refused));
+        assert!(loopback_addrs(port).into_iter().all(|addr| probe_addr(addr, "/") == PortAnswer::Refused));
         assert!(!tcp_open(port));
     }
 }

@@ -149,6 +149,7 @@ pub(crate) mod testing {
             build: None,
             entry_points: Vec::new(),
             ports: Vec::new(),
+            health_paths: Vec::new(),
             env_vars: Vec::new(),
             services: Vec::new(),
             migrations: Vec::new(),

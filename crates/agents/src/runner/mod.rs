@@ -535,6 +535,57 @@ pub fn record_log_path(root: &Path, record: &AppRecord) -> PathBuf {
     root.join(&record.log)
 }
 
+/// Why `up` has nothing to start, for people: each project with where its start command was
+/// looked for (or that it is a library), and the hint that gives it one.
+pub fn nothing_to_start(detection: &crate::plan::Detection) -> (String, String) {
+    use crate::plan::{Language, ProjectRole};
+    let mut message = String::from("nothing to start: no app with a start command was found");
+    if detection.projects.is_empty() {
+        message.push_str(
+            "\n  no project: looked for a manifest (package.json, pyproject.toml, requirements.txt, Pipfile, \
+             Cargo.toml, go.mod, Gemfile, composer.json, pom.xml, build.gradle), a Procfile, a Dockerfile and a \
+             compose file",
+        );
+    }
+    for p in &detection.projects {
+        let language = p.languages.first().map(|l| l.language);
+        let what = language.map_or("no known language".to_owned(), |l| l.as_str().to_owned());
+        let looked = match (p.role, language) {
+            (ProjectRole::Library, _) => {
+                "it looks like a library: no start command, no server framework, no entry point".to_owned()
+            }
+            (ProjectRole::WorkspaceRoot, _) => {
+                "it is a workspace root; its members are projects of their own".to_owned()
+            }
+            (_, Some(Language::Python)) => "looked for a Procfile `web:` line, [project.scripts] in pyproject.toml, \
+                 manage.py, an app.py/main.py/wsgi.py/asgi.py that serves, a Dockerfile CMD"
+                .to_owned(),
+            (_, Some(Language::JavaScript | Language::TypeScript)) => "looked for package.json `scripts.start` and \
+                 `main`, a framework's own server, server.js/index.js/app.js, a Procfile, a Dockerfile CMD"
+                .to_owned(),
+            (_, Some(Language::Go)) => {
+                "looked for a `package main` with `func main`, a Procfile, a Dockerfile CMD".to_owned()
+            }
+            (_, Some(Language::Rust)) => {
+                "looked for a binary target (src/main.rs, [[bin]]), a Procfile, a Dockerfile CMD".to_owned()
+            }
+            (_, Some(Language::Ruby)) => "looked for config.ru, bin/rails, a Procfile, a Dockerfile CMD".to_owned(),
+            (_, Some(Language::Java | Language::Kotlin)) => {
+                "looked for a Spring Boot application, Maven's or Gradle's \
+                 application plugin, a Procfile, a Dockerfile CMD"
+                    .to_owned()
+            }
+            (_, Some(Language::Php)) => "looked for artisan, public/index.php, a Procfile, a Dockerfile CMD".to_owned(),
+            _ => "looked for a Procfile, a Dockerfile CMD, a compose `command:`, a manifest's start script".to_owned(),
+        };
+        message.push_str(&format!("\n  {} ({what}): {looked}", p.path));
+    }
+    let hint = "give the app its start command in a Procfile (`web: <command>`) or as `scripts.start` in \
+                package.json; `repo-run plan` shows what was found"
+        .to_owned();
+    (message, hint)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

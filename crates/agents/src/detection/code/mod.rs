@@ -29,6 +29,17 @@ pub struct CodeFacts {
     pub ports: Vec<(u16, Option<String>, u32)>,
     /// The line that makes this file an entry point (`if __name__ == "__main__"`, `func main`).
     pub entry: Option<u32>,
+    /// `(path, line)`: health-check routes the file declares (see `detection::health_routes`).
+    pub health_paths: Vec<(String, u32)>,
+}
+
+/// Source files of languages without a grammar here whose route declarations still name a
+/// health path (Ruby, PHP, Java, Kotlin, C#): read as text only.
+const ROUTE_ONLY_EXTENSIONS: &[&str] = &["rb", "php", "java", "kt", "cs", "ex", "exs"];
+
+/// Whether a text may declare a health route at all, before it is read line by line.
+fn may_declare_health(source: &str) -> bool {
+    ["health", "status", "ping", "ready", "livez", "/up"].iter().any(|w| source.contains(w))
 }
 
 /// A language's queries over a parsed tree.
@@ -95,18 +106,51 @@ pub fn scan(cx: &ProjectContext<'_>, out: &mut Findings) -> u64 {
         .par_iter()
         .filter_map(|(file, scanner, ext)| {
             let text = cx.repo.read_text(&file.path)?;
+            let mut facts = CodeFacts::default();
+            if may_declare_health(&text.content) {
+                facts.health_paths = super::health_routes::in_source(&text.content);
+            }
+            if let Some(path) = super::health_routes::from_file_path(cx.relative(&file.path)) {
+                facts.health_paths.push((path, 1));
+            }
             if !scanner.worth_parsing(&text.content) {
-                return None;
+                return (!facts.health_paths.is_empty()).then_some((file.path.as_str(), *scanner, facts, false));
             }
             let tree = parse(*scanner, ext, &text.content)?;
-            let mut facts = CodeFacts::default();
             scanner.scan(ext, &tree, &text.content, &mut facts);
-            Some((file.path.as_str(), *scanner, facts))
+            Some((file.path.as_str(), *scanner, facts, true))
         })
         .collect();
-    let parsed = results.len() as u64;
-    for (path, scanner, facts) in results {
+    let parsed = results.iter().filter(|r| r.3).count() as u64;
+    // Languages with no grammar here: their health routes only.
+    let route_only: Vec<_> = cx
+        .own_files()
+        .iter()
+        .filter(|f| f.size <= MAX_PARSE_BYTES && !is_test_or_example(cx.relative(&f.path)))
+        .filter(|f| f.extension().is_some_and(|e| ROUTE_ONLY_EXTENSIONS.contains(&e)))
+        .collect();
+    let routes: Vec<_> = route_only
+        .par_iter()
+        .filter_map(|f| {
+            let text = cx.repo.read_text(&f.path)?;
+            let found = if may_declare_health(&text.content) {
+                super::health_routes::in_source(&text.content)
+            } else {
+                Vec::new()
+            };
+            (!found.is_empty()).then_some((f.path.as_str(), found))
+        })
+        .collect();
+    for (path, found) in routes {
+        for (route, line) in found {
+            out.add_health_path(route, crate::plan::Evidence::new(path, Some(line), "code.route.health"));
+        }
+    }
+    for (path, scanner, facts, _) in results {
         let id = scanner.id();
+        for (route, line) in facts.health_paths {
+            out.add_health_path(route, crate::plan::Evidence::new(path, Some(line), format!("{id}.route.health")));
+        }
         for (name, default, line) in facts.env_vars {
             out.add_env_var(&name, default, crate::plan::Evidence::new(path, Some(line), format!("{id}.env")));
         }
