@@ -1,6 +1,7 @@
-//! `cargo xtask example`: the README's first command. Brings a bundled example (a Flask app on
-//! Redis) up with `repo-run up` in a scratch copy, shows it answering, then takes it down again
-//! (`--keep` leaves it running). On a machine without a container registry the Redis image is
+//! `cargo xtask example`: the README's first command. Brings a bundled example (a hit counter
+//! on Redis whose start command only its README and Makefile give, so the Detection model
+//! chooses it) up with `repo-run up` in a scratch copy, shows it answering, then takes it down
+//! again (`--keep` leaves it running). On a machine without a container registry the Redis image is
 //! built locally from Debian's packages first (`cargo xtask images`); elsewhere too, so the
 //! example never depends on a registry.
 
@@ -9,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-const FIXTURE: &str = "python-flask-redis";
+const FIXTURE: &str = "python-redis-start-in-readme";
 
 pub fn run(args: &[&str]) -> anyhow::Result<()> {
     let keep = match args {

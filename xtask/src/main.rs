@@ -21,7 +21,7 @@ tasks:
   setup        install what the build and the tests need (apt packages, models), once
   test         setup, then run every test and print a summary line
   images       build local PostgreSQL, Redis, MariaDB and RabbitMQ images from Debian packages (or only those named)
-  example      `repo-run up` on a bundled example (Flask on Redis), show it answering, `down` (--keep)
+  example      `repo-run up` on a bundled example (a counter on Redis; the model picks its start), show it answering, `down` (--keep)
   bench plan   benchmark `repo-run plan` on a generated 50,000-file repository and the fixtures
   bench up     time `repo-run up` to healthy on fixtures (cold and warm), per agent, with overhead
   bench lsp    benchmark `repo-run lsp` latency and `repo-run review` throughput

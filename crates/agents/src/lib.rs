@@ -12,6 +12,7 @@ pub mod fixer;
 pub mod health;
 pub mod lifecycle;
 pub mod migrations;
+pub mod models;
 pub mod pipeline;
 pub mod plan;
 pub mod repo;

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use crate::failure::Failure;
-use crate::fixer::{Approver, FixAttempt, FixStore, ListOnly, Models};
+use crate::fixer::{Approver, FixAttempt, FixStore, ListOnly};
+use crate::models::Models;
 use crate::plan::{Detection, Requirements};
 use crate::repo::RepoView;
 use crate::requirements::Host;
@@ -267,6 +268,9 @@ pub struct Blackboard {
     pub redo_from: Option<Stage>,
     /// Projects given up on so that the others could come up, with why.
     pub dropped: Vec<DroppedProject>,
+    /// Model decisions of this run that failed when tried (by project), so that Detection,
+    /// when it runs again, offers the rest to the next model of the chain.
+    pub rejected_decisions: Vec<(String, crate::plan::ModelDecision)>,
 }
 
 /// A project the run went on without: its failure was its own, no fix helped, and other apps
@@ -303,6 +307,7 @@ impl Blackboard {
             models: None,
             redo_from: None,
             dropped: Vec::new(),
+            rejected_decisions: Vec::new(),
         }
     }
 
@@ -588,7 +593,41 @@ impl Agent for DetectionAgent {
         "rules"
     }
     fn run(&self, board: &mut Blackboard) -> Result<(), AgentError> {
-        board.detection = Some(crate::detection::detect(&board.repo));
+        let mut detection = crate::detection::detect(&board.repo);
+        // Rules first; the model only where they left a question open.
+        if let Some(models) = &board.models {
+            let reporter = board.reporter.clone();
+            crate::detection::choose_start::choose_starts(
+                &mut detection,
+                &board.repo,
+                models.as_ref(),
+                &board.rejected_decisions,
+                &mut |project| {
+                    reporter.step(
+                        Stage::Detection,
+                        &format!("{project}: no rule finds a start command: asking the Detection model"),
+                    );
+                },
+            );
+            for project in &detection.projects {
+                for d in project.decisions.iter().filter(|d| d.rejected.is_none()) {
+                    reporter.note(
+                        Stage::Detection,
+                        &format!(
+                            "{}: {} chosen by the {} model ({}, {:.1} s): {} ({})",
+                            project.path,
+                            d.question,
+                            d.agent,
+                            d.model,
+                            d.latency_ms as f64 / 1000.0,
+                            d.answer,
+                            d.validated
+                        ),
+                    );
+                }
+            }
+        }
+        board.detection = Some(detection);
         Ok(())
     }
 }

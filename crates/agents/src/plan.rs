@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// Version of the JSON plan document. Bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Where a finding came from: the file (relative to the repository root, `/`-separated), the
 /// 1-based line when one can be named, and the id of the rule that made the finding.
@@ -213,6 +213,14 @@ pub struct Project {
     /// Other start commands that were found, in order of preference.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub start_alternatives: Vec<Command>,
+    /// Start commands the project's documentation gives (README code blocks, Makefile run
+    /// targets), found only when no rule found a start command; each checked against the
+    /// repository. Rules do not choose among them: the Detection model does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub start_candidates: Vec<StartCandidate>,
+    /// Decisions a model made for this project, with what validation checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<ModelDecision>,
     /// A build step to run before start (e.g. `npm run build` for Next.js).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<Command>,
@@ -270,6 +278,43 @@ pub struct Command {
     pub display: String,
     pub argv: Vec<String>,
     pub evidence: Evidence,
+}
+
+/// A start command the documentation gives, and what the repository confirms about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StartCandidate {
+    pub command: Command,
+    /// What was checked: the module, file, script or target it names exists, or the program
+    /// it runs is a declared dependency.
+    pub validated: String,
+    /// The port its arguments give (`serve 8000`, `--port 8080`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// A decision a model made where rules left the question open: provenance for `plan --json`,
+/// `up --report` and the human output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelDecision {
+    /// What was decided (`start`).
+    pub question: String,
+    /// The answer, as shown to people (the chosen command).
+    pub answer: String,
+    /// The agent whose model row answered (`detection`).
+    pub agent: String,
+    /// The model file (or remote model) that answered.
+    pub model: String,
+    pub latency_ms: u64,
+    /// How many candidates the model chose among.
+    pub candidates: usize,
+    /// The model's own one-line reason.
+    pub reason: String,
+    /// What validation checked before the answer counted.
+    pub validated: String,
+    /// Why the answer was rejected when it was tried (the chosen command exited before the
+    /// app was healthy): the next model of the chain was asked instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -81,6 +81,8 @@ fn project(name: &str, port: Option<(u16, Option<&str>)>, framework: Option<Fram
             .collect(),
         start: Some(command(&[python(), "app.py"])),
         start_alternatives: Vec::new(),
+        start_candidates: Vec::new(),
+        decisions: Vec::new(),
         build: None,
         entry_points: Vec::new(),
         health_paths: Vec::new(),

@@ -56,6 +56,10 @@ pub struct PlanArgs {
     /// Print the plan as JSON (stable, see docs/plan-schema.md).
     #[arg(long)]
     pub json: bool,
+    /// Rules only: no model is asked where rules leave a question open (such as a start
+    /// command that only the README gives); the open question is reported instead.
+    #[arg(long)]
+    pub no_model: bool,
     /// Where clones of git URLs are kept (default: the user cache directory).
     #[arg(long, env = crate::env_vars::REPO_RUN_CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
@@ -85,6 +89,10 @@ pub struct UpArgs {
     /// Turn the Fixer off: a failure ends the run at once, with its hint.
     #[arg(long)]
     pub no_fix: bool,
+    /// Rules only: no agent asks a model (the Fixer still applies its rules); a question
+    /// rules leave open is reported instead.
+    #[arg(long)]
+    pub no_model: bool,
     /// At most this many fixes in one run.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_fixes: u32,

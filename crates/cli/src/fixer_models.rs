@@ -50,13 +50,21 @@ pub fn agent_of(stage: Stage) -> Result<Agent, String> {
 
 impl Models for EngineModels {
     fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply {
+        let started = std::time::Instant::now();
+        let elapsed_ms = || started.elapsed().as_millis() as u64;
         let engine = match self.engine() {
             Ok(engine) => engine,
-            Err(e) => return ModelReply { model: "none".into(), json: Err(format!("no model table: {e}")) },
+            Err(e) => {
+                return ModelReply {
+                    model: "none".into(),
+                    json: Err(format!("no model table: {e}")),
+                    elapsed_ms: elapsed_ms(),
+                };
+            }
         };
         let agent = match agent_of(stage) {
             Ok(agent) => agent,
-            Err(e) => return ModelReply { model: "none".into(), json: Err(e) },
+            Err(e) => return ModelReply { model: "none".into(), json: Err(e), elapsed_ms: elapsed_ms() },
         };
         let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
         let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
@@ -64,7 +72,12 @@ impl Models for EngineModels {
         // the grammar alone carries the schema (complete_json would add the whole schema text).
         let row = engine.table().get(agent);
         let mut failures = Vec::new();
-        for model in std::iter::once(&row.model).chain(row.fallback.as_ref()) {
+        let chain: Vec<_> = std::iter::once(&row.model).chain(row.fallback.as_ref()).skip(request.escalation).collect();
+        if chain.is_empty() {
+            let e = format!("no model left in the {} row's chain to escalate to", stage.model_key());
+            return ModelReply { model: "none".into(), json: Err(e), elapsed_ms: elapsed_ms() };
+        }
+        for model in chain {
             let answer = engine
                 .generate_json(agent, model, &prompt, &request.schema, &options)
                 .map_err(|e| e.to_string())
@@ -72,11 +85,11 @@ impl Models for EngineModels {
                     serde_json::from_str::<serde_json::Value>(g.text.trim()).map_err(|e| format!("{e}: {}", g.text))
                 });
             match answer {
-                Ok(json) => return ModelReply { model: model.to_string(), json: Ok(json) },
+                Ok(json) => return ModelReply { model: model.to_string(), json: Ok(json), elapsed_ms: elapsed_ms() },
                 Err(e) => failures.push(format!("{model}: {e}")),
             }
         }
-        ModelReply { model: "none".into(), json: Err(failures.join("; ")) }
+        ModelReply { model: "none".into(), json: Err(failures.join("; ")), elapsed_ms: elapsed_ms() }
     }
 }
 
@@ -172,7 +185,7 @@ mod tests {
         fn ask(&self, _: Stage, _: &ModelRequest) -> ModelReply {
             let action =
                 FixAction::SetStartCommand { project: ".".into(), argv: vec!["python".into(), "src/server.py".into()] };
-            ModelReply { model: "fake".into(), json: Ok(serde_json::to_value(action).unwrap()) }
+            ModelReply { model: "fake".into(), json: Ok(serde_json::to_value(action).unwrap()), elapsed_ms: 0 }
         }
     }
 

@@ -61,7 +61,7 @@ impl UpReporter {
                 None => eprintln!("    done in {elapsed:.1?}"),
             },
             Progress::Retrying { redo_from, attempt } => {
-                let line = format!("    fixer: fix {attempt} applied; again from {}", redo_from.name());
+                let line = format!("    fixer: attempt {attempt} done; again from {}", redo_from.name());
                 match &self.bars {
                     Some(multi) => {
                         let _ = multi.println(line);

@@ -46,11 +46,29 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
         let fws: Vec<_> = project.frameworks.iter().map(|f| f.value.to_string()).collect();
         field(out, "frameworks", &fws.join(", "))?;
         if let Some(start) = &project.start {
+            // A model-made decision is marked as such, with what validation checked.
+            let by = match project.decisions.iter().find(|d| d.question == "start") {
+                Some(d) => format!(
+                    "; chosen by the {} model {} in {:.1} s; {}",
+                    d.agent,
+                    d.model,
+                    d.latency_ms as f64 / 1000.0,
+                    d.validated
+                ),
+                None => String::new(),
+            };
             field(
                 out,
                 "start",
-                &format!("{CYAN}{}{CYAN:#}  {DIM}({}){DIM:#}", start.display, location(&start.evidence)),
+                &format!("{CYAN}{}{CYAN:#}  {DIM}({}{by}){DIM:#}", start.display, location(&start.evidence)),
             )?;
+        } else if !project.start_candidates.is_empty() {
+            let candidates: Vec<String> = project
+                .start_candidates
+                .iter()
+                .map(|c| format!("{}  {DIM}({}){DIM:#}", c.command.display, location(&c.command.evidence)))
+                .collect();
+            field(out, "start candidates", &candidates.join(&format!("\n{:19}", "")))?;
         }
         let ports: Vec<_> = project
             .ports

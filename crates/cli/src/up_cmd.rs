@@ -73,7 +73,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     board.approver = approver(&args, &reporter, plain);
-    if !args.no_fix {
+    // The engine is created on the first question only: a run whose rules decide
+    // everything loads no model.
+    if !args.no_model {
         board.models = Some(Arc::new(EngineModels::new(&root)));
     }
 
@@ -418,6 +420,15 @@ struct UpReport {
     diagnosis_ms: u128,
     /// Projects given up on so that the others could come up (`status: "partial"`).
     dropped: Vec<ReportDropped>,
+    /// Decisions a model made where rules left the question open, with their provenance.
+    decisions: Vec<ReportDecision>,
+}
+
+#[derive(Serialize)]
+struct ReportDecision {
+    project: String,
+    #[serde(flatten)]
+    decision: repo_run_agents::plan::ModelDecision,
 }
 
 #[derive(Serialize)]
@@ -510,6 +521,14 @@ impl UpReport {
                     stage: d.stage.name(),
                     message: d.error.message.clone(),
                     hint: d.error.hint.clone(),
+                })
+                .collect(),
+            decisions: board
+                .detection
+                .iter()
+                .flat_map(|d| &d.projects)
+                .flat_map(|p| {
+                    p.decisions.iter().map(|d| ReportDecision { project: p.path.clone(), decision: d.clone() })
                 })
                 .collect(),
             status: "",

@@ -444,17 +444,82 @@ fn rust_sqlx_query_macros_build_after_repo_run_migrates_and_the_apps_migrate_fin
 }
 
 #[test]
-fn an_up_that_finds_nothing_to_start_says_where_it_looked_and_exits_7() {
-    // Its start command is only in its README (`python -m pinger serve 8000`).
+fn a_start_command_only_the_readme_gives_is_chosen_by_the_detection_model_and_served() {
+    // No Procfile, no [project.scripts], no Dockerfile: the README's code block is the only
+    // place that says `python -m pinger serve 8000`. Rules offer it (the module exists), the
+    // default Detection model (SmolLM2) chooses it under the grammar, and it serves.
     let p = Project::copy("python-start-in-readme-only");
     let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    let decision = &report["decisions"][0];
+    assert_eq!(decision["project"], ".");
+    assert_eq!(decision["question"], "start");
+    assert_eq!(decision["answer"], "python -m pinger serve 8000");
+    assert_eq!(decision["agent"], "detection");
+    assert!(decision["model"].as_str().unwrap().ends_with(".gguf"), "{decision:#}");
+    assert_eq!(decision["validated"], "module pinger is src/pinger/__main__.py");
+    assert_eq!(report["apps"][0]["command"], "python -m pinger serve 8000");
+    assert_eq!(http("GET", &app_url(&report), None), (200, "pong\n".to_owned()));
+
+    // The human plan marks the model's decision.
+    let plan = p.run(&["plan"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("chosen by the detection model"), "{text}");
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}
+
+#[test]
+fn an_up_that_finds_nothing_to_start_says_where_it_looked_and_exits_7() {
+    // With --no-model, rules alone leave the README's command a candidate: nothing starts.
+    let p = Project::copy("python-start-in-readme-only");
+    let (code, report) = p.up_with(&["--no-model"]);
     assert_eq!(code, 7, "{report:#}");
     assert_eq!(report["status"], "nothing_to_start");
     let message = report["error"]["message"].as_str().unwrap_or("");
     assert!(message.starts_with("nothing to start"), "{message}");
     assert!(message.contains(". (python): it looks like a library"), "each project with what was found: {message}");
-    assert!(report["error"]["hint"].as_str().unwrap_or("").contains("Procfile"), "{report:#}");
+    assert!(
+        message.contains(
+            "its documentation gives `python -m pinger serve 8000` (README.md:7; module pinger is src/pinger/__main__.py)"
+        ),
+        "{message}"
+    );
+    assert!(report["error"]["hint"].as_str().unwrap_or("").contains("--no-model"), "{report:#}");
     assert!(report["apps"].as_array().unwrap().is_empty());
+    assert!(report["decisions"].as_array().unwrap().is_empty());
     let out = p.run(&["status"]);
     assert_eq!(out.status.code(), Some(1), "nothing runs");
+}
+
+#[test]
+fn documented_commands_that_exit_at_once_are_rejected_escalated_and_end_in_exit_7() {
+    // A command-line tool: its README shows two commands and neither serves. Whichever the
+    // Detection model (SmolLM2) chooses exits at once; that answer is rejected, and the next
+    // model of the chain (gemma-3-270m) gets the other, which exits too. Then the rule answer:
+    // nothing to start, with both attempts named.
+    let p = Project::copy("python-cli-readme-commands");
+    let (code, report) = p.up();
+    assert_eq!(code, 7, "{report:#}");
+    assert_eq!(report["status"], "nothing_to_start");
+    let decisions = report["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 2, "{report:#}");
+    let answers: Vec<&str> = decisions.iter().map(|d| d["answer"].as_str().unwrap()).collect();
+    let mut sorted = answers.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["python -m tally count README.md", "python -m tally export README.md"]);
+    assert_ne!(decisions[0]["model"], decisions[1]["model"], "the second question went to the next model");
+    assert_eq!((decisions[0]["candidates"].as_u64(), decisions[1]["candidates"].as_u64()), (Some(2), Some(1)));
+    for d in decisions {
+        let why = d["rejected"].as_str().unwrap_or_default();
+        assert!(why.starts_with("it exited with code 0 before the app was healthy"), "{d:#}");
+    }
+    let message = report["error"]["message"].as_str().unwrap();
+    for answer in &answers {
+        assert!(message.contains(&format!("chose `{answer}`: it exited with code 0")), "{message}");
+    }
+    assert!(report["error"]["hint"].as_str().unwrap().contains("Procfile"), "{report:#}");
+    assert!(report["apps"].as_array().unwrap().is_empty(), "no app is left running: {report:#}");
+    assert!(p.path().join(".repo-run/logs/tally.log").is_file());
 }

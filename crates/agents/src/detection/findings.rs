@@ -260,6 +260,8 @@ impl Findings {
             frameworks: findings(self.frameworks),
             start,
             start_alternatives,
+            start_candidates: Vec::new(),
+            decisions: Vec::new(),
             build,
             entry_points: self.entry_points.into_iter().map(|(file, evidence)| EntryPoint { file, evidence }).collect(),
             ports: self

@@ -5,12 +5,14 @@
 //! Unlike build-plan tools that stop at the first matching provider, every provider contributes
 //! to every project: a Django app with a `package.json` for its assets is both.
 
+pub mod choose_start;
 pub mod code;
 mod findings;
 pub mod health_routes;
 pub mod manifest;
 mod projects;
 pub mod providers;
+pub mod start_candidates;
 #[cfg(test)]
 pub mod testing;
 
@@ -18,7 +20,7 @@ use rayon::prelude::*;
 
 pub use findings::{Findings, ProjectContext, command, language_of_extension, priority, shell_command};
 
-use crate::plan::{Detection, WalkStats, Warning};
+use crate::plan::{Detection, ProjectRole, WalkStats, Warning};
 use crate::repo::RepoView;
 
 /// One ecosystem's detection rules. Implementations live one per file in `providers/` and are
@@ -45,7 +47,13 @@ pub fn detect(repo: &RepoView) -> Detection {
             for provider in providers::ALL {
                 provider.detect(&cx, &mut out);
             }
-            (out.finish(&cx), parsed)
+            let mut project = out.finish(&cx);
+            // No rule found a start command: collect what the documentation offers, for the
+            // Detection model to choose from (`up` asks; `--no-model` reports them).
+            if project.start.is_none() && project.role != ProjectRole::WorkspaceRoot {
+                project.start_candidates = start_candidates::find(&cx, &project.dependencies);
+            }
+            (project, parsed)
         })
         .collect();
     projects.sort_by(|a, b| a.0.path.cmp(&b.0.path));

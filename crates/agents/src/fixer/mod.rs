@@ -18,6 +18,7 @@
 pub mod action;
 mod apply;
 pub mod model;
+mod model_choice;
 mod requirements_txt;
 pub mod rules;
 pub mod scripts;
@@ -139,6 +140,10 @@ impl Agent for FixerAgent {
         };
         if board.cancel.is_cancelled() {
             return Err(original);
+        }
+        if let Some(decision) = model_choice::failed_choice(board, &failure) {
+            model_choice::reject(board, &failure.project, decision);
+            return Ok(());
         }
         let started = Instant::now();
         let diagnosis = diagnose(board, &failure);

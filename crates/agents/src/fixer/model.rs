@@ -1,31 +1,11 @@
-//! How the Fixer asks a model, and what it tells it.
-//!
-//! Agents reach the shared inference engine through the narrow [`Models`] trait: this crate
-//! describes the request (a prompt and the action schema), the CLI implements the trait with
-//! `repo-run-inference` (one engine per process, created on the first ask). So the pipeline
-//! builds and tests without llama.cpp, and a step that never asks never loads a model.
+//! What the Fixer tells its model (through [`crate::models::Models`]), and how its answer
+//! becomes an action.
 
 use super::action::{FixAction, json_schema};
 use super::{FixAttempt, scripts};
 use crate::failure::Failure;
-use crate::pipeline::{Blackboard, Stage};
-
-/// One question to an agent's model: JSON under `schema` is the only answer accepted.
-#[derive(Debug, Clone)]
-pub struct ModelRequest {
-    pub system: String,
-    pub user: String,
-    pub schema: serde_json::Value,
-    pub max_tokens: u32,
-}
-
-/// A model's answer: the JSON it produced, or why there is none.
-#[derive(Debug, Clone)]
-pub struct ModelReply {
-    /// The model that answered (or was tried last).
-    pub model: String,
-    pub json: Result<serde_json::Value, String>,
-}
+pub use crate::models::{ModelReply, ModelRequest, Models};
+use crate::pipeline::Blackboard;
 
 impl ModelReply {
     /// The answer as a fix action; any other shape is refused.
@@ -33,12 +13,6 @@ impl ModelReply {
         let json = self.json.as_ref().map_err(Clone::clone)?;
         serde_json::from_value(json.clone()).map_err(|e| format!("not a fix action ({e}): {json}"))
     }
-}
-
-/// The shared engine, as agents see it.
-pub trait Models: Send + Sync {
-    /// Asks `stage`'s model (the Fixer's row for [`Stage::Fixer`]).
-    fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply;
 }
 
 /// The Fixer's question: the typed failure, what the project declares, what was tried.
@@ -99,6 +73,7 @@ pub fn request(board: &Blackboard, failure: &Failure, attempts: &[FixAttempt]) -
         user,
         schema: json_schema(),
         max_tokens: 160,
+        escalation: 0,
     }
 }
 
@@ -129,11 +104,16 @@ mod tests {
         let ok = ModelReply {
             model: "m".into(),
             json: Ok(serde_json::json!({"action": "skip_step", "project": ".", "step": "migrate"})),
+            elapsed_ms: 0,
         };
         assert!(matches!(ok.action(), Ok(FixAction::SkipStep { .. })));
-        let shell = ModelReply { model: "m".into(), json: Ok(serde_json::json!({"action": "run", "cmd": "rm -rf /"})) };
+        let shell = ModelReply {
+            model: "m".into(),
+            json: Ok(serde_json::json!({"action": "run", "cmd": "rm -rf /"})),
+            elapsed_ms: 0,
+        };
         assert!(shell.action().unwrap_err().contains("not a fix action"));
-        let none = ModelReply { model: "m".into(), json: Err("timed out".into()) };
+        let none = ModelReply { model: "m".into(), json: Err("timed out".into()), elapsed_ms: 0 };
         assert_eq!(none.action().unwrap_err(), "timed out");
     }
 }

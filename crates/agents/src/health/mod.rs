@@ -367,8 +367,10 @@ fn unhealthy_error(failed: &[&HealthReport], apps: &[RunningApp], root: &Path) -
         error = error.confined_to(projects);
     }
     // The Fixer works on one app at a time: the first that failed, with its whole evidence.
-    if let Some(app) = failed.iter().find_map(|r| apps.iter().find(|a| a.name == r.target)) {
-        let exit = proc_stat(app.pid).map(|_| Exit::Running);
+    if let Some((report, app)) = failed.iter().find_map(|r| apps.iter().find(|a| a.name == r.target).map(|a| (r, a))) {
+        // How the process ended, as Health saw it; a zombie still has a /proc entry, so
+        // "running" is only what is neither.
+        let exit = exit_of(&report.detail).or_else(|| proc_stat(app.pid).map(|_| Exit::Running));
         error = error.with_failure(
             Failure::new(Stage::Health, StepKind::Health, &app.project)
                 .argv(&app.command.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
@@ -435,8 +437,25 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// The exit a report's detail names ("exited with status 1", "killed by signal 9").
+fn exit_of(detail: &str) -> Option<Exit> {
+    if let Some(code) = detail.strip_prefix("exited with status ") {
+        return code.split_whitespace().next()?.parse().ok().map(Exit::Code);
+    }
+    let signal = detail.strip_prefix("killed by signal ")?;
+    signal.split_whitespace().next()?.parse().ok().map(Exit::Signal)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exits_are_read_from_the_report() {
+        use super::{Exit, exit_of};
+        assert_eq!(exit_of("exited with status 0"), Some(Exit::Code(0)));
+        assert_eq!(exit_of("killed by signal 9"), Some(Exit::Signal(9)));
+        assert_eq!(exit_of("HTTP 500 from /health"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -146,6 +146,8 @@ pub(crate) mod testing {
             frameworks: Vec::new(),
             start: None,
             start_alternatives: Vec::new(),
+            start_candidates: Vec::new(),
+            decisions: Vec::new(),
             build: None,
             entry_points: Vec::new(),
             ports: Vec::new(),

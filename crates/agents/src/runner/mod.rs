@@ -85,6 +85,11 @@ impl Agent for RunnerAgent {
         };
         let projects: Vec<Project> =
             detection.projects.iter().filter(|p| p.role == ProjectRole::App && p.start.is_some()).cloned().collect();
+        // A run that comes back here (after a fix, or a rejected start command) first stops
+        // what the last attempt started, even when nothing is left to start.
+        if !board.apps.is_empty() {
+            self.stop_previous_attempt(board)?;
+        }
         if projects.is_empty() {
             board.reporter.note(Stage::Runner, "no app with a start command was found: nothing to start");
             return Ok(());
@@ -95,9 +100,6 @@ impl Agent for RunnerAgent {
                 "check that the repository directory is writable",
             )
         })?;
-        if !board.apps.is_empty() {
-            self.stop_previous_attempt(board)?;
-        }
         let root = board.repo.root().to_path_buf();
         let state_path = board.workdir.state_file();
         let mut state = load_state(&root, &state_path)?;
@@ -579,6 +581,37 @@ pub fn nothing_to_start(detection: &crate::plan::Detection) -> (String, String) 
             _ => "looked for a Procfile, a Dockerfile CMD, a compose `command:`, a manifest's start script".to_owned(),
         };
         message.push_str(&format!("\n  {} ({what}): {looked}", p.path));
+        // Documented commands no rule starts on its own: the Detection model chooses among
+        // them, so they are left here only when no model was asked or none answered.
+        for c in &p.start_candidates {
+            let line = c.command.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+            message.push_str(&format!(
+                "\n    its documentation gives `{}` ({}{line}; {})",
+                c.command.display, c.command.evidence.file, c.validated
+            ));
+        }
+        for d in p.decisions.iter().filter(|d| d.rejected.is_some()) {
+            message.push_str(&format!(
+                "\n    the {} model {} chose `{}`: {}",
+                d.agent,
+                d.model,
+                d.answer,
+                d.rejected.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    if detection.projects.iter().flat_map(|p| &p.decisions).any(|d| d.rejected.is_some()) {
+        let hint = "the documented commands the models chose failed when tried (their logs are in .repo-run/logs/); \
+                    write the start command in a Procfile (`web: <command>`)"
+            .to_owned();
+        return (message, hint);
+    }
+    if detection.projects.iter().any(|p| !p.start_candidates.is_empty()) {
+        let hint = "a model chooses among the documented commands when one is asked (run without `--no-model`; \
+                    `repo-run models list` shows the Detection row); or write the start command in a Procfile \
+                    (`web: <command>`)"
+            .to_owned();
+        return (message, hint);
     }
     let hint = "give the app its start command in a Procfile (`web: <command>`) or as `scripts.start` in \
                 package.json; `repo-run plan` shows what was found"

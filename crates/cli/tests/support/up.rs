@@ -60,8 +60,15 @@ impl Project {
 
     /// `up -d --ci --report`, returning the exit code and the report.
     pub fn up(&self) -> (i32, Value) {
+        self.up_with(&[])
+    }
+
+    /// `up` with more flags (`--no-model`).
+    pub fn up_with(&self, extra: &[&str]) -> (i32, Value) {
         let report = self.path().join(".repo-run-report.json");
-        let out = self.run(&["up", "-d", "--ci", "--report", report.to_str().unwrap()]);
+        let mut args = vec!["up", "-d", "--ci", "--report", report.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
         let code = out.status.code().unwrap_or(-1);
         let report = std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(Value::Null);
         (code, report)

@@ -207,7 +207,7 @@ fn assignments(args: &str, legacy_env: bool) -> Vec<(String, String)> {
 }
 
 /// Whitespace-separated words with `"…"` and `'…'` quoting, quotes removed.
-fn shell_words(s: &str) -> Vec<String> {
+pub(crate) fn shell_words(s: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut quote = None;

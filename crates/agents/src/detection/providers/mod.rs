@@ -14,6 +14,7 @@ mod rust;
 pub mod services;
 
 use super::Provider;
+pub(crate) use docker::shell_words;
 
 /// Every provider, in precedence order.
 pub static ALL: &[&dyn Provider] = &[

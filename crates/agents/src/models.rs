@@ -1,0 +1,37 @@
+//! How agents ask the shared inference engine.
+//!
+//! Agents reach the engine through the narrow [`Models`] trait: this crate describes the
+//! request (a prompt and the JSON Schema its answer must follow), the CLI implements the trait
+//! with `repo-run-inference` (one engine per process, created on the first ask). So the
+//! pipeline builds and tests without llama.cpp, and a run whose rules decide everything never
+//! loads a model.
+
+use crate::pipeline::Stage;
+
+/// One question to an agent's model: JSON under `schema` is the only answer accepted.
+#[derive(Debug, Clone)]
+pub struct ModelRequest {
+    pub system: String,
+    pub user: String,
+    pub schema: serde_json::Value,
+    pub max_tokens: u32,
+    /// How many models of the agent's chain to pass over: 0 asks the row's model (then its
+    /// fallback); 1, after the first model's answer failed validation, asks the next one.
+    pub escalation: usize,
+}
+
+/// A model's answer: the JSON it produced, or why there is none.
+#[derive(Debug, Clone)]
+pub struct ModelReply {
+    /// The model that answered (or was tried last).
+    pub model: String,
+    pub json: Result<serde_json::Value, String>,
+    /// Wall time of the question, loading included.
+    pub elapsed_ms: u64,
+}
+
+/// The shared engine, as agents see it.
+pub trait Models: Send + Sync {
+    /// Asks `stage`'s model (the table's row of the same name), then its fallback.
+    fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply;
+}
