@@ -46,6 +46,8 @@ pub enum Command {
     Fix(FixArgs),
     /// Remove a fix in force, or revert the last `repo-run fix --apply`.
     Undo(UndoArgs),
+    /// Measure an agent's model step on labelled cases (accuracy, latency, tokens per model).
+    Eval(crate::eval_cmd::EvalArgs),
 }
 
 #[derive(Debug, Args)]

@@ -11,3 +11,5 @@ pub const CI: &str = "CI";
 /// `off`: the Fixer's rules are not consulted and every failure goes to the Fixer's model
 /// (for measuring the model on its own: `cargo xtask eval fixer`).
 pub const REPO_RUN_FIXER_RULES: &str = "REPO_RUN_FIXER_RULES";
+/// Where `repo-run eval` keeps its history (default: the user data directory's `repo-run`).
+pub const REPO_RUN_DATA_DIR: &str = "REPO_RUN_DATA_DIR";

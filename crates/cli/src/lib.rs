@@ -5,6 +5,7 @@ mod cli;
 mod down_cmd;
 mod env_vars;
 mod error;
+mod eval_cmd;
 mod fix_cmd;
 mod fixer_models;
 mod lsp_cmd;
@@ -56,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(args) => models_cmd::run(args),
         Command::Fix(args) => fix_cmd::fix(args),
         Command::Undo(args) => fix_cmd::undo(args),
+        Command::Eval(args) => eval_cmd::run(args),
     }
 }
 

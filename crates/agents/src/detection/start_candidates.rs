@@ -121,7 +121,66 @@ pub fn find(cx: &ProjectContext<'_>, dependencies: &[Dependency]) -> Vec<StartCa
         }
         break;
     }
+    // Commands that say they serve first, one-off tasks last: the order the model sees them
+    // in (small models lean towards the first), and the no-model baseline of `repo-run eval`.
+    out.sort_by_key(|c| std::cmp::Reverse(serve_score(&c.command.argv)));
     out
+}
+
+/// Words in a command that say it runs the app, and words that say it does a one-off task.
+const SERVE_WORDS: &[&str] = &["serve", "server", "runserver", "start", "web", "up", "dev", "run", "worker", "bot"];
+const TASK_WORDS: &[&str] = &[
+    "test",
+    "tests",
+    "lint",
+    "migrate",
+    "seed",
+    "reset",
+    "export",
+    "import",
+    "build",
+    "check",
+    "format",
+    "install",
+    "deploy",
+    "shell",
+    "console",
+    "init",
+    "setup",
+    "clean",
+    "bench",
+    "docs",
+    "count",
+    "generate",
+    "dump",
+    "load",
+    "preview",
+    "typecheck",
+    "fmt",
+];
+
+/// +1 for each word that says "runs the app", -1 for each that says "one-off task"; `run`
+/// counts only as a make target (`npm run`, `cargo run`, `flask run` say nothing by it).
+pub fn serve_score(argv: &[String]) -> i32 {
+    let words: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .flat_map(|w| w.split([':', '-', '_', '/']).map(str::to_ascii_lowercase).collect::<Vec<_>>())
+        .collect();
+    let program = argv.first().map(String::as_str).unwrap_or_default();
+    let mut score = 0;
+    for word in &words {
+        if word == "run" && program != "make" {
+            continue;
+        }
+        if SERVE_WORDS.contains(&word.as_str()) {
+            score += 1;
+        }
+        if TASK_WORDS.contains(&word.as_str()) {
+            score -= 1;
+        }
+    }
+    score
 }
 
 /// README files of the project, then markdown under its `docs/` (not deeper: API references
@@ -195,8 +254,28 @@ pub fn code_lines(text: &str) -> Vec<(u32, String)> {
             }
         }
     }
+    for (_, line) in &mut out {
+        *line = strip_comment(line).to_owned();
+    }
     out.retain(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     out
+}
+
+/// The line without a trailing shell comment (` # start the db`); a `#` inside quotes or a
+/// word (`C#`, `url#anchor`) is kept.
+fn strip_comment(line: &str) -> &str {
+    let mut quote = None;
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if previous.is_whitespace() => return line[..i].trim_end(),
+            _ => {}
+        }
+        previous = c;
+    }
+    line
 }
 
 /// A documented line as a start candidate, when it runs something this project has.
@@ -248,7 +327,9 @@ pub fn validate(cx: &ProjectContext<'_>, dependencies: &[Dependency], argv: &[&s
             }
         }
         "uvicorn" | "gunicorn" | "hypercorn" | "daphne" | "waitress-serve" | "granian" => {
-            declares(program).then(|| format!("{program} is a declared dependency"))
+            // The program's package (`waitress-serve` comes with `waitress`).
+            let package = program.strip_suffix("-serve").unwrap_or(program);
+            declares(package).then(|| format!("{package} is a declared dependency"))
         }
         "flask" | "fastapi" | "streamlit" | "panel" | "chainlit" | "datasette" | "bokeh" | "voila" | "gradio" => {
             let runs = args.iter().any(|a| matches!(*a, "run" | "dev" | "serve"));
@@ -275,8 +356,20 @@ pub fn validate(cx: &ProjectContext<'_>, dependencies: &[Dependency], argv: &[&s
         }
         "cargo" if matches!(args.first(), Some(&"run")) => file("Cargo.toml"),
         "go" if matches!(args.first(), Some(&"run")) => {
-            let target = args.get(1).copied().unwrap_or(".");
-            if target == "." || target.ends_with("...") { file("go.mod") } else { file(target) }
+            let target = args.iter().skip(1).find(|a| !a.starts_with('-')).copied().unwrap_or(".");
+            let target = target.trim_start_matches("./").trim_end_matches('/');
+            if target.is_empty() || target == "." || target.ends_with("...") {
+                file("go.mod")
+            } else if cx.has(target) {
+                file(target)
+            } else {
+                // A package directory (`go run ./cmd/server`): Go files in it.
+                let dir = cx.path(target);
+                cx.repo
+                    .files_in_dir(&dir)
+                    .any(|f| f.path.ends_with(".go"))
+                    .then(|| format!("package {dir} has Go files"))
+            }
         }
         "gradlew" if args.iter().any(|a| *a == "bootRun" || *a == "run") => file("gradlew"),
         "mvnw" | "mvn" if args.iter().any(|a| *a == "spring-boot:run" || *a == "exec:java") => file("pom.xml"),
@@ -387,6 +480,24 @@ mod tests {
         assert_eq!(port_in(&["python", "manage.py", "runserver", "0.0.0.0:8000"]), Some(8000));
         assert_eq!(port_in(&["uvicorn", "main:app"]), None);
         assert_eq!(port_in(&["python", "-m", "app", "--workers", "4"]), None);
+    }
+
+    #[test]
+    fn serving_commands_rank_before_one_off_tasks() {
+        let score = |line: &str| serve_score(&line.split(' ').map(str::to_owned).collect::<Vec<_>>());
+        assert!(score("python -m hits serve") > score("python -m hits reset"));
+        assert!(score("make run") > score("make test"));
+        assert!(score("npm run dev") > score("npm run build"));
+        assert_eq!(score("cargo run"), 0, "cargo's own `run` says nothing");
+        assert!(score("make run") > 0);
+        assert!(score("npm run db:migrate") < 0);
+    }
+
+    #[test]
+    fn trailing_comments_are_not_part_of_the_command() {
+        assert_eq!(strip_comment("make up   # start PostgreSQL (port 5433)"), "make up");
+        assert_eq!(strip_comment("echo 'a # b'"), "echo 'a # b'");
+        assert_eq!(strip_comment("dotnet run --project C#app"), "dotnet run --project C#app");
     }
 
     #[test]

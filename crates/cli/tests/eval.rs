@@ -1,0 +1,87 @@
+//! `repo-run eval` through the real engine with the small model, on the suite's own cases and
+//! on cases written here: the harness must report what the model really chose.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use repo_run_inference::table::SMOLLM2_135M;
+use serde_json::Value;
+
+fn suite() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/eval/detection")
+}
+
+fn eval(args: &[&str], data_dir: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_repo-run"))
+        .arg("eval")
+        .args(args)
+        .env("REPO_RUN_DATA_DIR", data_dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    eprintln!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn every_case_of_the_suite_is_an_open_question_with_its_answer_among_the_candidates() {
+    let data = tempfile::tempdir().unwrap();
+    let out = eval(&["--cases", suite().to_str().unwrap(), "--baseline-only", "--json"], data.path());
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_u64().unwrap();
+    assert!(cases >= 20, "the issue asks for twenty cases at least: {cases}");
+    assert!(report["per_case"].as_array().unwrap().iter().all(|c| c["candidates"].as_u64().unwrap() >= 2));
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["accuracy"].as_f64().unwrap(), baseline["correct"].as_f64().unwrap() / cases as f64);
+    assert!(!data.path().join("eval-history.jsonl").exists(), "no model, no history");
+}
+
+#[test]
+fn the_small_model_answers_three_cases_and_the_history_records_it() {
+    let data = tempfile::tempdir().unwrap();
+    let out =
+        eval(&["--cases", suite().to_str().unwrap(), "--limit", "3", "--model", SMOLLM2_135M, "--json"], data.path());
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cases"], 3);
+    let model = &report["models"][0];
+    assert_eq!(model["model"], SMOLLM2_135M);
+    let mut correct = 0;
+    for case in report["per_case"].as_array().unwrap() {
+        let answer = &case["answers"][0];
+        let chose = answer["chose"].as_str().unwrap_or_else(|| panic!("the grammar forces an answer: {answer:#}"));
+        assert_eq!(answer["correct"].as_bool().unwrap(), chose == case["expected"], "{case:#}");
+        assert!(answer["latency_ms"].as_u64().unwrap() > 0 && answer["prompt_tokens"].as_u64().unwrap() > 0);
+        correct += usize::from(answer["correct"].as_bool().unwrap());
+    }
+    assert_eq!(model["correct"].as_u64().unwrap() as usize, correct);
+    assert_eq!(model["failed"], 0);
+
+    let history = std::fs::read_to_string(data.path().join("eval-history.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!((line["agent"].as_str(), line["model"].as_str()), (Some("detection"), Some(SMOLLM2_135M)));
+    assert_eq!(line["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(line["correct"].as_u64().unwrap() as usize, correct);
+}
+
+#[test]
+fn a_case_whose_answer_is_not_a_candidate_is_an_error_naming_it() {
+    let cases = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cases.path().join("wrong.toml"),
+        "description = \"d\"\nexpected = \"python -m app web\"\n[files]\n\"README.md\" = \"\"\"\n$ python -m app serve\n$ python -m app reset\n\"\"\"\n\"app/__main__.py\" = \"\"\n\"pyproject.toml\" = \"[project]\\nname = 'app'\\n\"\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = eval(&["--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong.toml: `expected` (python -m app web) is not among the candidates"), "{err}");
+    assert!(err.contains("python -m app serve | python -m app reset"), "{err}");
+
+    std::fs::write(cases.path().join("wrong.toml"), "description = \"d\"\nexpected = [\n").unwrap();
+    let out = eval(&["--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong.toml:2"), "a syntax error names the file and line: {err}");
+}
