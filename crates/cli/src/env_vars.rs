@@ -13,3 +13,6 @@ pub const CI: &str = "CI";
 pub const REPO_RUN_FIXER_RULES: &str = "REPO_RUN_FIXER_RULES";
 /// Where `repo-run eval` keeps its history (default: the user data directory's `repo-run`).
 pub const REPO_RUN_DATA_DIR: &str = "REPO_RUN_DATA_DIR";
+/// The measured accuracy (0 to 1, default 0.8) a model needs for the router to send it an
+/// agent's questions ahead of the agent's own model.
+pub const REPO_RUN_ROUTER_THRESHOLD: &str = "REPO_RUN_ROUTER_THRESHOLD";

@@ -24,9 +24,7 @@ use repo_run_inference::{Agent, Engine, EngineConfig, ModelLocation, ModelRef, M
 use serde::Serialize;
 
 use crate::error::hinted;
-
-/// Where the history goes unless `REPO_RUN_DATA_DIR` says otherwise.
-pub const HISTORY_FILE: &str = "eval-history.jsonl";
+use crate::history;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -395,54 +393,25 @@ fn print_report(out: &mut impl Write, report: &Report, dir: &Path) -> anyhow::Re
 /// Appends one line per model to the history (best effort: a read-only home is not an error
 /// of the evaluation, and is said on stderr).
 fn record_history(table: &ModelTable, agent: Agent, report: &Report) {
-    let Some(dir) = data_dir() else { return };
-    let path = dir.join(HISTORY_FILE);
-    let lines: Vec<String> = report
+    let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let records: Vec<history::Record> = report
         .models
         .iter()
-        .map(|m| {
-            let model = ModelRef::parse(&m.model);
-            let sha256 = match table.locate(&model) {
-                ModelLocation::File(path) => file_sha256(&path).unwrap_or_default(),
+        .map(|m| history::Record {
+            time,
+            agent: agent.key().to_owned(),
+            model: m.model.clone(),
+            sha256: match table.locate(&ModelRef::parse(&m.model)) {
+                ModelLocation::File(path) => history::model_sha256(&path).unwrap_or_default(),
                 ModelLocation::Remote(_) => String::new(),
-            };
-            serde_json::json!({
-                "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-                "agent": agent.key(),
-                "model": m.model,
-                "sha256": sha256,
-                "cases": report.cases,
-                "correct": m.correct,
-                "accuracy": m.accuracy,
-                "mean_latency_ms": m.mean_latency_ms,
-            })
-            .to_string()
+            },
+            cases: report.cases,
+            correct: m.correct,
+            accuracy: m.accuracy,
+            mean_latency_ms: m.mean_latency_ms,
         })
         .collect();
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-        for line in &lines {
-            writeln!(file, "{line}")?;
-        }
-        Ok(())
-    };
-    if let Err(e) = write() {
-        eprintln!("warning: the results were not added to {}: {e}", path.display());
+    if let Err(e) = history::append(&records) {
+        eprintln!("warning: the results were not added to the evaluation history: {e}");
     }
-}
-
-/// The user's data directory for repo-run (`REPO_RUN_DATA_DIR` overrides it).
-pub fn data_dir() -> Option<PathBuf> {
-    std::env::var_os(crate::env_vars::REPO_RUN_DATA_DIR)
-        .map(PathBuf::from)
-        .or_else(|| dirs::data_dir().map(|d| d.join("repo-run")))
-}
-
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()))
 }

@@ -1,28 +1,35 @@
 //! The agents' [`Models`] trait on the shared inference engine: one engine for the whole `up`,
 //! created the first time a step asks a model (a run that never asks loads nothing).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use repo_run_agents::fixer::{ModelReply, ModelRequest, Models};
 use repo_run_agents::pipeline::Stage;
-use repo_run_inference::{Agent, Engine, EngineConfig, ModelTable, Options, Prompt};
+use repo_run_inference::{Agent, Engine, EngineConfig, ModelLocation, ModelRef, ModelTable, Options, Prompt};
 
 pub struct EngineModels {
     root: PathBuf,
     engine: OnceLock<Result<Engine, String>>,
+    /// Each agent's chain as routed, worked out on its first question.
+    routes: Mutex<BTreeMap<Agent, Vec<ModelRef>>>,
 }
 
 impl EngineModels {
     pub fn new(root: &Path) -> Self {
-        EngineModels { root: root.to_owned(), engine: OnceLock::new() }
+        EngineModels { root: root.to_owned(), engine: OnceLock::new(), routes: Mutex::default() }
     }
 
     /// With a table already resolved (tests that choose their model).
     #[cfg(test)]
     pub fn with_table(table: ModelTable) -> Self {
-        EngineModels { root: PathBuf::new(), engine: OnceLock::from(Ok(cpu_engine(table, None))) }
+        EngineModels {
+            root: PathBuf::new(),
+            engine: OnceLock::from(Ok(cpu_engine(table, None))),
+            routes: Mutex::default(),
+        }
     }
 
     fn engine(&self) -> Result<&Engine, String> {
@@ -68,11 +75,15 @@ impl Models for EngineModels {
         };
         let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
         let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
-        // The agent's model, then its fallback. The request describes the actions itself, so
-        // the grammar alone carries the schema (complete_json would add the whole schema text).
-        let row = engine.table().get(agent);
+        // The agent's chain as routed (its model, then its fallback, unless measured accuracy
+        // says otherwise), from the position escalation names. The request describes its
+        // answer itself, so the grammar alone carries the schema.
+        let routed = {
+            let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+            routes.entry(agent).or_insert_with(|| route(engine.table(), agent, router_threshold())).clone()
+        };
         let mut failures = Vec::new();
-        let chain: Vec<_> = std::iter::once(&row.model).chain(row.fallback.as_ref()).skip(request.escalation).collect();
+        let chain: Vec<_> = routed.iter().skip(request.escalation).collect();
         if chain.is_empty() {
             let e = format!("no model left in the {} row's chain to escalate to", stage.model_key());
             return ModelReply { model: "none".into(), json: Err(e), elapsed_ms: elapsed_ms() };
@@ -93,6 +104,62 @@ impl Models for EngineModels {
     }
 }
 
+/// The measured accuracy a model needs for the router to send it an agent's questions.
+const DEFAULT_THRESHOLD: f64 = 0.8;
+
+fn router_threshold() -> f64 {
+    std::env::var(crate::env_vars::REPO_RUN_ROUTER_THRESHOLD)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|t| (0.0..=1.0).contains(t))
+        .unwrap_or(DEFAULT_THRESHOLD)
+}
+
+/// The order an agent's questions walk its chain (its model, then its fallback), from the
+/// evaluation history in the user's data directory.
+pub fn route(table: &ModelTable, agent: Agent, threshold: f64) -> Vec<ModelRef> {
+    let row = table.get(agent);
+    let chain: Vec<ModelRef> = std::iter::once(row.model.clone()).chain(row.fallback.clone()).collect();
+    let accuracies = crate::history::accuracies(agent.key());
+    if accuracies.is_empty() {
+        return chain;
+    }
+    // Remote models are not routed (no file to key their history by).
+    let measured: Vec<Option<(u64, f64)>> = chain
+        .iter()
+        .map(|model| {
+            let ModelLocation::File(path) = table.locate(model) else { return None };
+            let size = std::fs::metadata(&path).ok()?.len();
+            let sha = crate::history::model_sha256(&path).ok()?;
+            accuracies.get(&sha).map(|a| (size, *a))
+        })
+        .collect();
+    let routed = route_by(&chain, &measured, threshold);
+    if routed != chain {
+        tracing::info!(agent = agent.key(), model = %routed[0], "routed by measured accuracy");
+    }
+    routed
+}
+
+/// `chain` reordered by `measured` (file size and accuracy per model, when measured): with
+/// no measurement the order stands (every user's first run); otherwise the smallest model
+/// whose accuracy meets `threshold` goes first, or, when none does, the most accurate one, and
+/// the rest follow in chain order for escalation.
+fn route_by(chain: &[ModelRef], measured: &[Option<(u64, f64)>], threshold: f64) -> Vec<ModelRef> {
+    let known: Vec<(usize, u64, f64)> =
+        measured.iter().enumerate().filter_map(|(i, m)| m.map(|(size, accuracy)| (i, size, accuracy))).collect();
+    let pick = known
+        .iter()
+        .filter(|(_, _, a)| *a >= threshold)
+        .min_by_key(|(_, size, _)| *size)
+        .or_else(|| known.iter().max_by(|x, y| x.2.total_cmp(&y.2)))
+        .map(|(i, _, _)| *i);
+    let Some(first) = pick else { return chain.to_vec() };
+    let mut routed = vec![chain[first].clone()];
+    routed.extend(chain.iter().enumerate().filter(|(i, _)| *i != first).map(|(_, m)| m.clone()));
+    routed
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -105,6 +172,19 @@ mod tests {
     use repo_run_inference::table::SMOLLM2_135M;
 
     use super::*;
+
+    #[test]
+    fn the_router_sends_questions_to_the_smallest_model_that_is_accurate_enough() {
+        let small = ModelRef::Name("small.gguf".into());
+        let large = ModelRef::Name("large.gguf".into());
+        let chain = [small.clone(), large.clone()];
+        let order = |measured: &[Option<(u64, f64)>]| route_by(&chain, measured, 0.8);
+        assert_eq!(order(&[None, None]), chain, "no history: the row's order");
+        assert_eq!(order(&[Some((100, 0.5)), Some((900, 0.9))]), [large.clone(), small.clone()]);
+        assert_eq!(order(&[Some((100, 0.85)), Some((900, 0.95))]), chain, "the smaller one is accurate enough");
+        assert_eq!(order(&[Some((100, 0.3)), Some((900, 0.6))]), [large.clone(), small.clone()], "none is: the best");
+        assert_eq!(order(&[None, Some((900, 0.9))]), [large, small], "only the fallback was measured");
+    }
 
     fn model_dir() -> PathBuf {
         let dir = std::env::var_os(repo_run_inference::env_vars::REPO_RUN_MODEL_DIR)

@@ -8,6 +8,7 @@ mod error;
 mod eval_cmd;
 mod fix_cmd;
 mod fixer_models;
+mod history;
 mod lsp_cmd;
 mod models_bench;
 mod models_cmd;

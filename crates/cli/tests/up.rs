@@ -523,3 +523,34 @@ fn documented_commands_that_exit_at_once_are_rejected_escalated_and_end_in_exit_
     assert!(report["apps"].as_array().unwrap().is_empty(), "no app is left running: {report:#}");
     assert!(p.path().join(".repo-run/logs/tally.log").is_file());
 }
+
+#[test]
+fn the_router_sends_the_question_to_the_model_whose_measured_accuracy_meets_the_threshold() {
+    // An evaluation history (as `repo-run eval` writes it) where the row's own model scored
+    // low and its fallback high: the question goes to the fallback first.
+    let models = repo_run_inference::table::default_model_dir();
+    let sha = |name: &str| {
+        use sha2::Digest;
+        let bytes =
+            std::fs::read(models.join(name)).unwrap_or_else(|e| panic!("{name}: {e}; run `cargo xtask models`"));
+        format!("{:x}", sha2::Sha256::digest(bytes))
+    };
+    let data = tempfile::tempdir().unwrap();
+    let line = |model: &str, accuracy: f64| {
+        serde_json::json!({"time": 1, "agent": "detection", "model": model, "sha256": sha(model), "cases": 24,
+            "correct": 0, "accuracy": accuracy, "mean_latency_ms": 1.0})
+        .to_string()
+    };
+    let (smol, gemma) = (repo_run_inference::table::SMOLLM2_135M, repo_run_inference::table::GEMMA3_270M);
+    std::fs::write(data.path().join("eval-history.jsonl"), format!("{}\n{}\n", line(smol, 0.25), line(gemma, 0.9)))
+        .unwrap();
+    let mut p = Project::copy("python-start-in-readme-only");
+    p.env.push(("REPO_RUN_DATA_DIR".into(), data.path().display().to_string()));
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["decisions"][0]["model"], gemma, "{report:#}");
+    assert!(data.path().join("model-sha256.json").is_file(), "the hashes are cached for the next run");
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}
