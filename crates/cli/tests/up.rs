@@ -554,3 +554,19 @@ fn the_router_sends_the_question_to_the_model_whose_measured_accuracy_meets_the_
     p.down(true);
     assert_all_gone(&id, &pids(&report));
 }
+
+#[test]
+fn a_missing_detection_model_is_named_in_the_exit_7_message() {
+    let mut p = Project::copy("python-start-in-readme-only");
+    let missing = p.path().join("no-models-here");
+    p.env.push(("REPO_RUN_MODEL_DIR".into(), missing.display().to_string()));
+    let (code, report) = p.up();
+    assert_eq!(code, 7, "{report:#}");
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the Detection model did not choose a start command"), "{message}");
+    assert!(
+        message.contains(&format!("{}/SmolLM2-135M-Instruct.Q4_1.gguf does not exist", missing.display())),
+        "{message}"
+    );
+    assert!(report["error"]["hint"].as_str().unwrap().contains("models pull --missing"), "{report:#}");
+}

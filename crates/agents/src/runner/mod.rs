@@ -590,6 +590,10 @@ pub fn nothing_to_start(detection: &crate::plan::Detection) -> (String, String) 
                 c.command.display, c.command.evidence.file, c.validated
             ));
         }
+        let unanswered = format!("{}: the Detection model did not choose", p.path);
+        for w in detection.warnings.iter().filter(|w| w.message.starts_with(&unanswered)) {
+            message.push_str(&format!("\n    {}", &w.message[p.path.len() + 2..]));
+        }
         for d in p.decisions.iter().filter(|d| d.rejected.is_some()) {
             message.push_str(&format!(
                 "\n    the {} model {} chose `{}`: {}",
@@ -603,6 +607,13 @@ pub fn nothing_to_start(detection: &crate::plan::Detection) -> (String, String) 
     if detection.projects.iter().flat_map(|p| &p.decisions).any(|d| d.rejected.is_some()) {
         let hint = "the documented commands the models chose failed when tried (their logs are in .repo-run/logs/); \
                     write the start command in a Procfile (`web: <command>`)"
+            .to_owned();
+        return (message, hint);
+    }
+    if detection.warnings.iter().any(|w| w.message.contains(": the Detection model did not choose")) {
+        let hint = "the Detection model could not answer: `repo-run models list` shows the file it expects and \
+                    `repo-run models pull --missing` fetches it; or write the start command in a Procfile \
+                    (`web: <command>`)"
             .to_owned();
         return (message, hint);
     }
