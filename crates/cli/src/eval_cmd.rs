@@ -96,6 +96,9 @@ struct ModelScore {
 #[derive(Debug, Serialize)]
 struct CaseResult {
     case: String,
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
     expected: String,
     candidates: usize,
     /// The first candidate as offered is the expected one.
@@ -207,6 +210,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
         per_case.push(CaseResult {
             case: name.clone(),
+            description: case.description.clone(),
+            source: case.source.clone(),
             expected: case.expected.clone(),
             candidates: candidates.len(),
             baseline_correct,
@@ -292,7 +297,6 @@ fn load_cases(dir: &Path) -> anyhow::Result<Vec<(String, CaseFile)>> {
 
 /// Writes a case's files under `root`; a path that would leave it is refused.
 fn write_case(root: &Path, name: &str, case: &CaseFile) -> anyhow::Result<()> {
-    let _ = (&case.description, &case.source);
     for (path, content) in &case.files {
         let relative = Path::new(path);
         if !relative.components().all(|c| matches!(c, Component::Normal(_))) {

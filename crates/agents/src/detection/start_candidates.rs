@@ -23,7 +23,21 @@ const MAX_CANDIDATES: usize = 8;
 const RUN_TARGETS: &[&str] = &["run", "serve", "server", "start", "dev", "runserver", "up", "web"];
 
 static MAKE_TARGET: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)\s*:(?:[^=]|$)").expect("valid pattern"));
+    LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9_.:-]*)\s*:(?:[^=]|$)").expect("valid pattern"));
+
+/// The targets a Makefile declares, with their 1-based lines, in order (a target named twice
+/// once). Shared with the Fixer's `run_script` validation.
+pub fn make_targets(text: &str) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(c) = MAKE_TARGET.captures(line) {
+            if !out.iter().any(|(t, _)| *t == c[1]) {
+                out.push((c[1].to_owned(), i as u32 + 1));
+            }
+        }
+    }
+    out
+}
 
 /// Python modules whose `python -m` runs a tool, not an app.
 const TOOL_MODULES: &[&str] = &[
@@ -108,10 +122,9 @@ pub fn find(cx: &ProjectContext<'_>, dependencies: &[Dependency]) -> Vec<StartCa
     }
     for name in ["Makefile", "makefile", "GNUmakefile"] {
         let Some(text) = cx.read(name) else { continue };
-        for (i, line) in text.content.lines().enumerate() {
-            let Some(target) = MAKE_TARGET.captures(line).map(|c| c[1].to_owned()) else { continue };
+        for (target, line) in make_targets(&text.content) {
             if RUN_TARGETS.contains(&target.as_str()) {
-                let evidence = cx.evidence(name, Some(i as u32 + 1), "make.run-target");
+                let evidence = cx.evidence(name, Some(line), "make.run-target");
                 push(StartCandidate {
                     command: command(&["make", &target], evidence),
                     validated: format!("target `{target}` is declared in {}", cx.path(name)),
@@ -422,7 +435,7 @@ fn make_declares(cx: &ProjectContext<'_>, target: &str) -> bool {
     ["Makefile", "makefile", "GNUmakefile"]
         .iter()
         .filter_map(|n| cx.read(n))
-        .any(|t| t.content.lines().any(|l| MAKE_TARGET.captures(l).is_some_and(|c| &c[1] == target)))
+        .any(|t| make_targets(&t.content).iter().any(|(t, _)| t == target))
 }
 
 /// The port a command's arguments give: `--port 8000`, `-p 8000`, `--bind 0.0.0.0:8000`,
@@ -491,6 +504,12 @@ mod tests {
         assert_eq!(score("cargo run"), 0, "cargo's own `run` says nothing");
         assert!(score("make run") > 0);
         assert!(score("npm run db:migrate") < 0);
+    }
+
+    #[test]
+    fn make_targets_keep_colons_in_names_and_skip_assignments() {
+        let text = ".PHONY: run\nrun: deps\n\tpython app.py\ndb:setup:\n\t./setup\nCC := gcc\nrun:\n";
+        assert_eq!(make_targets(text), [("run".to_owned(), 2), ("db:setup".to_owned(), 4)]);
     }
 
     #[test]

@@ -17,8 +17,6 @@ pub struct Script {
     pub name: String,
 }
 
-static MAKE_TARGET: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^([A-Za-z0-9][A-Za-z0-9_.:-]*)\s*:(?:[^=]|$)").expect("valid pattern"));
 static FLASK_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"@(?:\w+\.)*(?:cli\.)?command\(\s*(?:["']([\w-]+)["'])?[^)]*\)\s*(?:@[^\n]*\n\s*)*def\s+(\w+)"#)
         .expect("valid pattern")
@@ -38,12 +36,8 @@ pub fn declared(dir: &Path) -> Vec<Script> {
         }
     }
     if let Some(make) = read("Makefile").or_else(|| read("makefile")) {
-        for c in MAKE_TARGET.captures_iter(&make) {
-            let name = c[1].to_owned();
-            if !name.starts_with('.') && !out.iter().any(|s: &Script| s.runner == ScriptRunner::Make && s.name == name)
-            {
-                out.push(Script { runner: ScriptRunner::Make, name });
-            }
+        for (name, _) in crate::detection::start_candidates::make_targets(&make) {
+            out.push(Script { runner: ScriptRunner::Make, name });
         }
     }
     if dir.join("manage.py").is_file() {
