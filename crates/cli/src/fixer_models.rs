@@ -115,27 +115,44 @@ fn router_threshold() -> f64 {
         .unwrap_or(DEFAULT_THRESHOLD)
 }
 
-/// The order an agent's questions walk its chain (its model, then its fallback), from the
+/// The order an agent's questions walk: its chain (its model, then its fallback), then the
+/// other models on this machine that `repo-run eval` measured for the agent (so a capable
+/// model fetched and evaluated here is used without editing the table), ordered by the
 /// evaluation history in the user's data directory.
 pub fn route(table: &ModelTable, agent: Agent, threshold: f64) -> Vec<ModelRef> {
     let row = table.get(agent);
-    let chain: Vec<ModelRef> = std::iter::once(row.model.clone()).chain(row.fallback.clone()).collect();
-    let accuracies = crate::history::accuracies(agent.key());
-    if accuracies.is_empty() {
+    let mut chain: Vec<ModelRef> = std::iter::once(row.model.clone()).chain(row.fallback.clone()).collect();
+    let history = crate::history::latest(agent.key());
+    if history.is_empty() {
         return chain;
     }
-    // Remote models are not routed (no file to key their history by).
-    let measured: Vec<Option<(u64, f64)>> = chain
+    let measured_file = |model: &ModelRef| {
+        // Remote models are not routed (no file to key their history by).
+        let ModelLocation::File(path) = table.locate(model) else { return None };
+        let size = std::fs::metadata(&path).ok()?.len();
+        let sha = crate::history::model_sha256(&path).ok()?;
+        Some((size, sha))
+    };
+    let mut measured: Vec<Option<(u64, f64)>> = chain
         .iter()
         .map(|model| {
-            let ModelLocation::File(path) = table.locate(model) else { return None };
-            let size = std::fs::metadata(&path).ok()?.len();
-            let sha = crate::history::model_sha256(&path).ok()?;
-            accuracies.get(&sha).map(|a| (size, *a))
+            let (size, sha) = measured_file(model)?;
+            history.get(&sha).map(|r| (size, r.accuracy))
         })
         .collect();
+    for record in history.values() {
+        let model = ModelRef::parse(&record.model);
+        if chain.contains(&model) {
+            continue;
+        }
+        // Only the very file that was measured: same name, same contents.
+        if let Some((size, _)) = measured_file(&model).filter(|(_, sha)| *sha == record.sha256) {
+            chain.push(model);
+            measured.push(Some((size, record.accuracy)));
+        }
+    }
     let routed = route_by(&chain, &measured, threshold);
-    if routed != chain {
+    if routed[0] != chain[0] {
         tracing::info!(agent = agent.key(), model = %routed[0], "routed by measured accuracy");
     }
     routed

@@ -46,22 +46,21 @@ pub fn append(records: &[Record]) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// The latest measured accuracy of each model (by SHA-256) for `agent`; lines that do not
+/// The latest record of each model (by SHA-256) for `agent`, by SHA-256; lines that do not
 /// parse are skipped (a history written by a newer repo-run, a torn last line).
-pub fn accuracies(agent: &str) -> BTreeMap<String, f64> {
+pub fn latest(agent: &str) -> BTreeMap<String, Record> {
     let Some(text) = data_dir().and_then(|d| std::fs::read_to_string(d.join(HISTORY_FILE)).ok()) else {
         return BTreeMap::new();
     };
-    let mut latest: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+    let mut latest: BTreeMap<String, Record> = BTreeMap::new();
     for record in text.lines().filter_map(|l| serde_json::from_str::<Record>(l).ok()) {
         if record.agent == agent && !record.sha256.is_empty() {
-            let entry = latest.entry(record.sha256).or_insert((0, 0.0));
-            if record.time >= entry.0 {
-                *entry = (record.time, record.accuracy);
+            if latest.get(&record.sha256).is_none_or(|r| record.time >= r.time) {
+                latest.insert(record.sha256.clone(), record);
             }
         }
     }
-    latest.into_iter().map(|(sha, (_, accuracy))| (sha, accuracy)).collect()
+    latest
 }
 
 /// The SHA-256 of a model file, from the cache when its size and modification time match.

@@ -553,6 +553,17 @@ fn the_router_sends_the_question_to_the_model_whose_measured_accuracy_meets_the_
     let id = p.project_id();
     p.down(true);
     assert_all_gone(&id, &pids(&report));
+
+    // A model outside the row's chain that was measured on this machine is routed to as well:
+    // the row now names gemma only (model and fallback), and SmolLM2 measured best.
+    std::fs::write(data.path().join("eval-history.jsonl"), format!("{}\n{}\n", line(gemma, 0.2), line(smol, 0.85)))
+        .unwrap();
+    p.env.push(("DETECTION_AGENT_MODEL".into(), gemma.into()));
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["decisions"][0]["model"], smol, "{report:#}");
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
 }
 
 #[test]
