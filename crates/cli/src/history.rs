@@ -54,10 +54,9 @@ pub fn latest(agent: &str) -> BTreeMap<String, Record> {
     };
     let mut latest: BTreeMap<String, Record> = BTreeMap::new();
     for record in text.lines().filter_map(|l| serde_json::from_str::<Record>(l).ok()) {
-        if record.agent == agent && !record.sha256.is_empty() {
-            if latest.get(&record.sha256).is_none_or(|r| record.time >= r.time) {
-                latest.insert(record.sha256.clone(), record);
-            }
+        let newer = latest.get(&record.sha256).is_none_or(|r| record.time >= r.time);
+        if record.agent == agent && !record.sha256.is_empty() && newer {
+            latest.insert(record.sha256.clone(), record);
         }
     }
     latest
