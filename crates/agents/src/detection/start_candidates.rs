@@ -134,6 +134,9 @@ pub fn find(cx: &ProjectContext<'_>, dependencies: &[Dependency]) -> Vec<StartCa
         }
         break;
     }
+    for candidate in package_scripts(cx) {
+        push(candidate);
+    }
     // Commands that say they serve first, one-off tasks last: the order the model sees them
     // in (small models lean towards the first), and the no-model baseline of `repo-run eval`.
     out.sort_by_key(|c| std::cmp::Reverse(serve_score(&c.command.argv)));
@@ -170,6 +173,7 @@ const TASK_WORDS: &[&str] = &[
     "preview",
     "typecheck",
     "fmt",
+    "client",
 ];
 
 /// +1 for each word that says "runs the app", -1 for each that says "one-off task"; `run`
@@ -178,7 +182,7 @@ pub fn serve_score(argv: &[String]) -> i32 {
     let words: Vec<String> = argv
         .iter()
         .skip(1)
-        .flat_map(|w| w.split([':', '-', '_', '/']).map(str::to_ascii_lowercase).collect::<Vec<_>>())
+        .flat_map(|w| w.split([':', '-', '_', '/', '.']).map(str::to_ascii_lowercase).collect::<Vec<_>>())
         .collect();
     let program = argv.first().map(String::as_str).unwrap_or_default();
     let mut score = 0;
@@ -302,7 +306,13 @@ fn candidate(
     if line.contains(['|', ';', '>', '<', '`']) || line.contains("&&") || line.contains("$(") || line.ends_with('\\') {
         return None;
     }
-    let words = super::providers::shell_words(line);
+    let mut words = super::providers::shell_words(line);
+    // The project's own shell script (`./scripts/run-server.sh`) runs through bash, so that
+    // it needs no execute bit.
+    if words.first().is_some_and(|w| w.ends_with(".sh")) {
+        let script = words[0].trim_start_matches("./").to_owned();
+        words.splice(0..1, ["bash".to_owned(), script]);
+    }
     let assignments = words.iter().take_while(|w| is_assignment(w)).count();
     let argv: Vec<&str> = words[assignments..].iter().map(String::as_str).collect();
     let validated = validate(cx, dependencies, &argv)?;
@@ -367,6 +377,7 @@ pub fn validate(cx: &ProjectContext<'_>, dependencies: &[Dependency], argv: &[&s
             }
             package_script(cx, script)
         }
+        "bash" | "sh" => args.first().filter(|f| f.ends_with(".sh")).and_then(|f| file(f)),
         "cargo" if matches!(args.first(), Some(&"run")) => file("Cargo.toml"),
         "go" if matches!(args.first(), Some(&"run")) => {
             let target = args.iter().skip(1).find(|a| !a.starts_with('-')).copied().unwrap_or(".");
@@ -420,6 +431,48 @@ fn python_module(cx: &ProjectContext<'_>, module: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Scripts package.json declares that may run the app (`"server": "node server/ws.js"`), as
+/// the project's package manager runs them; builds, tests and install hooks are left out.
+fn package_scripts(cx: &ProjectContext<'_>) -> Vec<StartCandidate> {
+    let Some(text) = cx.read("package.json") else { return Vec::new() };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text.content) else { return Vec::new() };
+    let Some(scripts) = json.get("scripts").and_then(|s| s.as_object()) else { return Vec::new() };
+    let manager = if cx.has("pnpm-lock.yaml") {
+        "pnpm"
+    } else if cx.has("yarn.lock") {
+        "yarn"
+    } else if cx.has("bun.lockb") || cx.has("bun.lock") {
+        "bun"
+    } else {
+        "npm"
+    };
+    let one_off = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        lower.starts_with("pre")
+            || lower.starts_with("post")
+            || lower.split([':', '-', '_']).any(|w| {
+                TASK_WORDS.contains(&w)
+                    || matches!(
+                        w,
+                        "coverage" | "release" | "publish" | "version" | "compile" | "watch" | "e2e" | "client"
+                    )
+            })
+    };
+    scripts
+        .keys()
+        .filter(|name| !one_off(name))
+        .map(|name| {
+            let line = text.content.lines().position(|l| l.contains(&format!("\"{name}\""))).map(|i| i as u32 + 1);
+            let evidence = cx.evidence("package.json", line, "node.script");
+            StartCandidate {
+                command: command(&[manager, "run", name], evidence),
+                validated: format!("script `{name}` is declared in {}", cx.path("package.json")),
+                port: None,
+            }
+        })
+        .collect()
 }
 
 fn package_script(cx: &ProjectContext<'_>, script: &str) -> Option<String> {
@@ -510,6 +563,25 @@ mod tests {
     fn make_targets_keep_colons_in_names_and_skip_assignments() {
         let text = ".PHONY: run\nrun: deps\n\tpython app.py\ndb:setup:\n\t./setup\nCC := gcc\nrun:\n";
         assert_eq!(make_targets(text), [("run".to_owned(), 2), ("db:setup".to_owned(), 4)]);
+    }
+
+    #[test]
+    fn package_scripts_and_shell_scripts_are_candidates() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("scripts")).unwrap();
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"name": "ws", "scripts": {"server": "node server/ws.js", "client": "node client/ws.js", "test": "node t.js", "prepare": "husky"}}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("scripts/run-server.sh"), "exec node server/ws.js\n").unwrap();
+        std::fs::write(dir.path().join("README.md"), "```bash\n./scripts/run-server.sh\n./scripts/missing.sh\n```\n")
+            .unwrap();
+        let repo = crate::repo::RepoView::open(dir.path()).unwrap();
+        let detection = crate::detection::detect(&repo);
+        let found: Vec<&str> =
+            detection.projects[0].start_candidates.iter().map(|c| c.command.display.as_str()).collect();
+        assert_eq!(found, ["bash scripts/run-server.sh", "npm run server"], "{:?}", detection.projects[0].start);
     }
 
     #[test]
