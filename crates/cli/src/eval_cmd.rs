@@ -20,7 +20,7 @@ use repo_run_agents::RepoView;
 use repo_run_agents::detection::choose_start::choose_starts;
 use repo_run_agents::models::{ModelReply, ModelRequest, Models};
 use repo_run_agents::pipeline::Stage;
-use repo_run_inference::{Agent, Engine, EngineConfig, ModelLocation, ModelRef, ModelTable, Options, Prompt};
+use repo_run_inference::{Agent, Engine, EngineConfig, ModelLocation, ModelRef, ModelTable};
 use serde::Serialize;
 
 use crate::error::hinted;
@@ -322,19 +322,9 @@ impl Models for OneModel<'_> {
     fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply {
         let started = Instant::now();
         let agent = crate::fixer_models::agent_of(stage).unwrap_or(Agent::Detection);
-        let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
-        let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
-        let answer = self.engine.generate_json(agent, &self.model, &prompt, &request.schema, &options);
-        let json = match answer {
-            Ok(g) => {
-                *self.last.lock().unwrap_or_else(|p| p.into_inner()) = (g.prompt_tokens, g.generated_tokens, None);
-                serde_json::from_str(g.text.trim()).map_err(|e| format!("{e}: {}", g.text))
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = &json {
-            self.last.lock().unwrap_or_else(|p| p.into_inner()).2 = Some(e.clone());
-        }
+        let (generation, json) = crate::fixer_models::ask_one(self.engine, agent, &self.model, request);
+        let tokens = generation.map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = (tokens.0, tokens.1, json.as_ref().err().cloned());
         ModelReply { model: self.model.to_string(), json, elapsed_ms: started.elapsed().as_millis() as u64 }
     }
 }

@@ -73,11 +73,8 @@ impl Models for EngineModels {
             Ok(agent) => agent,
             Err(e) => return ModelReply { model: "none".into(), json: Err(e), elapsed_ms: elapsed_ms() },
         };
-        let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
-        let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
         // The agent's chain as routed (its model, then its fallback, unless measured accuracy
-        // says otherwise), from the position escalation names. The request describes its
-        // answer itself, so the grammar alone carries the schema.
+        // says otherwise), from the position escalation names.
         let routed = {
             let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
             routes.entry(agent).or_insert_with(|| route(engine.table(), agent, router_threshold())).clone()
@@ -89,18 +86,32 @@ impl Models for EngineModels {
             return ModelReply { model: "none".into(), json: Err(e), elapsed_ms: elapsed_ms() };
         }
         for model in chain {
-            let answer = engine
-                .generate_json(agent, model, &prompt, &request.schema, &options)
-                .map_err(|e| e.to_string())
-                .and_then(|g| {
-                    serde_json::from_str::<serde_json::Value>(g.text.trim()).map_err(|e| format!("{e}: {}", g.text))
-                });
-            match answer {
+            match ask_one(engine, agent, model, request).1 {
                 Ok(json) => return ModelReply { model: model.to_string(), json: Ok(json), elapsed_ms: elapsed_ms() },
                 Err(e) => failures.push(format!("{model}: {e}")),
             }
         }
         ModelReply { model: "none".into(), json: Err(failures.join("; ")), elapsed_ms: elapsed_ms() }
+    }
+}
+
+/// One model's answer to `request` under its schema's grammar, with the generation (token
+/// counts) when the engine produced one. Shared by `up`'s chain and `repo-run eval`.
+pub fn ask_one(
+    engine: &Engine,
+    agent: Agent,
+    model: &ModelRef,
+    request: &ModelRequest,
+) -> (Option<repo_run_inference::Generation>, Result<serde_json::Value, String>) {
+    // The request describes its answer itself, so the grammar alone carries the schema.
+    let prompt = Prompt { system: Some(request.system.clone()), history: Vec::new(), user: request.user.clone() };
+    let options = Options { max_tokens: Some(request.max_tokens), ..Options::default() };
+    match engine.generate_json(agent, model, &prompt, &request.schema, &options) {
+        Ok(g) => {
+            let json = serde_json::from_str(g.text.trim()).map_err(|e| format!("{e}: {}", g.text));
+            (Some(g), json)
+        }
+        Err(e) => (None, Err(e.to_string())),
     }
 }
 

@@ -7,8 +7,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use sha2::{Digest, Sha256};
-
 pub const HISTORY_FILE: &str = "eval-history.jsonl";
 /// SHA-256 of model files by path, size and modification time: a 1 GB model is hashed once,
 /// not on every `up` that routes a question.
@@ -76,9 +74,7 @@ pub fn model_sha256(path: &Path) -> std::io::Result<String> {
     if let Some(sha) = cache.get(&key) {
         return Ok(sha.clone());
     }
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    let sha = format!("{:x}", hasher.finalize());
+    let (_, sha) = repo_run_inference::pull::file_sha256(path)?;
     cache.insert(key, sha.clone());
     if let Some(cache_path) = cache_path {
         // Best effort: a cache that cannot be written only costs a hash next time.

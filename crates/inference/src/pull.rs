@@ -333,9 +333,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PullError {
 }
 
 fn hash_file(path: &Path) -> PullResult<(u64, String)> {
-    let mut file = File::open(path).map_err(io(path))?;
+    file_sha256(path).map_err(io(path))
+}
+
+/// The size and lowercase hex SHA-256 of a file (a model's identity: `pull` checks it, the
+/// evaluation history is keyed by it).
+pub fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
     Ok((bytes, hex(&hasher.finalize())))
 }
 

@@ -103,7 +103,8 @@ const PYTHON_SERVERS: &[&str] = &[
     "datasette",
 ];
 
-/// The candidates found for the project in `cx`, in the order the documentation gives them.
+/// The candidates found for the project in `cx`: the documentation's, the Makefile's run
+/// targets, then package.json scripts, ordered serving commands first (stable otherwise).
 pub fn find(cx: &ProjectContext<'_>, dependencies: &[Dependency]) -> Vec<StartCandidate> {
     let mut out: Vec<StartCandidate> = Vec::new();
     let mut push = |candidate: StartCandidate| {
@@ -263,15 +264,13 @@ pub fn code_lines(text: &str) -> Vec<(u32, String)> {
         }
         previous_blank = trimmed.is_empty();
     }
-    // Prompts are not part of the command.
+    // Prompts and trailing comments are not part of the command.
     for (_, line) in &mut out {
         for prompt in ["$ ", "% ", "> "] {
             if let Some(rest) = line.strip_prefix(prompt) {
                 *line = rest.trim().to_owned();
             }
         }
-    }
-    for (_, line) in &mut out {
         *line = strip_comment(line).to_owned();
     }
     out.retain(|(_, l)| !l.is_empty() && !l.starts_with('#'));
