@@ -209,8 +209,12 @@ fn steps(detection: &Detection, requirements: &Requirements, services: &[Service
                 why: install.reason.clone(),
             });
         }
-        let generated: Vec<_> =
-            req.env.iter().filter(|e| !matches!(e.source, EnvSource::User)).map(|e| e.name.as_str()).collect();
+        let generated: Vec<_> = req
+            .env
+            .iter()
+            .filter(|e| !matches!(e.source, EnvSource::User | EnvSource::Optional))
+            .map(|e| e.name.as_str())
+            .collect();
         if !generated.is_empty() {
             steps.push(Step {
                 kind: StepKind::WriteEnv,

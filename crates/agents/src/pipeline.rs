@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::failure::Failure;
 use crate::fixer::{Approver, FixAttempt, FixStore, ListOnly};
 use crate::models::Models;
-use crate::plan::{Detection, Requirements};
+use crate::plan::{Detection, ModelDecision, Requirements};
 use crate::repo::RepoView;
 use crate::requirements::Host;
 use crate::services::RunningService;
@@ -271,6 +271,9 @@ pub struct Blackboard {
     /// Model decisions of this run that failed when tried (by project), so that Detection,
     /// when it runs again, offers the rest to the next model of the chain.
     pub rejected_decisions: Vec<(String, crate::plan::ModelDecision)>,
+    /// Decisions models made while the apps ran (Health's reading of a log), by project, for
+    /// the report.
+    pub run_decisions: Vec<(String, crate::plan::ModelDecision)>,
 }
 
 /// A project the run went on without: its failure was its own, no fix helped, and other apps
@@ -308,6 +311,7 @@ impl Blackboard {
             redo_from: None,
             dropped: Vec::new(),
             rejected_decisions: Vec::new(),
+            run_decisions: Vec::new(),
         }
     }
 
@@ -648,6 +652,67 @@ impl Agent for RequirementsAgent {
         })?;
         let mut requirements = crate::requirements::resolve(detection, &board.repo, &board.host);
         crate::fixer::choose_runtimes(&mut requirements, &board.fixes, &board.host);
+        // Rules first; the model only for variables no rule classifies.
+        if let Some(models) = &board.models {
+            let reporter = board.reporter.clone();
+            crate::requirements::classify_env::classify(
+                &mut requirements.projects,
+                &detection.projects,
+                &board.repo,
+                models.as_ref(),
+                &mut |project, count| {
+                    reporter.step(
+                        Stage::Requirements,
+                        &format!(
+                            "{project}: no rule classifies {count} environment variable{}: asking the Requirements \
+                             model",
+                            if count == 1 { "" } else { "s" }
+                        ),
+                    );
+                },
+            );
+            for project in &requirements.projects {
+                let (kept, refused): (Vec<&ModelDecision>, Vec<&ModelDecision>) =
+                    project.decisions.iter().partition(|d| d.rejected.is_none());
+                let changed: Vec<String> = kept
+                    .iter()
+                    .filter(|d| d.answer != crate::requirements::classify_env::RULE_ANSWER)
+                    .map(|d| format!("{} {}", d.question.trim_start_matches("env "), d.answer))
+                    .collect();
+                if let Some(d) = kept.first() {
+                    reporter.note(
+                        Stage::Requirements,
+                        &format!(
+                            "{}: {} variable{} classified by the {} model ({}, {:.1} s){}",
+                            project.project,
+                            kept.len(),
+                            if kept.len() == 1 { "" } else { "s" },
+                            d.agent,
+                            d.model,
+                            d.latency_ms as f64 / 1000.0,
+                            if changed.is_empty() {
+                                ": all left for you to supply".to_string()
+                            } else {
+                                format!(": {}", changed.join(", "))
+                            }
+                        ),
+                    );
+                }
+                for d in refused {
+                    reporter.note(
+                        Stage::Requirements,
+                        &format!(
+                            "{}: the {} model's answer for {} ({}) was refused: {}",
+                            project.project,
+                            d.agent,
+                            d.question.trim_start_matches("env "),
+                            d.answer,
+                            d.rejected.as_deref().unwrap_or_default()
+                        ),
+                    );
+                }
+            }
+        }
         board.requirements = Some(requirements);
         Ok(())
     }

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// Version of the JSON plan document. Bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Where a finding came from: the file (relative to the repository root, `/`-separated), the
 /// 1-based line when one can be named, and the id of the rule that made the finding.
@@ -398,6 +398,26 @@ pub struct ProjectRequirements {
     /// Package managers the install needs and the host lacks, which `up` installs first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub provide: Vec<ProvidedTool>,
+    /// Decisions the Requirements model made for this project (the class of a variable no
+    /// rule classifies), with what validation checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<ModelDecision>,
+}
+
+impl ProjectRequirements {
+    /// Requirements that hold only an environment (the rest empty), for evaluating the
+    /// environment question alone.
+    pub fn with_env(project: &str, env: Vec<EnvRequirement>) -> Self {
+        ProjectRequirements {
+            project: project.to_owned(),
+            runtimes: Vec::new(),
+            install: Vec::new(),
+            system_packages: Vec::new(),
+            env,
+            provide: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
 }
 
 /// A package manager an install step needs and the host lacks (pipenv, Poetry, PDM, uv, Yarn):
@@ -520,4 +540,7 @@ pub enum EnvSource {
     Default { value: String },
     /// Nothing known: the user must provide it (reported, not invented).
     User,
+    /// The code works without it (the Requirements model's reading of its use): left unset,
+    /// and not reported as missing.
+    Optional,
 }

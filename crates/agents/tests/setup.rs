@@ -87,6 +87,7 @@ fn hand_made(dir: &Path, argv: &[&str]) -> (Blackboard, Arc<Recorder>) {
             system_packages: vec![],
             env: vec![],
             provide: vec![],
+            decisions: vec![],
         }],
         host: vec![],
     });

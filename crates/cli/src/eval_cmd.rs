@@ -18,8 +18,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use repo_run_agents::RepoView;
 use repo_run_agents::detection::choose_start::choose_starts;
+use repo_run_agents::health::readiness;
 use repo_run_agents::models::{ModelReply, ModelRequest, Models};
 use repo_run_agents::pipeline::Stage;
+use repo_run_agents::plan::{Detection, ProjectRequirements};
+use repo_run_agents::requirements::classify_env;
 use repo_run_inference::{Agent, Engine, EngineConfig, ModelLocation, ModelRef, ModelTable};
 use serde::Serialize;
 
@@ -54,22 +57,34 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// One labelled case as written.
+/// One labelled case as written. `expected` is the start command for Detection, and a table
+/// of variable → class for Requirements.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaseFile {
     description: String,
     #[serde(default)]
     source: Option<String>,
-    expected: String,
+    expected: toml::Value,
+    /// The repository (Detection, Requirements).
+    #[serde(default)]
     files: BTreeMap<String, String>,
+    /// Health: the command that started the app, and its log.
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    log: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
     agent: String,
     cases: usize,
-    /// The first candidate as offered (serving words first): the answer without a model.
+    /// Labelled answers over all cases (one per case for Detection, one per variable for
+    /// Requirements): accuracy is over these.
+    questions: usize,
+    /// The answer without a model (Detection: the first candidate as offered, serving words
+    /// first; Requirements: the rules' "the user supplies it").
     baseline: Score,
     models: Vec<ModelScore>,
     per_case: Vec<CaseResult>,
@@ -86,8 +101,12 @@ struct ModelScore {
     model: String,
     correct: usize,
     accuracy: f64,
-    /// Questions with no usable answer (the model failed to load or to answer).
+    /// Model calls with no usable answer (the model failed to load or to answer).
     failed: usize,
+    /// Answers validation refused.
+    refused: usize,
+    /// Right answers once validation has refused some (the rule answer standing for those).
+    correct_after_validation: usize,
     mean_latency_ms: f64,
     mean_prompt_tokens: f64,
     mean_generated_tokens: f64,
@@ -99,11 +118,21 @@ struct CaseResult {
     description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<String>,
-    expected: String,
+    /// How many answers the model chose among.
     candidates: usize,
-    /// The first candidate as offered is the expected one.
+    questions: Vec<QuestionResult>,
+    /// One model call per model: its cost, or why it gave nothing.
+    calls: Vec<Call>,
+}
+
+#[derive(Debug, Serialize)]
+struct QuestionResult {
+    /// `start`, or the variable's name.
+    subject: String,
+    expected: String,
+    baseline: String,
     baseline_correct: bool,
-    /// Per model: the command it chose (or the error), and whether that is right.
+    /// Per model, in the order of the report's `models`.
     answers: Vec<Answer>,
 }
 
@@ -112,6 +141,15 @@ struct Answer {
     model: String,
     chose: Option<String>,
     correct: bool,
+    /// Validation refused the answer (the rule answer stays).
+    refused: bool,
+    /// The answer that counts after validation (the rule answer where it was refused) is right.
+    correct_after_validation: bool,
+}
+
+#[derive(Debug, Serialize, Clone, Default)]
+struct Call {
+    model: String,
     latency_ms: u64,
     prompt_tokens: u32,
     generated_tokens: u32,
@@ -119,12 +157,171 @@ struct Answer {
     error: Option<String>,
 }
 
+/// A case made ready to ask: its repository and what its question is.
+struct Prepared {
+    repo: RepoView,
+    detection: Detection,
+    /// The project the question is about.
+    project: String,
+    /// `(subject, expected, baseline)` per labelled answer.
+    questions: Vec<(String, String, String)>,
+    candidates: usize,
+    /// Requirements: the project's environment as rules left it.
+    requirements: Option<ProjectRequirements>,
+    /// Health: the start command and the log.
+    health: Option<(String, String)>,
+}
+
+/// Reads a case's repository through the rules and checks that its question is open, with the
+/// expected answers among what the model may choose.
+fn prepare(agent: Agent, file: &Path, root: &Path, case: &CaseFile) -> anyhow::Result<Prepared> {
+    let repo = RepoView::open(root).with_context(|| format!("reading case {}", file.display()))?;
+    let detection = repo_run_agents::detection::detect(&repo);
+    match agent {
+        Agent::Detection => {
+            let expected = case
+                .expected
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("{}: `expected` is the start command, a string", file.display()))?;
+            let Some(project) = detection.projects.iter().find(|p| p.start.is_none() && !p.start_candidates.is_empty())
+            else {
+                bail!("{}: no start question is open (a rule found a start command, or no candidate)", file.display());
+            };
+            let candidates: Vec<&str> = project.start_candidates.iter().map(|c| c.command.display.as_str()).collect();
+            if !candidates.contains(&expected) {
+                bail!(
+                    "{}: `expected` ({expected}) is not among the candidates: {}",
+                    file.display(),
+                    candidates.join(" | ")
+                );
+            }
+            let questions = vec![("start".into(), expected.to_owned(), candidates[0].to_owned())];
+            let (project, candidates) = (project.path.clone(), candidates.len());
+            Ok(Prepared { repo, detection, project, questions, candidates, requirements: None, health: None })
+        }
+        Agent::Requirements => {
+            let expected = case
+                .expected
+                .as_table()
+                .ok_or_else(|| anyhow::anyhow!("{}: `expected` is a table of variable = \"class\"", file.display()))?;
+            // The project whose open variables include the first labelled one.
+            let mut found = None;
+            for project in &detection.projects {
+                let env = repo_run_agents::requirements::env_requirements(project);
+                let req = ProjectRequirements::with_env(&project.path, env);
+                if expected.keys().any(|k| classify_env::open_variables(&req).contains(&k.as_str())) {
+                    found = Some((project, req));
+                    break;
+                }
+            }
+            let Some((project, req)) = found else {
+                bail!("{}: no labelled variable is open (rules classify them all, or none is read)", file.display());
+            };
+            let open = classify_env::open_variables(&req);
+            let classes = classify_env::classes(project);
+            let mut questions = Vec::new();
+            for (name, class) in expected {
+                let class = class.as_str().ok_or_else(|| anyhow::anyhow!("{}: {name}: a class", file.display()))?;
+                if !open.contains(&name.as_str()) {
+                    let source = req.env.iter().find(|e| &e.name == name).map(|e| format!("{:?}", e.source));
+                    bail!(
+                        "{}: {name} is not an open variable of {} ({})",
+                        file.display(),
+                        project.path,
+                        source.map_or("the code does not read it".into(), |s| format!("the rules say {s}"))
+                    );
+                }
+                if !classes.iter().any(|c| c == class) {
+                    bail!(
+                        "{}: {name}: `{class}` is not one of the classes offered: {}",
+                        file.display(),
+                        classes.join(" | ")
+                    );
+                }
+                questions.push((name.clone(), class.to_owned(), classify_env::RULE_ANSWER.to_owned()));
+            }
+            let (path, candidates) = (project.path.clone(), classes.len());
+            Ok(Prepared {
+                repo,
+                detection,
+                project: path,
+                questions,
+                candidates,
+                requirements: Some(req),
+                health: None,
+            })
+        }
+        Agent::Health => {
+            let expected =
+                case.expected.as_str().filter(|e| ["ready", "starting", "fatal"].contains(e)).ok_or_else(|| {
+                    anyhow::anyhow!("{}: `expected` is \"ready\", \"starting\" or \"fatal\"", file.display())
+                })?;
+            let (Some(command), Some(log)) = (&case.command, &case.log) else {
+                bail!("{}: a Health case gives `command` and `log`", file.display());
+            };
+            if let Some(pattern) = repo_run_agents::health::ready_pattern(log) {
+                bail!("{}: the rules read this log already (\"{pattern}\"): no question is open", file.display());
+            }
+            let candidates = readiness::log_lines(log).len();
+            if candidates == 0 {
+                bail!("{}: the log is empty", file.display());
+            }
+            // Without a model a live app with no port is up once it settles: "ready".
+            let questions = vec![("readiness".into(), expected.to_owned(), "ready".to_owned())];
+            Ok(Prepared {
+                repo,
+                detection,
+                project: ".".into(),
+                questions,
+                candidates,
+                requirements: None,
+                health: Some((command.clone(), log.clone())),
+            })
+        }
+        other => bail!("no evaluation for the {other} agent"),
+    }
+}
+
+/// The model's answer to each of the case's questions (`None`: no answer), through the same
+/// agent code `up` runs.
+fn ask(prepared: &Prepared, models: &dyn Models) -> Vec<(Option<String>, bool)> {
+    if let Some((command, log)) = &prepared.health {
+        let mut decisions = Vec::new();
+        readiness::classify(models, "app", command, false, log, &mut decisions);
+        // The first model's answer, accepted or refused: this measures the model.
+        let first = decisions.first();
+        return vec![(first.map(|d| d.answer.clone()), first.is_some_and(|d| d.rejected.is_some()))];
+    }
+    match &prepared.requirements {
+        None => {
+            let mut copy = prepared.detection.clone();
+            choose_starts(&mut copy, &prepared.repo, models, &[], &mut |_| {});
+            let decided = copy.projects.iter().find(|p| p.path == prepared.project).and_then(|p| p.decisions.first());
+            vec![(decided.map(|d| d.answer.clone()), false)]
+        }
+        Some(req) => {
+            let mut reqs = vec![req.clone()];
+            classify_env::classify(&mut reqs, &prepared.detection.projects, &prepared.repo, models, &mut |_, _| {});
+            prepared
+                .questions
+                .iter()
+                .map(|(name, _, _)| {
+                    // The first model's answer, accepted or refused: this measures the model.
+                    let d = reqs[0].decisions.iter().find(|d| d.question == format!("env {name}"));
+                    (d.map(|d| d.answer.clone()), d.is_some_and(|d| d.rejected.is_some()))
+                })
+                .collect()
+        }
+    }
+}
+
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let agent: Agent = args.agent.parse().map_err(anyhow::Error::msg)?;
-    if agent != Agent::Detection {
+    if !matches!(agent, Agent::Detection | Agent::Requirements | Agent::Health) {
         return Err(hinted(
             format!("no evaluation for the {agent} agent yet"),
-            "`repo-run eval --agent detection` measures the start-command question; the Fixer's suite is \
+            "`repo-run eval --agent detection` measures the start-command question, `--agent requirements` the \
+             class of environment variables, `--agent health` the readiness an app's log shows; the Fixer's suite is \
              `cargo xtask eval fixer`",
         ));
     }
@@ -163,93 +360,90 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     });
 
     let mut per_case = Vec::new();
-    let mut baseline = 0;
     for (i, (name, case)) in cases.iter().enumerate() {
         let scratch = tempfile::tempdir().context("creating a scratch directory")?;
         write_case(scratch.path(), name, case)?;
-        let repo = RepoView::open(scratch.path()).with_context(|| format!("reading case {name}"))?;
-        let detection = repo_run_agents::detection::detect(&repo);
-        let Some(project) = detection.projects.iter().find(|p| p.start.is_none() && !p.start_candidates.is_empty())
-        else {
-            bail!(
-                "{}: no start question is open (a rule found a start command, or no candidate)",
-                dir.join(format!("{name}.toml")).display()
-            );
-        };
-        let candidates: Vec<&str> = project.start_candidates.iter().map(|c| c.command.display.as_str()).collect();
-        if !candidates.contains(&case.expected.as_str()) {
-            bail!(
-                "{}: `expected` ({}) is not among the candidates: {}",
-                dir.join(format!("{name}.toml")).display(),
-                case.expected,
-                candidates.join(" | ")
-            );
-        }
-        let baseline_correct = candidates[0] == case.expected;
-        baseline += usize::from(baseline_correct);
-        let mut answers = Vec::new();
+        let prepared = prepare(agent, &dir.join(format!("{name}.toml")), scratch.path(), case)?;
+        let mut questions: Vec<QuestionResult> = prepared
+            .questions
+            .iter()
+            .map(|(subject, expected, baseline)| QuestionResult {
+                subject: subject.clone(),
+                expected: expected.clone(),
+                baseline: baseline.clone(),
+                baseline_correct: baseline == expected,
+                answers: Vec::new(),
+            })
+            .collect();
+        let mut calls = Vec::new();
         for model in &models {
             if !args.json {
                 eprint!("\r[{}/{}] {name}: {model}…{:20}", i + 1, cases.len(), "");
             }
             let asker = OneModel { engine: &engine, model: model.clone(), last: Mutex::default() };
-            let mut copy = detection.clone();
-            choose_starts(&mut copy, &repo, &asker, &[], &mut |_| {});
-            let decided = copy.projects.iter().find(|p| p.path == project.path).and_then(|p| p.decisions.first());
-            let (prompt_tokens, generated_tokens, error) = asker.last.into_inner().unwrap_or_default();
-            let chose = decided.map(|d| d.answer.clone());
-            answers.push(Answer {
+            let answers = ask(&prepared, &asker);
+            calls.push(asker.last.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| Call {
                 model: model.to_string(),
-                correct: chose.as_deref() == Some(case.expected.as_str()),
-                chose,
-                latency_ms: decided.map_or(0, |d| d.latency_ms),
-                prompt_tokens,
-                generated_tokens,
-                error,
-            });
+                error: Some("the agent asked nothing".into()),
+                ..Call::default()
+            }));
+            for (q, (chose, refused)) in questions.iter_mut().zip(answers) {
+                let kept = if refused { Some(q.baseline.as_str()) } else { chose.as_deref() };
+                q.answers.push(Answer {
+                    model: model.to_string(),
+                    correct: chose.as_deref() == Some(q.expected.as_str()),
+                    refused,
+                    correct_after_validation: kept == Some(q.expected.as_str()),
+                    chose,
+                });
+            }
         }
         per_case.push(CaseResult {
             case: name.clone(),
             description: case.description.clone(),
             source: case.source.clone(),
-            expected: case.expected.clone(),
-            candidates: candidates.len(),
-            baseline_correct,
-            answers,
+            candidates: prepared.candidates,
+            questions,
+            calls,
         });
     }
     if !args.json {
         eprint!("\r{:100}\r", "");
     }
-    let n = per_case.len();
+    let n: usize = per_case.iter().map(|c| c.questions.len()).sum();
+    let baseline = per_case.iter().flat_map(|c| &c.questions).filter(|q| q.baseline_correct).count();
     let scores: Vec<ModelScore> = models
         .iter()
         .enumerate()
         .map(|(m, model)| {
-            let answers: Vec<&Answer> = per_case.iter().map(|c| &c.answers[m]).collect();
-            let answered: Vec<&&Answer> = answers.iter().filter(|a| a.chose.is_some()).collect();
-            let mean = |f: &dyn Fn(&Answer) -> f64| {
+            let calls: Vec<&Call> = per_case.iter().map(|c| &c.calls[m]).collect();
+            let answered: Vec<&&Call> = calls.iter().filter(|c| c.error.is_none()).collect();
+            let mean = |f: &dyn Fn(&Call) -> f64| {
                 if answered.is_empty() {
                     0.0
                 } else {
-                    answered.iter().map(|a| f(a)).sum::<f64>() / answered.len() as f64
+                    answered.iter().map(|c| f(c)).sum::<f64>() / answered.len() as f64
                 }
             };
-            let correct = answers.iter().filter(|a| a.correct).count();
+            let all = || per_case.iter().flat_map(|c| &c.questions).map(|q| &q.answers[m]);
+            let correct = all().filter(|a| a.correct).count();
             ModelScore {
                 model: model.to_string(),
                 correct,
                 accuracy: correct as f64 / n as f64,
-                failed: answers.len() - answered.len(),
-                mean_latency_ms: mean(&|a| a.latency_ms as f64),
-                mean_prompt_tokens: mean(&|a| f64::from(a.prompt_tokens)),
-                mean_generated_tokens: mean(&|a| f64::from(a.generated_tokens)),
+                failed: calls.len() - answered.len(),
+                refused: all().filter(|a| a.refused).count(),
+                correct_after_validation: all().filter(|a| a.correct_after_validation).count(),
+                mean_latency_ms: mean(&|c| c.latency_ms as f64),
+                mean_prompt_tokens: mean(&|c| f64::from(c.prompt_tokens)),
+                mean_generated_tokens: mean(&|c| f64::from(c.generated_tokens)),
             }
         })
         .collect();
     let report = Report {
         agent: agent.key().to_owned(),
-        cases: n,
+        cases: per_case.len(),
+        questions: n,
         baseline: Score { correct: baseline, accuracy: baseline as f64 / n as f64 },
         models: scores,
         per_case,
@@ -311,73 +505,115 @@ fn write_case(root: &Path, name: &str, case: &CaseFile) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Asks exactly one model, and keeps the token counts of its last answer.
+/// Asks exactly one model, and keeps the cost of its first answer (the one measured; a
+/// refused answer's second question, to the same model, is not).
 struct OneModel<'a> {
     engine: &'a Engine,
     model: ModelRef,
-    last: Mutex<(u32, u32, Option<String>)>,
+    last: Mutex<Option<Call>>,
 }
 
 impl Models for OneModel<'_> {
     fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply {
+        if request.escalation > 0 {
+            // One model is measured: there is no next one in this chain.
+            return ModelReply { model: self.model.to_string(), json: Err("one model only".into()), elapsed_ms: 0 };
+        }
         let started = Instant::now();
         let agent = crate::fixer_models::agent_of(stage).unwrap_or(Agent::Detection);
         let (generation, json) = crate::fixer_models::ask_one(self.engine, agent, &self.model, request);
         let tokens = generation.map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = (tokens.0, tokens.1, json.as_ref().err().cloned());
-        ModelReply { model: self.model.to_string(), json, elapsed_ms: started.elapsed().as_millis() as u64 }
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.get_or_insert(Call {
+            model: self.model.to_string(),
+            latency_ms: elapsed_ms,
+            prompt_tokens: tokens.0,
+            generated_tokens: tokens.1,
+            error: json.as_ref().err().cloned(),
+        });
+        ModelReply { model: self.model.to_string(), json, elapsed_ms }
     }
 }
 
 fn print_report(out: &mut impl Write, report: &Report, dir: &Path) -> anyhow::Result<()> {
-    writeln!(out, "{} eval: {} cases from {}", report.agent, report.cases, dir.display())?;
+    writeln!(
+        out,
+        "{} eval: {} cases ({} labelled answers) from {}",
+        report.agent,
+        report.cases,
+        report.questions,
+        dir.display()
+    )?;
     writeln!(out)?;
     let width = report.models.iter().map(|m| m.model.len()).max().unwrap_or(0).max(24);
     writeln!(
         out,
-        "{:width$}  {:>8}  {:>8}  {:>12}  {:>13}  {:>6}",
-        "model", "correct", "accuracy", "mean latency", "tokens in/out", "failed"
+        "{:width$}  {:>8}  {:>8}  {:>12}  {:>13}  {:>6}  {:>7}  {:>16}",
+        "model", "correct", "accuracy", "mean latency", "tokens in/out", "failed", "refused", "after validation"
     )?;
     for m in &report.models {
         writeln!(
             out,
-            "{:width$}  {:>8}  {:>7.0}%  {:>10.2} s  {:>6.0}/{:<6.1}  {:>6}",
+            "{:width$}  {:>8}  {:>7.0}%  {:>10.2} s  {:>6.0}/{:<6.1}  {:>6}  {:>7}  {:>16}",
             m.model,
-            format!("{}/{}", m.correct, report.cases),
+            format!("{}/{}", m.correct, report.questions),
             m.accuracy * 100.0,
             m.mean_latency_ms / 1000.0,
             m.mean_prompt_tokens,
             m.mean_generated_tokens,
-            m.failed
+            m.failed,
+            m.refused,
+            format!("{}/{}", m.correct_after_validation, report.questions)
         )?;
     }
+    let baseline = if report.agent == "requirements" {
+        "no model: the rules' answer, the user supplies it"
+    } else if report.agent == "health" {
+        "no model: a live app without a port is up once it settles"
+    } else {
+        "no model: the first candidate, serving words first"
+    };
     writeln!(
         out,
-        "{:width$}  {:>8}  {:>7.0}%  (no model: the first candidate, serving words first; same cases)",
+        "{:width$}  {:>8}  {:>7.0}%  ({baseline}; same cases)",
         "baseline",
-        format!("{}/{}", report.baseline.correct, report.cases),
+        format!("{}/{}", report.baseline.correct, report.questions),
         report.baseline.accuracy * 100.0
     )?;
     writeln!(out)?;
     for case in &report.per_case {
-        let marks: Vec<String> = case
-            .answers
-            .iter()
-            .map(|a| {
-                let mark = if a.correct { "✓" } else { "✗" };
-                match (&a.chose, &a.error) {
-                    (_, Some(e)) => format!("{mark} error: {e}"),
-                    (Some(c), None) if !a.correct => format!("{mark} {c}"),
-                    _ => mark.to_owned(),
-                }
-            })
-            .collect();
-        let baseline = if case.baseline_correct { "✓" } else { "✗" };
+        let right = |f: &dyn Fn(&QuestionResult) -> bool| case.questions.iter().filter(|q| f(q)).count();
+        let total = case.questions.len();
+        let mark = |n: usize| if n == total { "✓".to_owned() } else { format!("{n}/{total}") };
+        let mut marks = Vec::new();
+        for (m, call) in case.calls.iter().enumerate() {
+            let n = right(&|q| q.answers[m].correct);
+            let mut text = mark(n);
+            if let Some(e) = &call.error {
+                text = format!("{text} error: {e}");
+            }
+            let wrong: Vec<String> = case
+                .questions
+                .iter()
+                .filter(|q| !q.answers[m].correct)
+                .filter_map(|q| q.answers[m].chose.as_ref().map(|c| (q, c)))
+                .map(|(q, c)| {
+                    let refused = if q.answers[m].refused { ", refused" } else { "" };
+                    if total == 1 { c.clone() } else { format!("{} {c} (not {}{refused})", q.subject, q.expected) }
+                })
+                .collect();
+            if !wrong.is_empty() {
+                text = format!("{text} {}", wrong.join(", "));
+            }
+            marks.push(text);
+        }
         writeln!(
             out,
-            "  {} ({} candidates): baseline {baseline}  |  {}",
+            "  {} ({} candidates): baseline {}  |  {}",
             case.case,
             case.candidates,
+            mark(right(&|q| q.baseline_correct)),
             marks.join("  |  ")
         )?;
     }
@@ -399,7 +635,7 @@ fn record_history(table: &ModelTable, agent: Agent, report: &Report) {
                 ModelLocation::File(path) => history::model_sha256(&path).unwrap_or_default(),
                 ModelLocation::Remote(_) => String::new(),
             },
-            cases: report.cases,
+            cases: report.questions,
             correct: m.correct,
             accuracy: m.accuracy,
             mean_latency_ms: m.mean_latency_ms,

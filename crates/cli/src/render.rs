@@ -106,6 +106,25 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
             if !user.is_empty() {
                 field(out, "you provide", &format!("{YELLOW}{}{YELLOW:#}", user.join(", ")))?;
             }
+            // Variables a model classified are marked as such.
+            let by_model: Vec<_> = req.decisions.iter().filter(|d| d.rejected.is_none()).collect();
+            if let Some(d) = by_model.first() {
+                let answers: Vec<String> = by_model
+                    .iter()
+                    .map(|d| format!("{} {}", d.question.trim_start_matches("env "), d.answer))
+                    .collect();
+                field(
+                    out,
+                    "env by model",
+                    &format!(
+                        "{}  {DIM}(classified by the {} model {} in {:.1} s){DIM:#}",
+                        answers.join(", "),
+                        d.agent,
+                        d.model,
+                        d.latency_ms as f64 / 1000.0
+                    ),
+                )?;
+            }
         }
     }
 

@@ -530,6 +530,15 @@ impl UpReport {
                 .flat_map(|p| {
                     p.decisions.iter().map(|d| ReportDecision { project: p.path.clone(), decision: d.clone() })
                 })
+                .chain(board.requirements.iter().flat_map(|r| &r.projects).flat_map(|p| {
+                    p.decisions.iter().map(|d| ReportDecision { project: p.project.clone(), decision: d.clone() })
+                }))
+                .chain(
+                    board
+                        .run_decisions
+                        .iter()
+                        .map(|(project, d)| ReportDecision { project: project.clone(), decision: d.clone() }),
+                )
                 .collect(),
             status: "",
             exit_code: 0,

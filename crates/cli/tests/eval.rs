@@ -11,6 +11,10 @@ fn suite() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/eval/detection")
 }
 
+fn requirements_suite() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/eval/requirements")
+}
+
 fn eval(args: &[&str], data_dir: &Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_repo-run"))
         .arg("eval")
@@ -32,6 +36,7 @@ fn every_case_of_the_suite_is_an_open_question_with_its_answer_among_the_candida
     let cases = report["cases"].as_u64().unwrap();
     assert!(cases >= 20, "the issue asks for twenty cases at least: {cases}");
     assert!(report["per_case"].as_array().unwrap().iter().all(|c| c["candidates"].as_u64().unwrap() >= 2));
+    assert_eq!(report["questions"], cases, "one start question per case");
     let baseline = &report["baseline"];
     assert_eq!(baseline["accuracy"].as_f64().unwrap(), baseline["correct"].as_f64().unwrap() / cases as f64);
     assert!(!data.path().join("eval-history.jsonl").exists(), "no model, no history");
@@ -49,10 +54,12 @@ fn the_small_model_answers_three_cases_and_the_history_records_it() {
     assert_eq!(model["model"], SMOLLM2_135M);
     let mut correct = 0;
     for case in report["per_case"].as_array().unwrap() {
-        let answer = &case["answers"][0];
+        let question = &case["questions"][0];
+        let answer = &question["answers"][0];
         let chose = answer["chose"].as_str().unwrap_or_else(|| panic!("the grammar forces an answer: {answer:#}"));
-        assert_eq!(answer["correct"].as_bool().unwrap(), chose == case["expected"], "{case:#}");
-        assert!(answer["latency_ms"].as_u64().unwrap() > 0 && answer["prompt_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(answer["correct"].as_bool().unwrap(), chose == question["expected"], "{case:#}");
+        let call = &case["calls"][0];
+        assert!(call["latency_ms"].as_u64().unwrap() > 0 && call["prompt_tokens"].as_u64().unwrap() > 0);
         correct += usize::from(answer["correct"].as_bool().unwrap());
     }
     assert_eq!(model["correct"].as_u64().unwrap() as usize, correct);
@@ -84,4 +91,98 @@ fn a_case_whose_answer_is_not_a_candidate_is_an_error_naming_it() {
     let out = eval(&["--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wrong.toml:2"), "a syntax error names the file and line: {err}");
+}
+
+#[test]
+fn every_requirements_case_labels_open_variables_with_classes_offered() {
+    let data = tempfile::tempdir().unwrap();
+    let out = eval(
+        &["--agent", "requirements", "--cases", requirements_suite().to_str().unwrap(), "--baseline-only", "--json"],
+        data.path(),
+    );
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["cases"].as_u64().unwrap() >= 20, "the issue asks for twenty cases at least");
+    let questions: Vec<&Value> =
+        report["per_case"].as_array().unwrap().iter().flat_map(|c| c["questions"].as_array().unwrap()).collect();
+    assert_eq!(report["questions"].as_u64().unwrap() as usize, questions.len());
+    // Without a model every open variable keeps the rules' answer: the user supplies it.
+    assert!(questions.iter().all(|q| q["baseline"] == "user_credential"));
+    let right = questions.iter().filter(|q| q["expected"] == "user_credential").count();
+    assert_eq!(report["baseline"]["correct"].as_u64().unwrap() as usize, right);
+    for class in ["generated_secret", "port", "optional", "user_credential"] {
+        assert!(questions.iter().filter(|q| q["expected"] == class).count() >= 5, "{class} is labelled too rarely");
+    }
+    assert!(questions.iter().filter(|q| q["expected"].as_str().unwrap().starts_with("service:")).count() >= 5);
+}
+
+#[test]
+fn the_small_model_classifies_variables_and_validation_is_counted() {
+    let data = tempfile::tempdir().unwrap();
+    let out = eval(
+        &[
+            "--agent",
+            "requirements",
+            "--cases",
+            requirements_suite().to_str().unwrap(),
+            "--limit",
+            "2",
+            "--model",
+            SMOLLM2_135M,
+            "--json",
+        ],
+        data.path(),
+    );
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = &report["models"][0];
+    assert_eq!(model["failed"], 0);
+    let mut correct = 0;
+    let mut refused = 0;
+    for case in report["per_case"].as_array().unwrap() {
+        assert!(case["calls"][0]["generated_tokens"].as_u64().unwrap() > 0, "{case:#}");
+        for q in case["questions"].as_array().unwrap() {
+            let a = &q["answers"][0];
+            let chose = a["chose"].as_str().unwrap_or_else(|| panic!("the grammar forces a class: {q:#}"));
+            assert_eq!(a["correct"].as_bool().unwrap(), chose == q["expected"], "{q:#}");
+            correct += usize::from(a["correct"].as_bool().unwrap());
+            refused += usize::from(a["refused"].as_bool().unwrap());
+            if chose == "user_credential" || chose == "optional" {
+                assert_eq!(a["refused"], false, "answers that change nothing need no support: {q:#}");
+            }
+        }
+    }
+    assert_eq!(model["correct"].as_u64().unwrap() as usize, correct);
+    assert_eq!(model["refused"].as_u64().unwrap() as usize, refused);
+    let history = std::fs::read_to_string(data.path().join("eval-history.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!(line["agent"], "requirements");
+    assert_eq!(line["cases"], report["questions"], "accuracy is over the labelled answers");
+}
+
+#[test]
+fn a_requirements_case_labelling_a_variable_rules_decide_is_an_error_naming_it() {
+    let cases = tempfile::tempdir().unwrap();
+    let write = |expected: &str| {
+        let case = format!(
+            "description = \"d\"\n[expected]\n{expected}\n[files]\n\"requirements.txt\" = \"flask\\n\"\n\
+             \"app.py\" = \"import os\\nA = os.environ['STRIPE_SECRET_KEY']\\nB = os.environ['BROKER']\\n\"\n"
+        );
+        std::fs::write(cases.path().join("decided.toml"), case).unwrap();
+    };
+    let data = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = eval(
+            &["--agent", "requirements", "--cases", cases.path().to_str().unwrap(), "--baseline-only"],
+            data.path(),
+        );
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    write("BROKER = \"user_credential\"\nSTRIPE_SECRET_KEY = \"user_credential\"");
+    let err = run();
+    assert!(err.contains("decided.toml: STRIPE_SECRET_KEY is not an open variable of . (the rules say User)"), "{err}");
+    write("BROKER = \"service:redis\"");
+    let err = run();
+    assert!(err.contains("decided.toml: BROKER: `service:redis` is not one of the classes offered"), "{err}");
 }

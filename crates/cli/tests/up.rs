@@ -471,6 +471,102 @@ fn a_start_command_only_the_readme_gives_is_chosen_by_the_detection_model_and_se
 }
 
 #[test]
+fn a_variable_only_its_use_explains_is_classified_by_the_requirements_model_with_its_provenance() {
+    // `SHARE_MIX` is read with no default and used as an HMAC key; its name says nothing rules
+    // know. The default Requirements model (SmolLM2) classifies it and `SHARE_COPY_TO` under the
+    // grammar; whatever it answers is recorded with its provenance, and an answer that changes
+    // the run (a generated value) counts only where the code supports it (`hmac`). Accuracy is
+    // `repo-run eval`'s to measure; here each branch is checked for what it must do.
+    let p = Project::copy("python-env-only-its-use-explains");
+    let (code, report) = p.up();
+    let decisions: Vec<&Value> =
+        report["decisions"].as_array().unwrap().iter().filter(|d| d["agent"] == "requirements").collect();
+    let questions: Vec<&str> = decisions.iter().map(|d| d["question"].as_str().unwrap()).collect();
+    assert!(questions.contains(&"env SHARE_MIX") && questions.contains(&"env SHARE_COPY_TO"), "{report:#}");
+    assert!(!questions.iter().any(|q| q.contains("PORT")), "PORT is the rules': {questions:?}");
+    for d in &decisions {
+        assert!(d["model"].as_str().unwrap().ends_with(".gguf"), "{d:#}");
+        assert!(d["latency_ms"].as_u64().unwrap() > 0, "{d:#}");
+        let counted = d["rejected"].is_null();
+        assert_eq!(counted, !d["validated"].as_str().unwrap().is_empty(), "{d:#}");
+    }
+    let mix = decisions.iter().rev().find(|d| d["question"] == "env SHARE_MIX" && d["rejected"].is_null());
+    let dotenv = std::fs::read_to_string(p.path().join(".env")).unwrap_or_default();
+    if mix.is_some_and(|d| d["answer"] == "generated_secret") {
+        assert!(mix.unwrap()["validated"].as_str().unwrap().contains("`hmac`"), "{report:#}");
+        assert!(dotenv.lines().any(|l| l.starts_with("SHARE_MIX=") && l.len() > 40), "{dotenv}");
+        assert_eq!(code, 0, "{report:#}");
+        let (status, body) = http("GET", &format!("{}/paste/1", app_url(&report)), None);
+        assert_eq!(status, 200);
+        assert!(body.starts_with("share link: /paste/1?sig="), "{body}");
+    } else {
+        // The rule answer stands: the user supplies it, and the app stops without it.
+        assert!(!dotenv.contains("SHARE_MIX="), "nothing invented: {dotenv}");
+        assert_ne!(code, 0, "{report:#}");
+        assert!(report.to_string().contains("SHARE_MIX"), "the failure names the variable: {report:#}");
+    }
+    // The human plan marks the classes a model gave.
+    let plan = p.run(&["plan"]);
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("classified by the requirements model"));
+
+    // Rules only: no model is asked, and the variables are the user's.
+    let (_, report) = p.up_with(&["--no-model"]);
+    assert!(report["decisions"].as_array().unwrap().is_empty(), "{report:#}");
+    let plan = p.run(&["plan", "--json", "--no-model"]);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let env = &plan["requirements"][0]["env"];
+    let source =
+        |name: &str| env.as_array().unwrap().iter().find(|e| e["name"] == name).unwrap()["source"]["kind"].clone();
+    assert_eq!(source("SHARE_MIX"), "user");
+    assert_eq!(source("SHARE_COPY_TO"), "user");
+    assert!(plan["requirements"][0].get("decisions").is_none());
+}
+
+#[test]
+fn a_log_no_rule_reads_is_read_by_the_health_model_and_checked_against_its_lines() {
+    // A worker without a port logs an error and idles: the rules call a live worker up once it
+    // settles. The default Health model (SmolLM2) reads its log instead; its answer counts only
+    // when the line it names supports it, and each branch must do what it says.
+    let p = Project::copy("python-worker-fatal-log-alive");
+    let (code, report) = p.up();
+    let asked: Vec<&Value> =
+        report["decisions"].as_array().unwrap().iter().filter(|d| d["agent"] == "health").collect();
+    assert!(!asked.is_empty(), "{report:#}");
+    for d in &asked {
+        assert_eq!(d["question"], "readiness");
+        assert!(d["model"].as_str().unwrap().ends_with(".gguf"), "{d:#}");
+        let line = d["reason"].as_str().unwrap();
+        let log: String = std::fs::read_dir(p.path().join(".repo-run/logs"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+            .collect();
+        assert!(log.lines().any(|l| l.trim_end() == line), "the line is the log's: {line:?}");
+        assert_eq!(d["rejected"].is_null(), !d["validated"].as_str().unwrap().is_empty(), "{d:#}");
+    }
+    let detail = report["health"][0]["detail"].as_str().unwrap_or_default().to_owned();
+    match asked.iter().find(|d| d["rejected"].is_null()).map(|d| d["answer"].as_str().unwrap()) {
+        Some("fatal") => {
+            assert_ne!(code, 0, "{report:#}");
+            assert!(report.to_string().contains("read as fatal by the health model"), "{report:#}");
+        }
+        Some("ready") => {
+            assert_eq!(code, 0, "{report:#}");
+            assert!(detail.contains("read as ready by the health model"), "{detail}");
+            assert!(!detail.contains("ERROR"), "a ready line older than the error does not count: {detail}");
+        }
+        // Still starting, or no answer passed: the rule answer, a live worker is up.
+        _ => assert_eq!(code, 0, "{report:#}"),
+    }
+    p.down(false);
+
+    // Rules only: nothing is asked and the live worker is up.
+    let (code, report) = p.up_with(&["--no-model"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(report["decisions"].as_array().unwrap().is_empty(), "{report:#}");
+    assert!(report["health"][0]["detail"].as_str().unwrap().contains("it has no port to probe"), "{report:#}");
+}
+
+#[test]
 fn an_up_that_finds_nothing_to_start_says_where_it_looked_and_exits_7() {
     // With --no-model, rules alone leave the README's command a candidate: nothing starts.
     let p = Project::copy("python-start-in-readme-only");

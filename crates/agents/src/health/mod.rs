@@ -18,12 +18,15 @@
 
 mod owner;
 mod probe;
+pub mod readiness;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::failure::{Exit, Failure, StepKind};
+use crate::models::Models;
 use crate::pipeline::{Agent, AgentError, Blackboard, Stage};
+use crate::plan::ModelDecision;
 use crate::runner::{current_run, describe_wait_status, log_tail, proc_stat};
 use crate::services::RunningService;
 use crate::up::{HealthReport, ProbeKind, RunningApp};
@@ -32,6 +35,7 @@ use owner::Owner;
 use probe::PortAnswer;
 
 pub(crate) use owner::{listeners, socket_holders};
+pub use probe::ready_pattern;
 
 /// Probe every 50 ms for the first seconds (most apps are up in well under a second, and the
 /// interval is latency added to every `up`), then back off to 500 ms for slow starters.
@@ -77,12 +81,28 @@ impl Agent for HealthAgent {
             board.reporter.step(Stage::Health, &format!("{}: waiting until it is ready", app.name));
         }
         let mut delay = FIRST_DELAY;
+        let mut asking: Vec<Asking> = board.apps.iter().map(|_| Asking::default()).collect();
+        let models = board.models.clone();
+        let mut decisions: Vec<(String, ModelDecision)> = Vec::new();
         loop {
             for (i, app) in board.apps.iter().enumerate() {
                 if verdicts[i].is_some() {
                     continue;
                 }
                 let probe = probe_app(app, http_expected[i], health_paths[i].as_deref(), started);
+                // Rules first; the model only for a live app whose log no rule reads.
+                let probe = match models.as_deref() {
+                    Some(models) => {
+                        let mut asked = Vec::new();
+                        let probe = ask_readiness(models, app, probe, &mut asking[i], started, &mut asked);
+                        for d in asked {
+                            note_decision(board, app, &d);
+                            decisions.push((app.project.clone(), d));
+                        }
+                        probe
+                    }
+                    None => probe,
+                };
                 if !matches!(probe, Probe::ServerError { .. }) {
                     erring_since[i] = None;
                 }
@@ -135,6 +155,7 @@ impl Agent for HealthAgent {
         }
 
         board.apps.iter().for_each(|app| app.port_claim.release());
+        board.run_decisions.extend(decisions);
         let mut reports: Vec<HealthReport> = verdicts.into_iter().flatten().collect();
         for r in reports.iter_mut().filter(|r| !r.healthy) {
             if let Some(app) = board.apps.iter().find(|a| a.name == r.target) {
@@ -155,6 +176,93 @@ impl Agent for HealthAgent {
         }
         Err(unhealthy_error(&failed, &board.apps, board.repo.root()))
     }
+}
+
+/// An app with no port is asked about as soon as the rules would call it up; one with a port
+/// after it has been silent this long (its log may say why it never will be).
+const PORT_QUIET: Duration = Duration::from_secs(15);
+/// How long "still starting" holds before the model is asked again.
+const ASK_AGAIN: Duration = Duration::from_secs(5);
+/// Questions per app and run: after these, the rule answer stands.
+const MAX_ASKS: usize = 2;
+
+/// The Health model's questions about one app so far.
+#[derive(Default)]
+struct Asking {
+    asks: usize,
+    not_before: Option<Instant>,
+    /// The log text last shown to the model: an unchanged log is not asked about again.
+    last_log: Option<String>,
+}
+
+/// The probe's result, or the Health model's reading of the log where the rules cannot read
+/// it: a live app without a port that the rules would call up after it settled (ready, still
+/// starting, or fatal while its process lingers), or an app whose port has been silent for
+/// [`PORT_QUIET`] (fatal, or still starting). Each question is reported in `asked`.
+fn ask_readiness(
+    models: &dyn Models,
+    app: &RunningApp,
+    probe: Probe,
+    asking: &mut Asking,
+    started: Instant,
+    asked: &mut Vec<ModelDecision>,
+) -> Probe {
+    let settled = matches!(&probe, Probe::Done(r) if r.healthy && matches!(r.probe, ProbeKind::Process { .. }));
+    let silent = app.port.is_some() && matches!(&probe, Probe::Waiting(_)) && started.elapsed() >= PORT_QUIET;
+    let now = Instant::now();
+    if !(settled || silent) || asking.asks >= MAX_ASKS || asking.not_before.is_some_and(|t| now < t) {
+        return probe;
+    }
+    let log = current_run(&app.log);
+    if asking.last_log.as_deref() == Some(log.as_str()) {
+        return probe;
+    }
+    asking.asks += 1;
+    asking.last_log = Some(log.clone());
+    asking.not_before = Some(now + ASK_AGAIN);
+    let Some(answer) = readiness::classify(models, &app.name, &app.command, app.port.is_some(), &log, asked) else {
+        return probe;
+    };
+    let by = format!(
+        "read as {} by the health model {} in {:.1} s",
+        answer.state.as_str(),
+        answer.decision.model,
+        answer.decision.latency_ms as f64 / 1000.0
+    );
+    match answer.state {
+        readiness::Readiness::Ready => Probe::Done(report(
+            app,
+            ProbeKind::LogPattern { pattern: answer.line.clone() },
+            true,
+            format!("its log says \"{}\" ({by})", answer.line),
+            started,
+        )),
+        readiness::Readiness::Fatal => Probe::Done(report(
+            app,
+            ProbeKind::Process { pid: app.pid },
+            false,
+            format!("its log says \"{}\" ({by}); its process (pid {}) still runs", answer.line, app.pid),
+            started,
+        )),
+        // The last question: the rule answer stands after it.
+        readiness::Readiness::Starting if asking.asks >= MAX_ASKS => probe,
+        readiness::Readiness::Starting => Probe::Waiting(format!("its log says \"{}\" ({by})", answer.line)),
+    }
+}
+
+fn note_decision(board: &Blackboard, app: &RunningApp, d: &ModelDecision) {
+    let what = match &d.rejected {
+        None => format!(
+            "{} by the {} model ({}, {:.1} s): \"{}\"",
+            d.answer,
+            d.agent,
+            d.model,
+            d.latency_ms as f64 / 1000.0,
+            d.reason
+        ),
+        Some(why) => format!("the {} model's answer ({}) was refused: {why}", d.agent, d.answer),
+    };
+    board.reporter.note(Stage::Health, &format!("{}: its log matches no known ready line; {what}", app.name));
 }
 
 /// The outcome of one probe round for one app.

@@ -100,7 +100,7 @@ const READY_PATTERNS: &[&str] = &[
 
 /// The first ready pattern in the log text of the current run, as written in [`READY_PATTERNS`].
 /// A pattern counts only at the start of a word: "ready in" is not in "already in use".
-pub(crate) fn ready_pattern(log: &str) -> Option<&'static str> {
+pub fn ready_pattern(log: &str) -> Option<&'static str> {
     let lower = log.to_lowercase();
     READY_PATTERNS.iter().copied().find(|p| {
         lower.match_indices(p).any(|(at, _)| !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric))

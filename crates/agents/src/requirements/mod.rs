@@ -12,6 +12,7 @@
 
 mod cargo_config;
 mod choice;
+pub mod classify_env;
 mod compare;
 mod env;
 mod host;
@@ -58,11 +59,18 @@ pub fn resolve(detection: &Detection, repo: &RepoView, host: &Host) -> Requireme
                 install,
                 system_packages: system_packages::for_project(project, repo),
                 env: env::for_project(project),
+                decisions: Vec::new(),
             }
         })
         .collect();
     let host = all.into_iter().map(|runtime| HostRuntime { runtime, version: host.version(runtime) }).collect();
     Requirements { projects, host }
+}
+
+/// Where each variable `project` reads gets its value, by rule alone (the environment part of
+/// [`resolve`], for `repo-run eval`).
+pub fn env_requirements(project: &crate::plan::Project) -> Vec<crate::plan::EnvRequirement> {
+    env::for_project(project)
 }
 
 /// `dir` and each of its ancestors up to the root (`.`), nearest first, owned.

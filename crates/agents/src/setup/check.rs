@@ -343,6 +343,7 @@ mod tests {
                 system_packages: packages,
                 env: vec![],
                 provide: vec![],
+                decisions: vec![],
             }],
             host: vec![],
         };
@@ -395,6 +396,7 @@ mod tests {
             system_packages: vec![],
             env: vec![],
             provide: vec![],
+            decisions: vec![],
         };
         let host_path = std::env::var_os("PATH");
         let dir = tempfile::tempdir().unwrap();

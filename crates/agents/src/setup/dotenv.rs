@@ -202,7 +202,7 @@ fn generates(name: &str, source: Option<&EnvSource>) -> bool {
     match source {
         Some(EnvSource::GeneratedSecret) => true,
         Some(EnvSource::Service { .. } | EnvSource::Port) => false,
-        Some(EnvSource::User | EnvSource::Default { .. }) | None => {
+        Some(EnvSource::User | EnvSource::Optional | EnvSource::Default { .. }) | None => {
             looks_secret(name) && !crate::requirements::is_third_party(&name.to_ascii_uppercase())
         }
     }

@@ -354,6 +354,7 @@ mod tests {
             system_packages: vec![],
             env: vec![],
             provide: vec![],
+            decisions: vec![],
         }
     }
 
