@@ -125,6 +125,25 @@ fn stats(args: ModelsStatsArgs) -> anyhow::Result<ExitCode> {
         }
         write!(out, "\n{}", repo_run_agents::lifecycle::table(&rows))?;
     }
+    if !stats.decisions.is_empty() {
+        let mut rows = vec![[
+            "AGENT".to_owned(),
+            "ANSWERS".into(),
+            "ACCEPTED".into(),
+            "REFUSED (ESCALATED)".into(),
+            "TIME".into(),
+        ]];
+        for d in &stats.decisions {
+            rows.push([
+                d.agent.clone(),
+                d.answers.to_string(),
+                d.accepted.to_string(),
+                d.refused.to_string(),
+                format!("{:.1} s", d.total_ms as f64 / 1000.0),
+            ]);
+        }
+        write!(out, "\n{}", repo_run_agents::lifecycle::table(&rows))?;
+    }
     if stats.skipped_lines > 0 {
         writeln!(out, "\n({} lines were not telemetry events and were skipped)", stats.skipped_lines)?;
     }

@@ -99,6 +99,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     print_fixes(&board, &reporter);
 
     let mut report = UpReport::new(&board, stages);
+    record_decisions(&root, &report.decisions);
     match end {
         State::Done if nothing_started(&board) => {
             // Services alone serve nobody here: the project has code but no app could be found
@@ -606,6 +607,24 @@ impl UpReport {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Adds the run's model decisions to the project's telemetry, for `repo-run models stats`.
+fn record_decisions(root: &std::path::Path, decisions: &[ReportDecision]) {
+    if decisions.is_empty() {
+        return;
+    }
+    let telemetry =
+        repo_run_inference::telemetry::Telemetry::new(Some(root.join(repo_run_inference::telemetry::TELEMETRY_FILE)));
+    for d in decisions {
+        telemetry.record(repo_run_inference::telemetry::Event::Decision {
+            agent: d.decision.agent.clone(),
+            model: d.decision.model.clone(),
+            question: d.decision.question.clone(),
+            accepted: d.decision.rejected.is_none(),
+            latency_ms: d.decision.latency_ms,
+        });
     }
 }
 

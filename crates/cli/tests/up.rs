@@ -505,6 +505,13 @@ fn a_variable_only_its_use_explains_is_classified_by_the_requirements_model_with
         assert_ne!(code, 0, "{report:#}");
         assert!(report.to_string().contains("SHARE_MIX"), "the failure names the variable: {report:#}");
     }
+    // `models stats` counts the run's answers per agent, refused ones too.
+    let stats = p.run(&["models", "stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let row = stats["decisions"].as_array().unwrap().iter().find(|d| d["agent"] == "requirements").unwrap().clone();
+    assert_eq!(row["answers"].as_u64().unwrap() as usize, decisions.len(), "{stats:#}");
+    let refused = decisions.iter().filter(|d| !d["rejected"].is_null()).count();
+    assert_eq!(row["refused"].as_u64().unwrap() as usize, refused, "{stats:#}");
     // The human plan marks the classes a model gave.
     let plan = p.run(&["plan"]);
     assert!(String::from_utf8_lossy(&plan.stdout).contains("classified by the requirements model"));

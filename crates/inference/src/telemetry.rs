@@ -43,6 +43,15 @@ pub enum Event {
         to: String,
         reason: String,
     },
+    /// An agent's question answered by a model during `up` (or `plan`): counted whether
+    /// validation kept the answer or refused it (then the next model of the chain was asked).
+    Decision {
+        agent: String,
+        model: String,
+        question: String,
+        accepted: bool,
+        latency_ms: u64,
+    },
 }
 
 #[derive(Serialize)]
@@ -98,6 +107,9 @@ pub struct Stats {
     pub loads: Vec<LoadStats>,
     /// Per agent, what failed over to what.
     pub fallbacks: Vec<FallbackStats>,
+    /// Per agent, the questions its models answered in runs, and how many answers validation
+    /// refused (each sent the question one model down the chain).
+    pub decisions: Vec<DecisionStats>,
     /// Lines that were not telemetry events (a newer format, a torn last line).
     pub skipped_lines: usize,
 }
@@ -132,6 +144,18 @@ pub struct FallbackStats {
     pub last_reason: String,
 }
 
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct DecisionStats {
+    pub agent: String,
+    /// Answers given (kept and refused).
+    pub answers: u64,
+    pub accepted: u64,
+    /// Refused by validation: each escalated the question to the next model.
+    pub refused: u64,
+    /// Time in model questions, loading included.
+    pub total_ms: u64,
+}
+
 /// One line of the file: the event with its time stamp.
 #[derive(Deserialize)]
 struct ReadLine {
@@ -146,6 +170,7 @@ impl Stats {
         let mut generations: BTreeMap<(String, String), (GenerationStats, Vec<f64>, f64)> = BTreeMap::new();
         let mut loads: BTreeMap<String, (LoadStats, f64)> = BTreeMap::new();
         let mut fallbacks: BTreeMap<(String, String, String), FallbackStats> = BTreeMap::new();
+        let mut decisions: BTreeMap<String, DecisionStats> = BTreeMap::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let Ok(ReadLine { event }) = serde_json::from_str::<ReadLine>(line) else {
                 stats.skipped_lines += 1;
@@ -195,6 +220,18 @@ impl Stats {
                     f.count += 1;
                     f.last_reason = reason;
                 }
+                Event::Decision { agent, accepted, latency_ms, .. } => {
+                    let d = decisions
+                        .entry(agent.clone())
+                        .or_insert_with(|| DecisionStats { agent, ..DecisionStats::default() });
+                    d.answers += 1;
+                    if accepted {
+                        d.accepted += 1;
+                    } else {
+                        d.refused += 1;
+                    }
+                    d.total_ms += latency_ms;
+                }
             }
         }
         stats.generations = generations
@@ -214,6 +251,7 @@ impl Stats {
             })
             .collect();
         stats.fallbacks = fallbacks.into_values().collect();
+        stats.decisions = decisions.into_values().collect();
         stats
     }
 }
@@ -248,6 +286,15 @@ mod tests {
             to: "rule-based".into(),
             reason: "timeout".into(),
         });
+        for (accepted, latency_ms) in [(false, 900), (true, 1100)] {
+            t.record(Event::Decision {
+                agent: "requirements".into(),
+                model: "small.gguf".into(),
+                question: "env BROKER".into(),
+                accepted,
+                latency_ms,
+            });
+        }
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"torn\n");
         let stats = Stats::from_jsonl(&text);
@@ -263,5 +310,7 @@ mod tests {
         );
         assert_eq!(stats.fallbacks[0].count, 1);
         assert_eq!(stats.fallbacks[0].last_reason, "timeout");
+        let d = &stats.decisions[0];
+        assert_eq!((d.agent.as_str(), d.answers, d.accepted, d.refused, d.total_ms), ("requirements", 2, 1, 1, 2000));
     }
 }

@@ -22,6 +22,8 @@ const AGENT: &str = "health";
 const LINES: usize = 30;
 /// How much of one line it sees.
 const LINE_CHARS: usize = 200;
+/// How many lines may follow the error a fatal state points at.
+const FATAL_TAIL: usize = 8;
 
 /// What the log says about the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +125,12 @@ fn validate(state: Readiness, from: &[String], has_port: bool) -> Result<String,
     let line = &from[0];
     match state {
         Readiness::Fatal => match error_word(line) {
-            Some(word) => Ok(format!("the line reports an error (`{word}`)")),
+            // An error the app went on past (a retried connection, then "connected") is not
+            // its state now: a fatal error is among the log's last words.
+            Some(_) if from.len() > FATAL_TAIL + 1 => {
+                Err(format!("{} lines follow the error it points at: the app went on past it", from.len() - 1))
+            }
+            Some(word) => Ok(format!("the line reports an error (`{word}`) and the log ends soon after")),
             None => Err("the line it points at reports no error".into()),
         },
         Readiness::Ready => {
@@ -259,7 +266,7 @@ mod tests {
         assert_eq!(decisions.len(), 2);
         assert_eq!(decisions[0].rejected.as_deref(), Some("the line it points at reports no error"));
         assert_eq!(decisions[1].model, "fake-1.gguf", "the refused answer went one model down the chain");
-        assert_eq!(decisions[1].validated, "the line reports an error (`crash`)");
+        assert_eq!(decisions[1].validated, "the line reports an error (`crash`) and the log ends soon after");
         let asked = model.1.lock().unwrap();
         assert!(asked[0].user.contains("l2: TypeError: Cannot read properties"), "{}", asked[0].user);
         assert_eq!(asked[0].schema["properties"]["state"]["enum"][0], "ready", "no port: the rule answer first");
@@ -290,6 +297,18 @@ mod tests {
         let answer =
             classify(&model, "worker", "python main.py", false, "boot\nERROR once\nretry ok\n", &mut Vec::new());
         assert_eq!(answer.unwrap().line, "retry ok", "an error the app got past does not count");
+    }
+
+    #[test]
+    fn an_error_the_app_went_on_past_is_not_fatal() {
+        let log = format!("connect ECONNREFUSED 127.0.0.1:6379\n{}", "consumed job\n".repeat(9));
+        let model = fake(vec![serde_json::json!({"state": "fatal", "line": "l1"})]);
+        let mut decisions = Vec::new();
+        assert!(classify(&model, "worker", "node worker.js", false, &log, &mut decisions).is_none());
+        assert_eq!(
+            decisions[0].rejected.as_deref(),
+            Some("9 lines follow the error it points at: the app went on past it")
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ fn classify(project: &Project, name: &str, default: Option<&str>) -> EnvSource {
     if let Some(service) = service_of(project, &upper) {
         return EnvSource::Service { service };
     }
+    if own_port_variable(project).as_deref() == Some(name) {
+        return EnvSource::Port;
+    }
     if is_third_party(&upper) {
         return EnvSource::User;
     }
@@ -93,6 +96,54 @@ fn service_of(project: &Project, upper: &str) -> Option<ServiceKind> {
         }
     }
     None
+}
+
+/// The variable an app with no port finding reads its own port from, by name: the only
+/// `*_PORT` variable it reads (`WS_PORT`, `HTTP_PORT`, `API_PORT`) that is not another
+/// server's (`REDIS_PORT`, `DB_PORT`, `SMTP_PORT`). Two such names are ambiguous: none is.
+fn own_port_variable(project: &Project) -> Option<String> {
+    if !project.ports.is_empty() || project.env_vars.iter().any(|v| v.name.eq_ignore_ascii_case("PORT")) {
+        return None;
+    }
+    const OTHER_SERVERS: &[&str] = &[
+        "DB_",
+        "DATABASE_",
+        "SMTP_",
+        "MAIL_",
+        "EMAIL_",
+        "IMAP_",
+        "POP3_",
+        "LDAP_",
+        "PROXY_",
+        "UPSTREAM_",
+        "BACKEND_",
+        "STATSD_",
+        "SENTRY_",
+        "ELASTIC",
+        "KAFKA_",
+        "NATS_",
+        "MQTT_",
+        "MINIO_",
+        "S3_",
+        "CLICKHOUSE_",
+        "INFLUX",
+    ];
+    let candidates: Vec<&str> = project
+        .env_vars
+        .iter()
+        .map(|v| v.name.as_str())
+        .filter(|n| {
+            let upper = n.to_ascii_uppercase();
+            upper.ends_with("_PORT")
+                && service_for_env_name(&upper).is_none()
+                && !upper.starts_with("PG")
+                && !OTHER_SERVERS.iter().any(|p| upper.starts_with(p))
+        })
+        .collect();
+    match candidates[..] {
+        [only] => Some(only.to_owned()),
+        _ => None,
+    }
 }
 
 /// libpq's own variables.
@@ -353,6 +404,20 @@ mod tests {
         assert_eq!(source_of(&p, "HTTP_PORT"), EnvSource::Port);
         // A port variable only the port finding names is still provided.
         assert_eq!(source_of(&p, "METRICS_PORT"), EnvSource::Port);
+    }
+
+    #[test]
+    fn the_only_port_variable_of_an_app_with_no_port_finding_is_its_port() {
+        let p = with_vars(&[("WS_PORT", Some("9898")), ("REDIS_PORT", None), ("SMTP_PORT", None)], &[]);
+        assert_eq!(source_of(&p, "WS_PORT"), EnvSource::Port);
+        assert_eq!(source_of(&p, "REDIS_PORT"), EnvSource::User, "another server's");
+        assert_eq!(source_of(&p, "SMTP_PORT"), EnvSource::User);
+        // Two candidates: the rules cannot tell which (the model may).
+        let p = with_vars(&[("WS_PORT", None), ("METRICS_PORT", None)], &[]);
+        assert_eq!(source_of(&p, "WS_PORT"), EnvSource::User);
+        // The app reads PORT: that is its port, not this one.
+        let p = with_vars(&[("PORT", None), ("ADMIN_PORT", Some("9000"))], &[]);
+        assert_eq!(source_of(&p, "ADMIN_PORT"), EnvSource::Default { value: "9000".into() });
     }
 
     #[test]
