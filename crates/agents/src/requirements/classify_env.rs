@@ -297,6 +297,38 @@ fn context(repo: &RepoView, project: &str, variable: &str, evidence: &[Evidence]
             out.push_str(l);
             out.push('\n');
         }
+        // A settings field (`docstore: str`) is used in other files, as an attribute
+        // (`settings.docstore`).
+        if let Some(field) = assigned_name(lines[line - 1]).filter(|_| lines[line - 1].contains(':')) {
+            out.push_str(&attribute_uses(repo, project, &path, &field));
+        }
+    }
+    out
+}
+
+/// Lines of the project's other files of the same kind that use `.field` (at most six, from
+/// at most 200 files).
+fn attribute_uses(repo: &RepoView, project: &str, from: &str, field: &str) -> String {
+    let ext = from.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
+    let attribute = format!(".{field}");
+    let mut out = String::new();
+    let mut found = 0;
+    for file in
+        repo.files_under(project).iter().filter(|f| f.path != from && f.path.ends_with(&format!(".{ext}"))).take(200)
+    {
+        let Some(text) = repo.read_text(&file.path) else { continue };
+        for l in text.content.lines().filter(|l| {
+            l.match_indices(&attribute).any(|(i, _)| {
+                !l[i + attribute.len()..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        }) {
+            out.push_str(l);
+            out.push('\n');
+            found += 1;
+            if found == 6 {
+                return out;
+            }
+        }
     }
     out
 }
@@ -349,11 +381,24 @@ pub fn request(project: &Project, req: &ProjectRequirements, repo: &RepoView, na
     for name in names {
         user.push_str(&format!("\n{name}:\n"));
         let evidence = req.env.iter().find(|e| &e.name == name).map(|e| e.evidence.as_slice()).unwrap_or_default();
+        let mut shown = String::new();
         for e in evidence.iter().take(2) {
             match excerpt(repo, &project.path, e) {
-                Some(text) => user.push_str(&text),
-                None => user.push_str(&format!("  ({})\n", at(e))),
+                Some(text) => shown.push_str(&text),
+                None => shown.push_str(&format!("  ({})\n", at(e))),
             }
+        }
+        user.push_str(&shown);
+        // Where the value goes, when that is beyond the lines around the read.
+        let uses: Vec<String> = context(repo, &project.path, name, evidence)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !shown.contains(*l))
+            .map(|l| l.chars().take(160).collect())
+            .take(4)
+            .collect();
+        for u in &uses {
+            user.push_str(&format!("  used: {u}\n"));
         }
     }
     user.push_str(
