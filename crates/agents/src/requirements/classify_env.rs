@@ -195,8 +195,9 @@ fn validate(
 
 /// Words of code that signs, hashes or encrypts with a value of its own (matched as the start
 /// of a word: `signing`, `hashids`).
+/// (`session` is not one: a session store's address is a service's.)
 const SECRET_WORDS: &[&str] =
-    &["secret", "sign", "hmac", "salt", "pepper", "hash", "crypt", "cipher", "jwt", "cookie", "session", "csrf", "key"];
+    &["secret", "sign", "hmac", "salt", "pepper", "hash", "crypt", "cipher", "jwt", "cookie", "csrf", "key"];
 
 /// Words of code that connects to `kind`: its name and its usual clients.
 fn service_words(kind: ServiceKind) -> &'static [&'static str] {
