@@ -7,6 +7,7 @@
 //! loads a model.
 
 use crate::pipeline::Stage;
+use crate::plan::Project;
 
 /// One question to an agent's model: JSON under `schema` is the only answer accepted.
 #[derive(Debug, Clone)]
@@ -34,4 +35,22 @@ pub struct ModelReply {
 pub trait Models: Send + Sync {
     /// Asks `stage`'s model (the table's row of the same name), then its fallback.
     fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply;
+}
+
+/// The lines every agent's question starts with: the project's directory, languages and
+/// frameworks.
+pub(crate) fn describe_project(project: &Project) -> String {
+    let languages: Vec<&str> = project.languages.iter().map(|l| l.language.as_str()).collect();
+    let frameworks: Vec<String> = project.frameworks.iter().map(|f| format!("{:?}", f.value).to_lowercase()).collect();
+    format!(
+        "Project directory: {}\nLanguages: {}\nFrameworks: {}\n",
+        project.path,
+        or_none(&languages.join(", ")),
+        or_none(&frameworks.join(", "))
+    )
+}
+
+/// `none` for an empty list in a prompt.
+pub(crate) fn or_none(s: &str) -> &str {
+    if s.is_empty() { "none" } else { s }
 }

@@ -84,7 +84,8 @@ struct Report {
     /// Requirements): accuracy is over these.
     questions: usize,
     /// The answer without a model (Detection: the first candidate as offered, serving words
-    /// first; Requirements: the rules' "the user supplies it").
+    /// first; Requirements: the rules' "the user supplies it"; Health: a live app without a
+    /// port is up once it settles, "ready").
     baseline: Score,
     models: Vec<ModelScore>,
     per_case: Vec<CaseResult>,
@@ -204,7 +205,7 @@ fn prepare(agent: Agent, file: &Path, root: &Path, case: &CaseFile) -> anyhow::R
                 .expected
                 .as_table()
                 .ok_or_else(|| anyhow::anyhow!("{}: `expected` is a table of variable = \"class\"", file.display()))?;
-            // The project whose open variables include the first labelled one.
+            // The first project whose open variables include a labelled one.
             let mut found = None;
             for project in &detection.projects {
                 let env = repo_run_agents::requirements::env_requirements(project);
@@ -380,9 +381,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if !args.json {
                 eprint!("\r[{}/{}] {name}: {model}…{:20}", i + 1, cases.len(), "");
             }
-            let asker = OneModel { engine: &engine, model: model.clone(), last: Mutex::default() };
+            let asker = OneModel { engine: &engine, model: model.clone(), first: Mutex::default() };
             let answers = ask(&prepared, &asker);
-            calls.push(asker.last.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| Call {
+            calls.push(asker.first.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| Call {
                 model: model.to_string(),
                 error: Some("the agent asked nothing".into()),
                 ..Call::default()
@@ -510,7 +511,7 @@ fn write_case(root: &Path, name: &str, case: &CaseFile) -> anyhow::Result<()> {
 struct OneModel<'a> {
     engine: &'a Engine,
     model: ModelRef,
-    last: Mutex<Option<Call>>,
+    first: Mutex<Option<Call>>,
 }
 
 impl Models for OneModel<'_> {
@@ -524,8 +525,8 @@ impl Models for OneModel<'_> {
         let (generation, json) = crate::fixer_models::ask_one(self.engine, agent, &self.model, request);
         let tokens = generation.map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        last.get_or_insert(Call {
+        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert(Call {
             model: self.model.to_string(),
             latency_ms: elapsed_ms,
             prompt_tokens: tokens.0,

@@ -127,11 +127,7 @@ fn candidate_index(id: &str) -> Option<usize> {
 /// The question: what the project is, and each candidate with the prose line that
 /// introduces it in the documentation.
 pub fn request(project: &Project, repo: &RepoView, offered: &[StartCandidate]) -> ModelRequest {
-    let mut user = format!("Project directory: {}\n", project.path);
-    let languages: Vec<&str> = project.languages.iter().map(|l| l.language.as_str()).collect();
-    user.push_str(&format!("Languages: {}\n", or_none(&languages.join(", "))));
-    let frameworks: Vec<String> = project.frameworks.iter().map(|f| format!("{:?}", f.value).to_lowercase()).collect();
-    user.push_str(&format!("Frameworks: {}\n", or_none(&frameworks.join(", "))));
+    let mut user = crate::models::describe_project(project);
     let files: Vec<&str> = repo
         .files()
         .iter()
@@ -139,7 +135,7 @@ pub fn request(project: &Project, repo: &RepoView, offered: &[StartCandidate]) -
         .filter(|p| project.path == "." || p.starts_with(&format!("{}/", project.path)))
         .take(40)
         .collect();
-    user.push_str(&format!("Files: {}\n", or_none(&files.join(", "))));
+    user.push_str(&format!("Files: {}\n", crate::models::or_none(&files.join(", "))));
     user.push_str("Commands its documentation gives:\n");
     for (i, c) in offered.iter().enumerate() {
         let intro = introduction(repo, &c.command.evidence.file, c.command.evidence.line);
@@ -189,10 +185,6 @@ fn introduction(repo: &RepoView, file: &str, line: Option<u32>) -> Option<String
                 && !lines.iter().any(|raw| raw.trim() == *l && (raw.starts_with("    ") || raw.starts_with('\t')))
         })
         .map(|l| l.trim_start_matches('#').trim().chars().take(100).collect())
-}
-
-fn or_none(s: &str) -> &str {
-    if s.is_empty() { "none" } else { s }
 }
 
 #[cfg(test)]

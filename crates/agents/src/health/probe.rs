@@ -101,8 +101,13 @@ const READY_PATTERNS: &[&str] = &[
 /// The first ready pattern in the log text of the current run, as written in [`READY_PATTERNS`].
 /// A pattern counts only at the start of a word: "ready in" is not in "already in use".
 pub fn ready_pattern(log: &str) -> Option<&'static str> {
-    let lower = log.to_lowercase();
-    READY_PATTERNS.iter().copied().find(|p| {
+    first_at_word_start(&log.to_lowercase(), READY_PATTERNS)
+}
+
+/// The first of `patterns` that occurs in `lower` at the start of a word (no letter or digit
+/// right before it).
+pub(crate) fn first_at_word_start(lower: &str, patterns: &[&'static str]) -> Option<&'static str> {
+    patterns.iter().copied().find(|p| {
         lower.match_indices(p).any(|(at, _)| !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric))
     })
 }

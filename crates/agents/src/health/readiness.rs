@@ -182,10 +182,7 @@ fn error_word(line: &str) -> Option<&'static str> {
         "already in use",
         "undefined",
     ];
-    let lower = line.to_lowercase();
-    WORDS.iter().copied().find(|w| {
-        lower.match_indices(w).any(|(at, _)| !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric))
-    })
+    super::probe::first_at_word_start(&line.to_lowercase(), WORDS)
 }
 
 /// The question: the app, how it was started, and its last log lines, numbered.

@@ -14,6 +14,8 @@
 //! moves the variable one model down the agent's chain, and past its end the rule answer
 //! stays.
 
+use std::collections::BTreeMap;
+
 use crate::models::{ModelRequest, Models};
 use crate::pipeline::Stage;
 use crate::plan::{EnvSource, Evidence, ModelDecision, Project, ProjectRequirements, ServiceKind};
@@ -23,7 +25,7 @@ use crate::repo::RepoView;
 const AGENT: &str = "requirements";
 
 /// At most this many variables go into one question: the answer stays within a small model's
-/// token budget; the rest keep the rule answer (and the user is told).
+/// token budget; the rest keep the rule answer.
 const MAX_VARIABLES: usize = 16;
 
 /// The classes a variable may get, as the grammar spells them. The rule answer comes first.
@@ -64,11 +66,20 @@ pub fn classify(
         }
         open.truncate(MAX_VARIABLES);
         asking(&req.project, open.len());
+        // The code using each variable, read once: every question and every validation of the
+        // project's answers reads it.
+        let uses: BTreeMap<String, String> = open
+            .iter()
+            .map(|name| {
+                let evidence = evidence_of(req, name);
+                (name.clone(), context(repo, &project.path, name, evidence))
+            })
+            .collect();
         // A refused answer goes one model further down the chain; a reply without JSON means
         // the chain is spent (or no model could answer).
         let mut escalation = 0;
         while !open.is_empty() {
-            let mut request = request(project, req, repo, &open);
+            let mut request = request(project, req, repo, &open, &uses);
             request.escalation = escalation;
             let reply = models.ask(Stage::Requirements, &request);
             let Ok(json) = reply.json else { break };
@@ -78,25 +89,19 @@ pub fn classify(
                     refused.push(name.clone());
                     continue;
                 };
-                match validate(project, req, repo, name, answer) {
+                let (validated, rejected) = match validate(project, req, name, answer, &uses[name]) {
                     Ok((source, validated)) => {
                         if let Some(e) = req.env.iter_mut().find(|e| &e.name == name) {
                             e.source = source;
                         }
-                        req.decisions.push(decision(name, answer, &reply.model, reply.elapsed_ms, validated, None));
+                        (validated, None)
                     }
                     Err(why) => {
-                        req.decisions.push(decision(
-                            name,
-                            answer,
-                            &reply.model,
-                            reply.elapsed_ms,
-                            String::new(),
-                            Some(why),
-                        ));
                         refused.push(name.clone());
+                        (String::new(), Some(why))
                     }
-                }
+                };
+                req.decisions.push(decision(name, answer, &reply.model, reply.elapsed_ms, validated, rejected));
             }
             open = refused;
             escalation += 1;
@@ -129,11 +134,21 @@ fn decision(
 /// optional setting, and one per service the project uses.
 pub fn classes(project: &Project) -> Vec<String> {
     let mut out: Vec<String> = [USER, SECRET, PORT, OPTIONAL].iter().map(|s| (*s).to_owned()).collect();
+    out.extend(service_kinds(project).iter().map(|k| format!("{SERVICE_PREFIX}{k}")));
+    out
+}
+
+/// The services the project uses, each once, in a stable order.
+fn service_kinds(project: &Project) -> Vec<ServiceKind> {
     let mut kinds: Vec<ServiceKind> = project.services.iter().map(|s| s.service).collect();
     kinds.sort();
     kinds.dedup();
-    out.extend(kinds.iter().map(|k| format!("{SERVICE_PREFIX}{k}")));
-    out
+    kinds
+}
+
+/// Where the code reads `name`.
+fn evidence_of<'a>(req: &'a ProjectRequirements, name: &str) -> &'a [Evidence] {
+    req.env.iter().find(|e| e.name == name).map(|e| e.evidence.as_slice()).unwrap_or_default()
 }
 
 /// The source an answer gives `name`, and what was checked; or why it is refused. An answer
@@ -141,21 +156,21 @@ pub fn classes(project: &Project) -> Vec<String> {
 /// agree with the code that reads the variable: the name or the lines around a read say so
 /// (a port: `port`, `listen`, `bind`, `addr`; a service: its client's words; a secret:
 /// signing, hashing, keys). The two answers that change nothing at run time (the user
-/// supplies it; the app works without it) need no such support.
+/// supplies it; the app works without it) need no such support. `uses` is the variable's
+/// [`context`].
 fn validate(
     project: &Project,
     req: &ProjectRequirements,
-    repo: &RepoView,
     name: &str,
     answer: &str,
+    uses: &str,
 ) -> Result<(EnvSource, String), String> {
-    let evidence = req.env.iter().find(|e| e.name == name).map(|e| e.evidence.as_slice()).unwrap_or_default();
-    let read_at = evidence
+    let read_at = evidence_of(req, name)
         .first()
         .map(|e| format!("{name} is read at {}", at(e)))
         .unwrap_or_else(|| format!("{name} is read by the project"));
     let mut around = tokens(name);
-    around.extend(tokens(&context(repo, &project.path, name, evidence)));
+    around.extend(tokens(uses));
     let supported = |words: &[&str], what: &str| -> Result<String, String> {
         match words.iter().find(|w| around.iter().any(|t| t.starts_with(*w))) {
             Some(w) => Ok(format!("{read_at}; the name or the code using it says `{w}`")),
@@ -282,29 +297,33 @@ fn tokens(text: &str) -> Vec<String> {
 fn context(repo: &RepoView, project: &str, variable: &str, evidence: &[Evidence]) -> String {
     let mut out = String::new();
     for e in evidence.iter().take(3) {
-        let Some(line) = e.line.map(|l| l as usize) else { continue };
-        let path = if repo.exists(&e.file) { e.file.clone() } else { crate::repo::join(project, &e.file) };
-        let Some(text) = repo.read_text(&path) else { continue };
-        let lines: Vec<&str> = text.content.lines().collect();
-        if line == 0 || line > lines.len() {
-            continue;
-        }
-        out.push_str(lines[line - 1]);
+        let Some((path, lines, read)) = file_of_read(repo, project, e) else { continue };
+        out.push_str(&lines[read]);
         out.push('\n');
         // Lines beside the read are not its use: they often read other variables.
-        let names: Vec<String> = assigned_name(lines[line - 1]).into_iter().chain([variable.to_owned()]).collect();
-        let uses = lines.iter().enumerate().filter(|(i, l)| *i != line - 1 && names.iter().any(|n| has_word(l, n)));
+        let assigned = assigned_name(&lines[read]);
+        let names: Vec<String> = assigned.iter().cloned().chain([variable.to_owned()]).collect();
+        let uses = lines.iter().enumerate().filter(|(i, l)| *i != read && names.iter().any(|n| has_word(l, n)));
         for (_, l) in uses.take(6) {
             out.push_str(l);
             out.push('\n');
         }
         // A settings field (`docstore: str`) is used in other files, as an attribute
         // (`settings.docstore`).
-        if let Some(field) = assigned_name(lines[line - 1]).filter(|_| lines[line - 1].contains(':')) {
+        if let Some(field) = assigned.filter(|_| lines[read].contains(':')) {
             out.push_str(&attribute_uses(repo, project, &path, &field));
         }
     }
     out
+}
+
+/// The file a read is in (its evidence names it from the root or from the project): its
+/// path, its lines, and the index of the read's line among them, when the file has that line.
+fn file_of_read(repo: &RepoView, project: &str, e: &Evidence) -> Option<(String, Vec<String>, usize)> {
+    let index = (e.line? as usize).checked_sub(1)?;
+    let path = if repo.exists(&e.file) { e.file.clone() } else { crate::repo::join(project, &e.file) };
+    let lines: Vec<String> = repo.read_text(&path)?.content.lines().map(str::to_owned).collect();
+    (index < lines.len()).then_some((path, lines, index))
 }
 
 /// Lines of the project's other files of the same kind that use `.field` (at most six, from
@@ -367,23 +386,23 @@ fn at(e: &Evidence) -> String {
     }
 }
 
-/// The question: the project, its services, and the lines that read each variable.
-pub fn request(project: &Project, req: &ProjectRequirements, repo: &RepoView, names: &[String]) -> ModelRequest {
-    let mut user = format!("Project directory: {}\n", project.path);
-    let languages: Vec<&str> = project.languages.iter().map(|l| l.language.as_str()).collect();
-    user.push_str(&format!("Languages: {}\n", or_none(&languages.join(", "))));
-    let frameworks: Vec<String> = project.frameworks.iter().map(|f| format!("{:?}", f.value).to_lowercase()).collect();
-    user.push_str(&format!("Frameworks: {}\n", or_none(&frameworks.join(", "))));
-    let mut kinds: Vec<&str> = project.services.iter().map(|s| s.service.as_str()).collect();
-    kinds.sort();
-    kinds.dedup();
-    user.push_str(&format!("Services it uses (repo-run starts them): {}\n", or_none(&kinds.join(", "))));
+/// The question: the project, its services, and the lines that read each variable, with the
+/// lines using it (`uses`: each variable's [`context`]).
+fn request(
+    project: &Project,
+    req: &ProjectRequirements,
+    repo: &RepoView,
+    names: &[String],
+    uses: &BTreeMap<String, String>,
+) -> ModelRequest {
+    let mut user = crate::models::describe_project(project);
+    let kinds: Vec<&str> = service_kinds(project).into_iter().map(ServiceKind::as_str).collect();
+    user.push_str(&format!("Services it uses (repo-run starts them): {}\n", crate::models::or_none(&kinds.join(", "))));
     user.push_str("Environment variables it reads, with the code around each read:\n");
     for name in names {
         user.push_str(&format!("\n{name}:\n"));
-        let evidence = req.env.iter().find(|e| &e.name == name).map(|e| e.evidence.as_slice()).unwrap_or_default();
         let mut shown = String::new();
-        for e in evidence.iter().take(2) {
+        for e in evidence_of(req, name).iter().take(2) {
             match excerpt(repo, &project.path, e) {
                 Some(text) => shown.push_str(&text),
                 None => shown.push_str(&format!("  ({})\n", at(e))),
@@ -391,14 +410,14 @@ pub fn request(project: &Project, req: &ProjectRequirements, repo: &RepoView, na
         }
         user.push_str(&shown);
         // Where the value goes, when that is beyond the lines around the read.
-        let uses: Vec<String> = context(repo, &project.path, name, evidence)
+        let used: Vec<String> = uses[name]
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !shown.contains(*l))
             .map(|l| l.chars().take(160).collect())
             .take(4)
             .collect();
-        for u in &uses {
+        for u in &used {
             user.push_str(&format!("  used: {u}\n"));
         }
     }
@@ -436,15 +455,9 @@ pub fn request(project: &Project, req: &ProjectRequirements, repo: &RepoView, na
 /// The lines around one read, numbered, as `file:line` then the lines (at most 160
 /// characters each).
 fn excerpt(repo: &RepoView, project: &str, e: &Evidence) -> Option<String> {
-    let line = e.line? as usize;
-    let path = if repo.exists(&e.file) { e.file.clone() } else { crate::repo::join(project, &e.file) };
-    let text = repo.read_text(&path)?;
-    let lines: Vec<&str> = text.content.lines().collect();
-    if line == 0 || line > lines.len() {
-        return None;
-    }
-    let first = line.saturating_sub(3);
-    let last = (line + 2).min(lines.len());
+    let (_, lines, read) = file_of_read(repo, project, e)?;
+    let first = read.saturating_sub(2);
+    let last = (read + 3).min(lines.len());
     let mut out = format!("  {}:\n", e.file);
     for (i, l) in lines[first..last].iter().enumerate() {
         let n = first + i + 1;
@@ -452,10 +465,6 @@ fn excerpt(repo: &RepoView, project: &str, e: &Evidence) -> Option<String> {
         out.push_str(&format!("  {n:>4} | {l}\n"));
     }
     Some(out)
-}
-
-fn or_none(s: &str) -> &str {
-    if s.is_empty() { "none" } else { s }
 }
 
 #[cfg(test)]

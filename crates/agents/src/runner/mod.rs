@@ -243,7 +243,18 @@ fn choose_port(
     env: &BTreeMap<String, String>,
     taken: &[u16],
 ) -> Result<Option<PortChoice>, AgentError> {
-    let Some(finding) = project.ports.first() else { return port_from_variable(board, project, env, taken) };
+    let from_variable;
+    let finding = match project.ports.first() {
+        Some(finding) => finding,
+        None => match port_variable(board, project, env) {
+            Some(PortVariable::Numbered(finding)) => {
+                from_variable = finding;
+                &from_variable
+            }
+            Some(PortVariable::Unnumbered(var)) => return free_port_for(board, project, &var, taken),
+            None => return Ok(None),
+        },
+    };
     let mut vars = vec![PORT_VAR.to_string()];
     if let Some(var) = finding.env_var.as_ref().filter(|v| v.as_str() != PORT_VAR) {
         vars.push(var.clone());
@@ -283,49 +294,57 @@ fn choose_port(
     Ok(Some(PortChoice { port, vars, claim }))
 }
 
-/// The port of an app whose code names no port number but reads its port from a variable
-/// (the Requirements agent's port class, by rule for `PORT` or by its model for a name only
-/// the code's use explains): the variable's `.env` value or the code's default when free,
-/// else a free port.
-fn port_from_variable(
+/// The port variable of an app with no port finding (the Requirements agent's port class, by
+/// rule for `PORT` or `WS_PORT`, or by its model for a name only the code's use explains).
+enum PortVariable {
+    /// Its `.env` value or the code's default (`os.environ.get("PORT", "8000")`) gives a
+    /// number: chosen as a port finding's would be.
+    Numbered(crate::plan::PortFinding),
+    /// Nothing gives a number.
+    Unnumbered(String),
+}
+
+fn port_variable(board: &Blackboard, project: &Project, env: &BTreeMap<String, String>) -> Option<PortVariable> {
+    let requirement = board
+        .requirements
+        .as_ref()?
+        .projects
+        .iter()
+        .find(|p| p.project == project.path)?
+        .env
+        .iter()
+        .find(|e| e.source == crate::plan::EnvSource::Port)?;
+    let var = requirement.name.clone();
+    let default = project.env_vars.iter().find(|v| v.name == var).and_then(|v| v.default.as_deref());
+    let number = env.get(&var).map(String::as_str).or(default).and_then(|v| v.trim().parse::<u16>().ok());
+    Some(match number.filter(|p| *p != 0) {
+        Some(port) => PortVariable::Numbered(crate::plan::PortFinding {
+            port,
+            env_var: Some(var),
+            evidence: requirement.evidence.clone(),
+        }),
+        None => PortVariable::Unnumbered(var),
+    })
+}
+
+/// A free port for an app that reads its port from `var` and names no number.
+fn free_port_for(
     board: &Blackboard,
     project: &Project,
-    env: &BTreeMap<String, String>,
+    var: &str,
     taken: &[u16],
 ) -> Result<Option<PortChoice>, AgentError> {
-    let requirements = board.requirements.as_ref().and_then(|r| r.projects.iter().find(|p| p.project == project.path));
-    let Some(var) = requirements
-        .into_iter()
-        .flat_map(|r| &r.env)
-        .find(|e| e.source == crate::plan::EnvSource::Port)
-        .map(|e| e.name.clone())
-    else {
-        return Ok(None);
-    };
     let mut vars = vec![PORT_VAR.to_string()];
     if var != PORT_VAR {
-        vars.push(var.clone());
-    }
-    // The `.env` value, else the code's own default (`os.environ.get("PORT", "8000")`).
-    let default = project.env_vars.iter().find(|v| v.name == var).and_then(|v| v.default.as_deref());
-    let wanted = env.get(&var).map(String::as_str).or(default).and_then(|v| v.trim().parse::<u16>().ok());
-    if let Some(wanted) = wanted.filter(|p| *p != 0 && !taken.contains(p)) {
-        if let ports::Claim::Claimed(lock) = ports::claim(wanted) {
-            let claim = claim_or_note(board, project, wanted, lock);
-            return Ok(Some(PortChoice { port: wanted, vars, claim }));
-        }
+        vars.push(var.to_owned());
     }
     let (port, lock) = ports::claim_free_port(taken)
         .map_err(|e| error(format!("no free port was found for {}: {e}", project.name), "free some ports"))?;
     board.reporter.note(
         Stage::Runner,
         &format!(
-            "{}: the code reads its port from {var}{}: using {port} ({var}={port})",
-            project.name,
-            match wanted {
-                Some(w) => format!(" and {w} is taken"),
-                None => " and names no number".into(),
-            }
+            "{}: the code reads its port from {var} and names no number: using {port} ({var}={port})",
+            project.name
         ),
     );
     let claim = claim_or_note(board, project, port, lock);
