@@ -617,15 +617,33 @@ fn record_decisions(root: &std::path::Path, decisions: &[ReportDecision]) {
     }
     let telemetry =
         repo_run_inference::telemetry::Telemetry::new(Some(root.join(repo_run_inference::telemetry::TELEMETRY_FILE)));
-    for d in decisions {
-        telemetry.record(repo_run_inference::telemetry::Event::Decision {
+    for event in decision_events(decisions) {
+        telemetry.record(event);
+    }
+}
+
+/// One event per answer. One question may answer several things (the Requirements model
+/// classifies every open variable of a project at once, and each answer carries the question's
+/// time): consecutive answers of one project, agent, model and time came from one question,
+/// whose time is counted on the first of them only, so that the sum is time spent.
+fn decision_events(decisions: &[ReportDecision]) -> Vec<repo_run_inference::telemetry::Event> {
+    let same_question = |a: &ReportDecision, b: &ReportDecision| {
+        a.project == b.project
+            && a.decision.agent == b.decision.agent
+            && a.decision.model == b.decision.model
+            && a.decision.latency_ms == b.decision.latency_ms
+    };
+    decisions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| repo_run_inference::telemetry::Event::Decision {
             agent: d.decision.agent.clone(),
             model: d.decision.model.clone(),
             question: d.decision.question.clone(),
             accepted: d.decision.rejected.is_none(),
-            latency_ms: d.decision.latency_ms,
-        });
-    }
+            latency_ms: if i > 0 && same_question(&decisions[i - 1], d) { 0 } else { d.decision.latency_ms },
+        })
+        .collect()
 }
 
 fn write_report(path: &Option<PathBuf>, report: &mut UpReport, started: Instant, code: u8) -> anyhow::Result<()> {
@@ -638,4 +656,45 @@ fn write_report(path: &Option<PathBuf>, report: &mut UpReport, started: Instant,
     std::fs::write(&partial, json)
         .and_then(|()| std::fs::rename(&partial, path))
         .with_context(|| format!("writing the report to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_run_inference::telemetry::Event;
+
+    fn answer(project: &str, agent: &str, question: &str, latency_ms: u64) -> ReportDecision {
+        ReportDecision {
+            project: project.into(),
+            decision: repo_run_agents::plan::ModelDecision {
+                question: question.into(),
+                answer: "user_credential".into(),
+                agent: agent.into(),
+                model: "small.gguf".into(),
+                latency_ms,
+                candidates: 0,
+                reason: String::new(),
+                validated: String::new(),
+                rejected: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_question_answering_several_variables_counts_its_time_once() {
+        let decisions = [
+            answer(".", "requirements", "env A", 3000),
+            answer(".", "requirements", "env B", 3000),
+            answer("api", "requirements", "env C", 3000),
+            answer(".", "health", "readiness", 2000),
+        ];
+        let times: Vec<u64> = decision_events(&decisions)
+            .into_iter()
+            .map(|e| match e {
+                Event::Decision { latency_ms, .. } => latency_ms,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(times, [3000, 0, 3000, 2000], "one question per project and agent");
+    }
 }

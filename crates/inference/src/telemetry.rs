@@ -50,6 +50,8 @@ pub enum Event {
         model: String,
         question: String,
         accepted: bool,
+        /// The question's time, loading included; 0 on the further answers of a question that
+        /// answered several things at once (a project's variables), so that sums are time spent.
         latency_ms: u64,
     },
 }
