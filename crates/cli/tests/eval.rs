@@ -186,3 +186,24 @@ fn a_requirements_case_labelling_a_variable_rules_decide_is_an_error_naming_it()
     let err = run();
     assert!(err.contains("decided.toml: BROKER: `service:redis` is not one of the classes offered"), "{err}");
 }
+
+#[test]
+fn a_health_case_the_rules_already_read_or_without_a_log_is_an_error_naming_it() {
+    let cases = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |case: &str| {
+        std::fs::write(cases.path().join("read.toml"), case).unwrap();
+        let out =
+            eval(&["--agent", "health", "--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(
+        "description = \"d\"\nexpected = \"ready\"\ncommand = \"node a.js\"\nlog = \"Server listening on :3000\"\n",
+    );
+    assert!(err.contains("read.toml: the rules read this log already (\"listening on\")"), "{err}");
+    let err = run("description = \"d\"\nexpected = \"ready\"\ncommand = \"node a.js\"\n");
+    assert!(err.contains("read.toml: a Health case gives `command` and `log`"), "{err}");
+    let err = run("description = \"d\"\nexpected = \"up\"\ncommand = \"node a.js\"\nlog = \"x\"\n");
+    assert!(err.contains("read.toml: `expected` is \"ready\", \"starting\" or \"fatal\""), "{err}");
+}
