@@ -17,6 +17,9 @@ pub fn run(extra: &[&str]) -> anyhow::Result<()> {
         .args(extra)
         .envs(images)
         .envs(npm)
+        // Tests run the small tier: on a machine that fetched Qwen (`cargo xtask models
+        // --eval`), `auto` would pick it and every model answer would be its, and slower.
+        .env("REPO_RUN_MODEL_PROFILE", "local")
         .current_dir(crate::workspace_root())
         .stdout(Stdio::piped())
         .spawn()

@@ -190,7 +190,8 @@ pub enum ModelsCommand {
 
 #[derive(Debug, Args)]
 pub struct ModelsListArgs {
-    /// Model profile: `local` (small CPU models) or `production`.
+    /// Model profile: `auto` (the default: the largest tier this machine runs), `local`,
+    /// `medium` or `production`.
     #[arg(long)]
     pub profile: Option<String>,
     /// Memory budget in MiB for loaded models (default: 3/4 of the available memory).

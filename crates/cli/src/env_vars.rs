@@ -11,8 +11,5 @@ pub const CI: &str = "CI";
 /// `off`: the Fixer's rules are not consulted and every failure goes to the Fixer's model
 /// (for measuring the model on its own: `cargo xtask eval fixer`).
 pub const REPO_RUN_FIXER_RULES: &str = "REPO_RUN_FIXER_RULES";
-/// Where `repo-run eval` keeps its history (default: the user data directory's `repo-run`).
-pub const REPO_RUN_DATA_DIR: &str = "REPO_RUN_DATA_DIR";
-/// The measured accuracy (0 to 1, default 0.8) a model needs for the router to send it an
-/// agent's questions ahead of the agent's own model.
-pub const REPO_RUN_ROUTER_THRESHOLD: &str = "REPO_RUN_ROUTER_THRESHOLD";
+// `REPO_RUN_ROUTER_THRESHOLD`, `REPO_RUN_DATA_DIR` (where `eval` and `models bench` keep
+// their history) and the model variables are the engine's: `repo_run_inference::env_vars`.

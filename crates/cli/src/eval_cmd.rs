@@ -45,7 +45,8 @@ pub struct EvalArgs {
     /// Only the first N cases (by file name).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Model profile: `local` (small CPU models) or `production`.
+    /// Model profile: `auto` (the default: the largest tier this machine runs), `local`,
+    /// `medium` or `production`.
     #[arg(long)]
     pub profile: Option<String>,
     /// Ask no model: check every case (its question is open and its answer is among the

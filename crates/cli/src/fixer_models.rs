@@ -77,7 +77,7 @@ impl Models for EngineModels {
         // says otherwise), from the position escalation names.
         let routed = {
             let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-            routes.entry(agent).or_insert_with(|| route(engine.table(), agent, router_threshold())).clone()
+            routes.entry(agent).or_insert_with(|| route(engine.table(), agent, engine.table().router_threshold)).clone()
         };
         let mut failures = Vec::new();
         let chain: Vec<_> = routed.iter().skip(request.escalation).collect();
@@ -113,17 +113,6 @@ pub fn ask_one(
         }
         Err(e) => (None, Err(e.to_string())),
     }
-}
-
-/// The measured accuracy a model needs for the router to send it an agent's questions.
-const DEFAULT_THRESHOLD: f64 = 0.8;
-
-fn router_threshold() -> f64 {
-    std::env::var(crate::env_vars::REPO_RUN_ROUTER_THRESHOLD)
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|t| (0.0..=1.0).contains(t))
-        .unwrap_or(DEFAULT_THRESHOLD)
 }
 
 /// The order an agent's questions walk: its chain (its model, then its fallback), then the
@@ -254,7 +243,7 @@ mod tests {
             "FIXER_AGENT_MODEL" => Some(SMOLLM2_135M.to_owned()),
             _ => None,
         };
-        let table = ModelTable::load(None, None, &env).unwrap();
+        let table = ModelTable::load(Some(repo_run_inference::Profile::Local), None, &env).unwrap();
         let models = EngineModels::with_table(table);
         // Straight through the trait first: grammar-forced JSON that is a FixAction.
         let request = repo_run_agents::fixer::model::request(

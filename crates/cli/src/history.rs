@@ -14,9 +14,7 @@ const HASH_CACHE_FILE: &str = "model-sha256.json";
 
 /// The user's data directory for repo-run (`REPO_RUN_DATA_DIR` overrides it).
 pub fn data_dir() -> Option<PathBuf> {
-    std::env::var_os(crate::env_vars::REPO_RUN_DATA_DIR)
-        .map(PathBuf::from)
-        .or_else(|| dirs::data_dir().map(|d| d.join("repo-run")))
+    repo_run_inference::table::data_dir(&|name| std::env::var(name).ok())
 }
 
 /// One evaluation of one model for one agent.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use repo_run_inference::bench::{BenchSettings, ModelBench, bench_model};
 use repo_run_inference::error::MIB;
-use repo_run_inference::{Agent, EngineConfig, ModelLocation, ModelRef, ModelTable, default_budget};
+use repo_run_inference::{Agent, EngineConfig, ModelLocation, ModelRef, ModelTable, default_budget, tiers};
 
 #[derive(Debug, clap::Args)]
 pub struct ModelsBenchArgs {
@@ -27,7 +27,8 @@ pub struct ModelsBenchArgs {
     /// Requests sent at once in the batching phase.
     #[arg(long, default_value_t = 4)]
     pub concurrency: u32,
-    /// Model profile: `local` (small CPU models) or `production`.
+    /// Model profile: `auto` (the default: the largest tier this machine runs), `local`,
+    /// `medium` or `production`.
     #[arg(long)]
     pub profile: Option<String>,
     /// The config file with `[models.<agent>]` overrides.
@@ -71,14 +72,25 @@ pub fn run(args: ModelsBenchArgs) -> anyhow::Result<ExitCode> {
     let spinner = spinner();
     let mut results: Vec<ModelBench> = Vec::new();
     let mut failed = Vec::new();
+    let mut history = Vec::new();
     for model in &models {
         spinner.set_prefix(model.to_string());
         match bench_model(&config, model, &settings, &|phase| spinner.set_message(phase.to_string())) {
-            Ok(result) => results.push(result),
+            Ok(result) => {
+                history.extend(bench_record(&config.table, model, &result));
+                results.push(result);
+            }
             Err(error) => failed.push((model.to_string(), error.to_string())),
         }
     }
     spinner.finish_and_clear();
+    // Kept for the `auto` profile, which passes over a tier too slow for its timeouts.
+    if let Some(dir) = crate::history::data_dir()
+        && !history.is_empty()
+        && let Err(e) = tiers::append_bench_history(&dir, &history)
+    {
+        eprintln!("warning: could not keep the figures in {}: {e}", dir.display());
+    }
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -130,6 +142,19 @@ pub fn run(args: ModelsBenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {model}: {error}");
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What the `auto` profile reads of a measurement: a local file's prompt and generation speed.
+fn bench_record(table: &ModelTable, model: &ModelRef, result: &ModelBench) -> Option<tiers::BenchRecord> {
+    let ModelLocation::File(path) = table.locate(model) else { return None };
+    let size = std::fs::metadata(&path).ok()?.len();
+    Some(tiers::BenchRecord {
+        time: tiers::now(),
+        path,
+        size,
+        prompt_tps: result.prompt_tokens_per_second?,
+        generation_tps: result.generation_tokens_per_second,
+    })
 }
 
 /// The models to measure, and those left out with why.

@@ -36,7 +36,8 @@ pub struct ModelsServeArgs {
     /// Memory budget in MiB for loaded models (default: 3/4 of the available memory).
     #[arg(long, value_name = "MIB")]
     pub memory_budget: Option<u64>,
-    /// Model profile: `local` (small CPU models) or `production`.
+    /// Model profile: `auto` (the default: the largest tier this machine runs), `local`,
+    /// `medium` or `production`.
     #[arg(long)]
     pub profile: Option<String>,
     /// The config file with `[models.<agent>]` overrides.
@@ -229,8 +230,17 @@ fn write_table(out: &mut impl Write, table: &ModelTable, budget: u64, json: bool
                 })
             })
             .collect();
-        let doc =
-            serde_json::json!({"profile": table.profile.to_string(), "memory_budget_bytes": budget, "models": json});
+        let tier = table.tier.as_ref().map(|t| {
+            let passed_over: Vec<_> = t
+                .passed_over
+                .iter()
+                .map(|(p, why)| serde_json::json!({"profile": p.to_string(), "why": why}))
+                .collect();
+            serde_json::json!({"chosen": t.chosen.to_string(), "why": t.reason, "passed_over": passed_over})
+        });
+        let doc = serde_json::json!({
+            "profile": table.profile.to_string(), "auto": tier, "memory_budget_bytes": budget, "models": json,
+        });
         serde_json::to_writer_pretty(&mut *out, &doc).context("writing JSON")?;
         writeln!(out)?;
         return Ok(());
@@ -242,6 +252,12 @@ fn write_table(out: &mut impl Write, table: &ModelTable, budget: u64, json: bool
         budget / MIB,
         table.model_dir.display()
     )?;
+    if let Some(tier) = &table.tier {
+        writeln!(out, "auto chose the {} tier: {}", tier.chosen, tier.reason)?;
+        for (profile, why) in &tier.passed_over {
+            writeln!(out, "  not {profile}: {why}")?;
+        }
+    }
     writeln!(out, "{:<13} {:<40} {:>8} {:>9} {:<5} path", "agent", "model", "size", "estimate", "fits")?;
     for r in &rows {
         let mib = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |b| format!("{}M", b.div_ceil(MIB)));
@@ -298,9 +314,14 @@ mod tests {
 
     use super::*;
 
-    fn table(dir: &Path) -> ModelTable {
+    fn table_of(profile: Option<repo_run_inference::Profile>, dir: &Path) -> ModelTable {
         let dir = dir.display().to_string();
-        ModelTable::load(None, None, &|v| (v == REPO_RUN_MODEL_DIR).then(|| dir.clone())).unwrap()
+        ModelTable::load(profile, None, &|v| (v == REPO_RUN_MODEL_DIR).then(|| dir.clone())).unwrap()
+    }
+
+    /// The small tier, whatever larger models this machine has fetched.
+    fn table(dir: &Path) -> ModelTable {
+        table_of(Some(repo_run_inference::Profile::Local), dir)
     }
 
     fn render(table: &ModelTable, budget_mib: u64, json: bool) -> String {
@@ -324,6 +345,29 @@ mod tests {
         let first = &json["models"][0];
         assert_eq!((first["agent"].as_str(), first["fits_budget"].as_bool()), (Some("detection"), Some(false)));
         assert!(first["memory_estimate_bytes"].as_u64().unwrap() > first["size_bytes"].as_u64().unwrap());
+    }
+
+    #[test]
+    fn auto_says_which_tier_it_chose_and_why_not_the_larger_ones() {
+        let dir = std::env::var_os(REPO_RUN_MODEL_DIR).map_or_else(default_model_dir, Into::into);
+        let small = dir.join(SMOLLM2_135M);
+        assert!(small.is_file(), "run `cargo xtask models` first");
+        // The medium tier's file name on a real GGUF: the choice reads its header and size.
+        let models = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&small, models.path().join(repo_run_inference::table::QWEN_CODER_1_5B)).unwrap();
+        let text = render(&table_of(None, models.path()), 4096, false);
+        assert!(text.starts_with("profile medium,"), "{text}");
+        assert!(text.contains("auto chose the medium tier: qwen2.5-coder-1.5b"), "{text}");
+        assert!(text.contains("  not production: qwen2.5-coder-7b-instruct-q4_k_m.gguf is not in"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&table_of(None, models.path()), 4096, true)).unwrap();
+        assert_eq!(json["auto"]["chosen"], "medium");
+        assert_eq!(json["auto"]["passed_over"][0]["profile"], "production");
+
+        let empty = tempfile::tempdir().unwrap();
+        let text = render(&table_of(None, empty.path()), 4096, false);
+        assert!(text.contains("auto chose the local tier"), "{text}");
+        assert!(text.contains("  not medium: qwen2.5-coder-1.5b-instruct-q4_k_m.gguf is not in"), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ fn repo_run(args: &[&str], cwd: &Path) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
+        .env("REPO_RUN_MODEL_PROFILE", "local")
         .env_remove("REPO_RUN_CACHE_DIR")
         .output()
         .expect("spawn repo-run")

@@ -20,6 +20,7 @@ fn eval(args: &[&str], data_dir: &Path) -> Output {
         .arg("eval")
         .args(args)
         .env("REPO_RUN_DATA_DIR", data_dir)
+        .env("REPO_RUN_MODEL_PROFILE", "local")
         .env("NO_COLOR", "1")
         .output()
         .unwrap();

@@ -16,7 +16,8 @@ fn start() -> Client {
 /// The server with extra environment variables (model paths).
 fn start_with(env: &[(&str, &str)]) -> Client {
     let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
-    command.arg("lsp").envs(env.iter().copied());
+    // The small tier, whatever larger models this machine has fetched (`auto` would pick them).
+    command.arg("lsp").env("REPO_RUN_MODEL_PROFILE", "local").envs(env.iter().copied());
     Client::spawn(command, Duration::from_secs(120))
 }
 

@@ -18,9 +18,11 @@ use support::lsp::{LspClient as Client, apply_edits, offset};
 fn start_with(env: &[(&str, &str)]) -> Client {
     let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
     command.arg("lsp");
-    for agent in ["REFACTOR_AGENT_MODEL", "REVIEW_AGENT_MODEL", "REPO_RUN_MODEL_PROFILE"] {
+    for agent in ["REFACTOR_AGENT_MODEL", "REVIEW_AGENT_MODEL"] {
         command.env_remove(agent);
     }
+    // The small tier, whatever larger models this machine has fetched (`auto` would pick them).
+    command.env("REPO_RUN_MODEL_PROFILE", "local");
     command.envs(env.iter().copied());
     Client::spawn(command, Duration::from_secs(180))
 }

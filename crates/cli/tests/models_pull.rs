@@ -17,7 +17,7 @@ use models_support::model_dir;
 
 fn repo_run() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_repo-run"));
-    command.env_remove("HF_TOKEN").env_remove(env_vars::REPO_RUN_MODEL_PROFILE);
+    command.env_remove("HF_TOKEN").env(env_vars::REPO_RUN_MODEL_PROFILE, "local");
     command
 }
 

@@ -33,7 +33,7 @@ impl Serve {
             .args(["models", "serve", "--port", "0", "--memory-budget", "2048", "--n-gpu-layers", "0"])
             .current_dir(dir.path())
             .env(env_vars::REPO_RUN_MODEL_DIR, model_dir())
-            .env_remove(env_vars::REPO_RUN_MODEL_PROFILE)
+            .env(env_vars::REPO_RUN_MODEL_PROFILE, "local")
             .env_remove(env_vars::REPO_RUN_SERVE_API_KEY)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

@@ -18,6 +18,7 @@ fn review(dir: &Path, args: &[&str]) -> std::process::Output {
         .arg("review")
         .args(args)
         .current_dir(dir)
+        .env("REPO_RUN_MODEL_PROFILE", "local")
         .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap()

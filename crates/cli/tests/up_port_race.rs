@@ -49,6 +49,7 @@ impl Copy {
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_repo-run"));
         c.args(args).current_dir(self.dir.path()).env("NO_COLOR", "1").env("CI", "true");
+        c.env("REPO_RUN_MODEL_PROFILE", "local");
         c
     }
 

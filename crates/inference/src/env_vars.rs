@@ -4,8 +4,18 @@
 /// Default: `~/.cache/repo-run/models`.
 pub const REPO_RUN_MODEL_DIR: &str = "REPO_RUN_MODEL_DIR";
 
-/// Model profile (`local` or `production`) when neither the caller nor `repo-run.toml` names one.
+/// Model profile (`auto`, `local`, `medium` or `production`) when neither the caller nor
+/// `repo-run.toml` names one. Default: `auto`, the largest tier this machine runs.
 pub const REPO_RUN_MODEL_PROFILE: &str = "REPO_RUN_MODEL_PROFILE";
+
+/// The measured accuracy (0 to 1, default 0.8) a model needs for the router to send it an
+/// agent's questions ahead of the agent's own model; `[models.orchestrator]
+/// accuracy_threshold` in `repo-run.toml` wins over it.
+pub const REPO_RUN_ROUTER_THRESHOLD: &str = "REPO_RUN_ROUTER_THRESHOLD";
+
+/// The user's data directory for repo-run: evaluation and bench history, the router's and the
+/// `auto` profile's inputs. Default: the platform's data directory + `repo-run`.
+pub const REPO_RUN_DATA_DIR: &str = "REPO_RUN_DATA_DIR";
 
 /// Sent as `Authorization: Bearer …` to remote model endpoints (a `models serve --api-key`,
 /// a vLLM or llama-server started with one, a hosted OpenAI-compatible API).

@@ -1,6 +1,7 @@
 //! The shared inference engine: every agent asks it for completions by agent name.
 //!
 //! - [`table`]: which model each agent uses (compiled-in profiles, `repo-run.toml`, env).
+//! - [`tiers`]: the `auto` profile, the largest tier of models this machine runs.
 //! - [`pool`]: loaded models within a memory budget, LRU eviction of idle unpinned ones.
 //! - [`worker`]: one thread per model decoding all its requests together (batching).
 //! - [`engine`]: the API agents call, with the fallback chain ending at the caller's
@@ -23,6 +24,7 @@ pub mod remote;
 pub mod serve;
 pub mod table;
 pub mod telemetry;
+pub mod tiers;
 pub mod worker;
 
 pub use backend::ModelInfo;

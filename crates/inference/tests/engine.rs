@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use repo_run_inference::table::{GEMMA3_270M, SMOLLM2_135M, default_model_dir};
 use repo_run_inference::telemetry::Event;
 use repo_run_inference::{
-    Agent, CancelToken, Engine, EngineConfig, Error, ModelInfo, ModelRef, ModelTable, Options, Prompt, Source,
+    Agent, CancelToken, Engine, EngineConfig, Error, ModelInfo, ModelRef, ModelTable, Options, Profile, Prompt, Source,
     TextSink, env_vars,
 };
 
@@ -23,7 +23,7 @@ fn model_dir() -> PathBuf {
 fn table(config: &str) -> ModelTable {
     let dir = model_dir().display().to_string();
     let env = move |name: &str| (name == env_vars::REPO_RUN_MODEL_DIR).then(|| dir.clone());
-    ModelTable::load(None, Some((Path::new("repo-run.toml"), config)), &env).unwrap()
+    ModelTable::load(Some(Profile::Local), Some((Path::new("repo-run.toml"), config)), &env).unwrap()
 }
 
 fn engine_with(config: &str, budget: u64, telemetry: Option<PathBuf>) -> Engine {

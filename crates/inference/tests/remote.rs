@@ -12,7 +12,9 @@ use repo_run_inference::bench::{BenchSettings, bench_model};
 use repo_run_inference::serve::Server;
 use repo_run_inference::table::{GEMMA3_270M, SMOLLM2_135M, default_model_dir};
 use repo_run_inference::telemetry::Event;
-use repo_run_inference::{Agent, Engine, EngineConfig, Error, ModelRef, ModelTable, Options, Prompt, Source, env_vars};
+use repo_run_inference::{
+    Agent, Engine, EngineConfig, Error, ModelRef, ModelTable, Options, Profile, Prompt, Source, env_vars,
+};
 
 fn model_dir() -> PathBuf {
     let dir = std::env::var_os(env_vars::REPO_RUN_MODEL_DIR).map(PathBuf::from).unwrap_or_else(default_model_dir);
@@ -35,7 +37,7 @@ fn engine_with_key(config: &str, key: Option<&str>) -> Engine {
         env_vars::REPO_RUN_REMOTE_API_KEY => key.clone(),
         _ => None,
     };
-    let table = ModelTable::load(None, Some((Path::new("repo-run.toml"), config)), &env).unwrap();
+    let table = ModelTable::load(Some(Profile::Local), Some((Path::new("repo-run.toml"), config)), &env).unwrap();
     Engine::new(EngineConfig { table, memory_budget: 4 << 30, n_gpu_layers: 0, telemetry: None })
 }
 

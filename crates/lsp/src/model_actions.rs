@@ -305,7 +305,7 @@ mod tests {
     use std::time::Instant;
 
     use repo_run_inference::table::{SMOLLM2_135M, default_model_dir};
-    use repo_run_inference::{Source, env_vars};
+    use repo_run_inference::{Profile, Source, env_vars};
 
     use super::*;
 
@@ -316,7 +316,7 @@ mod tests {
             std::env::var(env_vars::REPO_RUN_MODEL_DIR).unwrap_or_else(|_| default_model_dir().display().to_string());
         let config = format!("[models.review]\nmodel = \"{}\"\nfallback = \"none\"\n", review_model.display());
         let env = move |name: &str| (name == env_vars::REPO_RUN_MODEL_DIR).then(|| dir.clone());
-        ModelTable::load(None, Some((Path::new("repo-run.toml"), &config)), &env).unwrap()
+        ModelTable::load(Some(Profile::Local), Some((Path::new("repo-run.toml"), &config)), &env).unwrap()
     }
 
     fn finding(file: &FileInfo) -> Finding {
@@ -357,7 +357,7 @@ mod tests {
 
     fn refactor_table(model: &Path) -> ModelTable {
         let config = format!("[models.refactor]\nmodel = \"{}\"\nfallback = \"none\"\n", model.display());
-        ModelTable::load(None, Some((Path::new("repo-run.toml"), &config)), &|_| None).unwrap()
+        ModelTable::load(Some(Profile::Local), Some((Path::new("repo-run.toml"), &config)), &|_| None).unwrap()
     }
 
     /// The real model's answers go through the same check as any other: a name that passes

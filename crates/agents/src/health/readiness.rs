@@ -24,6 +24,9 @@ const LINES: usize = 30;
 const LINE_CHARS: usize = 200;
 /// How many lines may follow the error a fatal state points at.
 const FATAL_TAIL: usize = 8;
+/// How far from the line a fatal state points at its error may be: models often name a
+/// neighbour of the error (the traceback's header, a stack frame, the supervisor's "crashed").
+const FATAL_NEAR: usize = 2;
 
 /// What the log says about the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +92,9 @@ pub fn classify(
             .and_then(|n| n.parse::<usize>().ok())
             .and_then(|n| n.checked_sub(1))
             .filter(|i| *i < lines.len());
-        let (Some(state), Some(index)) = (state, index) else { return None };
+        let (Some(state), Some(named)) = (state, index) else { return None };
+        // A fatal state stands on the error nearest the named line (see FATAL_NEAR).
+        let index = if state == Readiness::Fatal { nearest_error(&lines, named).unwrap_or(named) } else { named };
         let line = &lines[index];
         let mut decision = ModelDecision {
             question: "readiness".into(),
@@ -104,7 +109,11 @@ pub fn classify(
         };
         match validate(state, &lines[index..], has_port) {
             Ok(validated) => {
-                decision.validated = validated;
+                decision.validated = if index == named {
+                    validated
+                } else {
+                    format!("it named line {}, next to this one; {validated}", named + 1)
+                };
                 decisions.push(decision.clone());
                 return Some(ReadinessAnswer { state, line: line.clone(), decision });
             }
@@ -115,6 +124,16 @@ pub fn classify(
         }
     }
     None
+}
+
+/// The line that reports an error nearest `named` (itself first, then one line away, earlier
+/// before later, up to [`FATAL_NEAR`]).
+fn nearest_error(lines: &[String], named: usize) -> Option<usize> {
+    (0..=FATAL_NEAR)
+        .flat_map(|d| [named.checked_sub(d), Some(named + d)])
+        .flatten()
+        .filter(|i| *i < lines.len())
+        .find(|i| error_word(&lines[*i]).is_some())
 }
 
 /// Whether the line the model pointed at (the first of `from`, the lines from it to the end
@@ -252,12 +271,13 @@ mod tests {
 
     #[test]
     fn a_fatal_state_needs_a_line_that_reports_an_error() {
+        let log = format!("booting\nloading config\nreading env\n{NODEMON}");
         let model = fake(vec![
             serde_json::json!({"state": "fatal", "line": "l1"}),
-            serde_json::json!({"state": "fatal", "line": "l4"}),
+            serde_json::json!({"state": "fatal", "line": "l7"}),
         ]);
         let mut decisions = Vec::new();
-        let answer = classify(&model, "bot", "nodemon bot.js", false, NODEMON, &mut decisions).unwrap();
+        let answer = classify(&model, "bot", "nodemon bot.js", false, &log, &mut decisions).unwrap();
         assert_eq!(answer.state, Readiness::Fatal);
         assert_eq!(answer.line, "[nodemon] app crashed - waiting for file changes before starting...");
         assert_eq!(decisions.len(), 2);
@@ -265,8 +285,25 @@ mod tests {
         assert_eq!(decisions[1].model, "fake-1.gguf", "the refused answer went one model down the chain");
         assert_eq!(decisions[1].validated, "the line reports an error (`crash`) and the log ends soon after");
         let asked = model.1.lock().unwrap();
-        assert!(asked[0].user.contains("l2: TypeError: Cannot read properties"), "{}", asked[0].user);
+        assert!(asked[0].user.contains("l5: TypeError: Cannot read properties"), "{}", asked[0].user);
         assert_eq!(asked[0].schema["properties"]["state"]["enum"][0], "ready", "no port: the rule answer first");
+    }
+
+    #[test]
+    fn a_fatal_state_stands_on_the_error_next_to_the_line_it_names() {
+        // l1 is nodemon's start line, right above the TypeError: the error is what counts.
+        let model = fake(vec![serde_json::json!({"state": "fatal", "line": "l1"})]);
+        let mut decisions = Vec::new();
+        let answer = classify(&model, "bot", "nodemon bot.js", false, NODEMON, &mut decisions).unwrap();
+        assert_eq!(answer.line, "TypeError: Cannot read properties of undefined (reading 'token')");
+        assert_eq!(
+            answer.decision.validated,
+            "it named line 1, next to this one; the line reports an error (`cannot`) and the log ends soon after"
+        );
+        // Three lines away is not next to it.
+        let far = "booting\nok\nstill ok\nFATAL: no config\n";
+        let model = fake(vec![serde_json::json!({"state": "fatal", "line": "l1"})]);
+        assert!(classify(&model, "w", "python w.py", false, far, &mut Vec::new()).is_none());
     }
 
     #[test]

@@ -40,6 +40,8 @@ impl Project {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_repo-run"));
         c.args(args).current_dir(self.path()).env("NO_COLOR", "1").env("CI", "true");
+        // The small tier, whatever larger models this machine has fetched (`auto` would pick them).
+        c.env("REPO_RUN_MODEL_PROFILE", "local");
         // No evaluation history of this machine's user routes the questions: every test asks
         // the table's models in their order.
         c.env("REPO_RUN_DATA_DIR", self.path().join(".repo-run/test-data"));
