@@ -18,10 +18,14 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use repo_run_agents::RepoView;
 use repo_run_agents::detection::choose_start::choose_starts;
+use repo_run_agents::failure::{Exit, Failure, StepKind};
+use repo_run_agents::fixer;
 use repo_run_agents::health::readiness;
 use repo_run_agents::models::{ModelReply, ModelRequest, Models};
+use repo_run_agents::pipeline::Blackboard;
 use repo_run_agents::pipeline::Stage;
 use repo_run_agents::plan::{Detection, ProjectRequirements};
+use repo_run_agents::requirements::Host;
 use repo_run_agents::requirements::classify_env;
 use repo_run_inference::{Agent, Engine, EngineConfig, ModelLocation, ModelRef, ModelTable};
 use serde::Serialize;
@@ -31,8 +35,8 @@ use crate::history;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The agent whose model step is measured (today: `detection`; the Fixer's suite is
-    /// `cargo xtask eval fixer`).
+    /// The agent whose model step is measured: `detection`, `requirements`, `health` or
+    /// `fixer` (the broken suite end to end is `cargo xtask eval fixer`).
     #[arg(long, default_value = "detection")]
     pub agent: String,
     /// Models to measure: GGUF paths, names in the model directory, or http(s):// endpoints.
@@ -75,6 +79,29 @@ struct CaseFile {
     command: Option<String>,
     #[serde(default)]
     log: Option<String>,
+    /// Fixer: the failed step's evidence.
+    #[serde(default)]
+    failure: Option<FailureCase>,
+}
+
+/// A failed step as a Fixer case writes it: what `up` would attach to the failure.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailureCase {
+    stage: String,
+    step: StepKind,
+    #[serde(default = "root_project")]
+    project: String,
+    /// The argv, split on spaces.
+    command: String,
+    #[serde(default)]
+    exit: Option<i32>,
+    /// The step's last output lines.
+    log: String,
+}
+
+fn root_project() -> String {
+    ".".into()
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +199,8 @@ struct Prepared {
     requirements: Option<ProjectRequirements>,
     /// Health: the start command and the log.
     health: Option<(String, String)>,
+    /// Fixer: the board `up` would have (the repository, its detection) and the failure.
+    fixer: Option<Box<(Blackboard, Failure)>>,
 }
 
 /// Reads a case's repository through the rules and checks that its question is open, with the
@@ -199,7 +228,16 @@ fn prepare(agent: Agent, file: &Path, root: &Path, case: &CaseFile) -> anyhow::R
             }
             let questions = vec![("start".into(), expected.to_owned(), candidates[0].to_owned())];
             let (project, candidates) = (project.path.clone(), candidates.len());
-            Ok(Prepared { repo, detection, project, questions, candidates, requirements: None, health: None })
+            Ok(Prepared {
+                repo,
+                detection,
+                project,
+                questions,
+                candidates,
+                requirements: None,
+                health: None,
+                fixer: None,
+            })
         }
         Agent::Requirements => {
             let expected = case
@@ -251,6 +289,7 @@ fn prepare(agent: Agent, file: &Path, root: &Path, case: &CaseFile) -> anyhow::R
                 candidates,
                 requirements: Some(req),
                 health: None,
+                fixer: None,
             })
         }
         Agent::Health => {
@@ -278,6 +317,57 @@ fn prepare(agent: Agent, file: &Path, root: &Path, case: &CaseFile) -> anyhow::R
                 candidates,
                 requirements: None,
                 health: Some((command.clone(), log.clone())),
+                fixer: None,
+            })
+        }
+        Agent::Fixer => {
+            let expected = case.expected.as_table().ok_or_else(|| {
+                anyhow::anyhow!("{}: `expected` is a table of the action's fields that must match", file.display())
+            })?;
+            let kind = expected.get("action").and_then(|a| a.as_str()).unwrap_or_default();
+            if !FIX_ACTIONS.contains(&kind) {
+                bail!("{}: `expected.action` is one of {}", file.display(), FIX_ACTIONS.join(", "));
+            }
+            let Some(f) = &case.failure else { bail!("{}: a Fixer case gives `[failure]`", file.display()) };
+            let stage = [Stage::Setup, Stage::Db, Stage::Runner, Stage::Health]
+                .into_iter()
+                .find(|s| s.name() == f.stage)
+                .ok_or_else(|| anyhow::anyhow!("{}: failure.stage is setup, db, runner or health", file.display()))?;
+            if !detection.projects.iter().any(|p| p.path == f.project) {
+                bail!("{}: failure.project `{}` is not a project detection finds", file.display(), f.project);
+            }
+            let argv: Vec<String> = f.command.split_whitespace().map(str::to_owned).collect();
+            let tail: Vec<String> = f.log.lines().map(str::to_owned).collect();
+            let failure =
+                Failure::new(stage, f.step, f.project.clone()).argv(&argv).exit(f.exit.map(Exit::Code)).tail(&tail);
+            let mut board = Blackboard::new(RepoView::open(root)?, Host::default());
+            board.detection = Some(detection.clone());
+            // A system package is a repair the evaluation counts; `up` asks for --allow-system.
+            board.options.allow_system = true;
+            let baseline = fixer::rule_answer(&board, &failure).map_or_else(|| "none".to_owned(), |a| action_json(&a));
+            let expected_json = toml_to_json(&case.expected);
+            // A label validation would refuse is a wrong label: check it when it is a whole
+            // action (a variable's label needs no value to be checked).
+            let mut whole = expected_json.clone();
+            if kind == "set_env" && whole.get("value").is_none() {
+                whole["value"] = serde_json::json!({"kind": "generated_secret", "length": 32});
+            }
+            if let Ok(action) = serde_json::from_value::<fixer::FixAction>(whole) {
+                let facts = fixer::validate::Facts { root, board: Some(&board), allow_system: true };
+                if let Err(why) = fixer::validate::check(&action, &facts) {
+                    bail!("{}: validation would refuse the labelled repair: {why}", file.display());
+                }
+            }
+            let expected = serde_json::to_string(&expected_json).unwrap_or_default();
+            Ok(Prepared {
+                repo,
+                detection,
+                project: f.project.clone(),
+                questions: vec![("fix".into(), expected, baseline)],
+                candidates: FIX_ACTIONS.len(),
+                requirements: None,
+                health: None,
+                fixer: Some(Box::new((board, failure))),
             })
         }
         other => bail!("no evaluation for the {other} agent"),
@@ -287,6 +377,13 @@ fn prepare(agent: Agent, file: &Path, root: &Path, case: &CaseFile) -> anyhow::R
 /// The model's answer to each of the case's questions (`None`: no answer), through the same
 /// agent code `up` runs.
 fn ask(prepared: &Prepared, models: &dyn Models) -> Vec<(Option<String>, bool)> {
+    if let Some(fixer) = &prepared.fixer {
+        let (board, failure) = &**fixer;
+        let reply = models.ask(Stage::Fixer, &fixer::model::request(board, failure, &[]));
+        let Ok(action) = reply.action() else { return vec![(None, false)] };
+        let facts = fixer::validate::Facts { root: board.repo.root(), board: Some(board), allow_system: true };
+        return vec![(Some(action_json(&action)), fixer::validate::check(&action, &facts).is_err())];
+    }
     if let Some((command, log)) = &prepared.health {
         let mut decisions = Vec::new();
         readiness::classify(models, "app", command, false, log, &mut decisions);
@@ -319,12 +416,12 @@ fn ask(prepared: &Prepared, models: &dyn Models) -> Vec<(Option<String>, bool)> 
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let agent: Agent = args.agent.parse().map_err(anyhow::Error::msg)?;
-    if !matches!(agent, Agent::Detection | Agent::Requirements | Agent::Health) {
+    if !matches!(agent, Agent::Detection | Agent::Requirements | Agent::Health | Agent::Fixer) {
         return Err(hinted(
             format!("no evaluation for the {agent} agent yet"),
             "`repo-run eval --agent detection` measures the start-command question, `--agent requirements` the \
-             class of environment variables, `--agent health` the readiness an app's log shows; the Fixer's suite is \
-             `cargo xtask eval fixer`",
+             class of environment variables, `--agent health` the readiness an app's log shows, `--agent fixer` the \
+             repair a failed step's evidence calls for (`cargo xtask eval fixer` runs the broken suite end to end)",
         ));
     }
     let dir = args.cases.clone().unwrap_or_else(|| PathBuf::from("tests/eval").join(agent.key()));
@@ -373,7 +470,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 subject: subject.clone(),
                 expected: expected.clone(),
                 baseline: baseline.clone(),
-                baseline_correct: baseline == expected,
+                baseline_correct: same_answer(agent, expected, baseline),
                 answers: Vec::new(),
             })
             .collect();
@@ -393,9 +490,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 let kept = if refused { Some(q.baseline.as_str()) } else { chose.as_deref() };
                 q.answers.push(Answer {
                     model: model.to_string(),
-                    correct: chose.as_deref() == Some(q.expected.as_str()),
+                    correct: chose.as_deref().is_some_and(|c| same_answer(agent, &q.expected, c)),
                     refused,
-                    correct_after_validation: kept == Some(q.expected.as_str()),
+                    correct_after_validation: kept.is_some_and(|k| same_answer(agent, &q.expected, k)),
                     chose,
                 });
             }
@@ -461,6 +558,62 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         print_report(&mut out, &report, &dir)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Fixer's action kinds, as its schema names them.
+const FIX_ACTIONS: [&str; 10] = [
+    "set_env",
+    "constrain_dependency",
+    "resolve_as_of",
+    "choose_runtime",
+    "run_script",
+    "create_database",
+    "set_start_command",
+    "install_system_package",
+    "add_install_flag",
+    "skip_step",
+];
+
+/// Whether `answer` is the labelled one: the same text, except for the Fixer, whose label
+/// names only the action's fields that matter (any constraint that excludes the breaking
+/// release is right, not one spelling of it).
+fn same_answer(agent: Agent, expected: &str, answer: &str) -> bool {
+    if agent != Agent::Fixer {
+        return expected == answer;
+    }
+    match (serde_json::from_str(expected), serde_json::from_str(answer)) {
+        (Ok(expected), Ok(answer)) => json_subset(&expected, &answer),
+        _ => false,
+    }
+}
+
+/// Every field of `expected` is in `actual` with the same value (tables compared the same way,
+/// strings without surrounding space, package names as PEP 503 normalises them).
+fn json_subset(expected: &serde_json::Value, actual: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.iter().all(|(k, v)| {
+            a.get(k).is_some_and(|av| match (k.as_str(), v, av) {
+                ("package", Value::String(e), Value::String(a)) => package_name(e) == package_name(a),
+                _ => json_subset(v, av),
+            })
+        }),
+        (Value::String(e), Value::String(a)) => e.trim() == a.trim(),
+        (e, a) => e == a,
+    }
+}
+
+/// `Flask_SQLAlchemy` and `flask-sqlalchemy` are one package.
+fn package_name(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
+fn action_json(action: &fixer::FixAction) -> String {
+    serde_json::to_string(action).unwrap_or_default()
+}
+
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 /// The cases in `dir`, by file name; a case that does not parse is an error naming it.
@@ -573,6 +726,8 @@ fn print_report(out: &mut impl Write, report: &Report, dir: &Path) -> anyhow::Re
         "no model: the rules' answer, the user supplies it"
     } else if report.agent == "health" {
         "no model: a live app without a port is up once it settles"
+    } else if report.agent == "fixer" {
+        "no model: the Fixer's rules on the same evidence"
     } else {
         "no model: the first candidate, serving words first"
     };

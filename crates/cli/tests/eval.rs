@@ -208,3 +208,88 @@ fn a_health_case_the_rules_already_read_or_without_a_log_is_an_error_naming_it()
     let err = run("description = \"d\"\nexpected = \"up\"\ncommand = \"node a.js\"\nlog = \"x\"\n");
     assert!(err.contains("read.toml: `expected` is \"ready\", \"starting\" or \"fatal\""), "{err}");
 }
+
+fn fixer_suite() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/eval/fixer")
+}
+
+#[test]
+fn every_fixer_case_is_evidence_with_a_repair_validation_accepts() {
+    let data = tempfile::tempdir().unwrap();
+    let out = eval(
+        &["--agent", "fixer", "--cases", fixer_suite().to_str().unwrap(), "--baseline-only", "--json"],
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["cases"].as_u64().unwrap() >= 20, "the issue asks for twenty cases at least");
+    let questions: Vec<&Value> =
+        report["per_case"].as_array().unwrap().iter().flat_map(|c| c["questions"].as_array().unwrap()).collect();
+    let mut kinds = std::collections::BTreeSet::new();
+    for q in &questions {
+        let expected: Value = serde_json::from_str(q["expected"].as_str().unwrap()).unwrap();
+        kinds.insert(expected["action"].as_str().unwrap().to_owned());
+        // The baseline is the rules' action on the same evidence, or none.
+        let baseline = q["baseline"].as_str().unwrap();
+        assert!(baseline == "none" || serde_json::from_str::<Value>(baseline).unwrap()["action"].is_string(), "{q:#}");
+    }
+    assert!(kinds.len() >= 6, "the cases cover few kinds of repair: {kinds:?}");
+    let right = questions.iter().filter(|q| q["baseline_correct"] == true).count();
+    assert_eq!(report["baseline"]["correct"].as_u64().unwrap() as usize, right);
+}
+
+#[test]
+fn the_small_model_proposes_a_repair_and_its_fields_are_what_is_judged() {
+    let data = tempfile::tempdir().unwrap();
+    let suite = fixer_suite();
+    let out = eval(
+        &["--agent", "fixer", "--cases", suite.to_str().unwrap(), "--limit", "2", "--model", SMOLLM2_135M, "--json"],
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["models"][0]["failed"], 0);
+    for case in report["per_case"].as_array().unwrap() {
+        let q = &case["questions"][0];
+        let a = &q["answers"][0];
+        // The grammar forces one action of the schema.
+        let chose: Value = serde_json::from_str(a["chose"].as_str().unwrap()).unwrap();
+        let expected: Value = serde_json::from_str(q["expected"].as_str().unwrap()).unwrap();
+        let fields_match = expected.as_object().unwrap().iter().all(|(k, v)| match (v, &chose[k]) {
+            (Value::String(e), Value::String(c)) => e.trim() == c.trim(),
+            (e, c) if e.is_object() => e.as_object().unwrap().iter().all(|(k2, v2)| &c[k2] == v2),
+            (e, c) => e == c,
+        });
+        assert_eq!(a["correct"].as_bool().unwrap(), fields_match, "{q:#}");
+    }
+    let history = std::fs::read_to_string(data.path().join("eval-history.jsonl")).unwrap();
+    assert!(history.contains("\"agent\":\"fixer\""), "{history}");
+}
+
+#[test]
+fn a_fixer_case_validation_would_refuse_or_without_evidence_is_an_error_naming_it() {
+    let cases = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |case: &str| {
+        std::fs::write(cases.path().join("bad.toml"), case).unwrap();
+        let out =
+            eval(&["--agent", "fixer", "--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let files =
+        "[files]\n\"requirements.txt\" = \"flask\\n\"\n\"app.py\" = \"import os\\nK = os.environ['SECRET_KEY']\\n\"\n";
+    let failure = "[failure]\nstage = \"runner\"\nstep = \"start\"\ncommand = \"python app.py\"\nexit = 1\nlog = \"KeyError: 'SECRET_KEY'\"\n";
+    let err = run(&format!(
+        "description = \"d\"\nexpected = {{ action = \"set_env\", project = \".\", name = \"API_TOKEN\" }}\n{failure}{files}"
+    ));
+    assert!(
+        err.contains("bad.toml: validation would refuse the labelled repair: the code of . does not read API_TOKEN"),
+        "{err}"
+    );
+    let err = run(&format!("description = \"d\"\nexpected = {{ action = \"run_shell\" }}\n{failure}{files}"));
+    assert!(err.contains("bad.toml: `expected.action` is one of set_env,"), "{err}");
+    let err =
+        run(&format!("description = \"d\"\nexpected = {{ action = \"set_env\", name = \"SECRET_KEY\" }}\n{files}"));
+    assert!(err.contains("bad.toml: a Fixer case gives `[failure]`"), "{err}");
+}

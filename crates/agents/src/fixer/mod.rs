@@ -301,6 +301,16 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
     Verdict { signature, summary, chosen: None, rejected, explanation, recognised }
 }
 
+/// What the rules alone make of a failure, as [`diagnose`] would before a model is asked: the
+/// first candidate of the first recognising rule that passes validation. `repo-run eval
+/// --agent fixer` measures the model against it.
+pub fn rule_answer(board: &Blackboard, failure: &Failure) -> Option<FixAction> {
+    let cx = rules::Context::new(failure, board);
+    let facts =
+        validate::Facts { root: board.repo.root(), board: Some(board), allow_system: board.options.allow_system };
+    rules::diagnose(&cx).into_iter().flat_map(|d| d.candidates).find(|a| validate::check(a, &facts).is_ok())
+}
+
 /// Stage, step, project, and the rule's signal with its key values: the same failure gets the
 /// same signature on every run.
 pub fn signature(failure: &Failure, signal: Option<&rules::Signal>) -> String {
