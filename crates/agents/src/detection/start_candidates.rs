@@ -1,5 +1,6 @@
 //! Start commands a project's own documentation gives, for a project where no rule found one:
-//! shell lines in the README's (and `docs/`') code blocks, and the Makefile's run targets.
+//! shell lines in the README's (and `docs/`') code blocks, the Makefile's run targets, the
+//! Procfile's processes other than `web` (and all of `Procfile.dev`'s), package.json scripts.
 //!
 //! Rules do not start these on their own: a README also shows how to test, build, lint and
 //! deploy, and prose cannot say which line is "the app". Each candidate is checked against
@@ -134,6 +135,9 @@ pub fn find(cx: &ProjectContext<'_>, dependencies: &[Dependency]) -> Vec<StartCa
             }
         }
         break;
+    }
+    for candidate in procfile_processes(cx, dependencies) {
+        push(candidate);
     }
     for candidate in package_scripts(cx) {
         push(candidate);
@@ -474,6 +478,40 @@ fn package_scripts(cx: &ProjectContext<'_>) -> Vec<StartCandidate> {
         .collect()
 }
 
+/// Process types of a Procfile other than `web` (which is the declared start) and `release`
+/// (a migration), and every process of `Procfile.dev` (foreman's and bin/dev's file for
+/// development, whose `web` is only one of several): which of them is the app is the
+/// question (`api:` and `worker:`, `server:` and `clock:`).
+fn procfile_processes(cx: &ProjectContext<'_>, dependencies: &[Dependency]) -> Vec<StartCandidate> {
+    let mut out = Vec::new();
+    for name in ["Procfile", "Procfile.dev"] {
+        let Some(text) = cx.read(name) else { continue };
+        for (i, raw) in text.content.lines().enumerate() {
+            let Some((kind, line)) = raw.trim().split_once(':') else { continue };
+            let (kind, line) = (kind.trim(), line.trim());
+            let declared = name == "Procfile" && kind == "web";
+            if declared || kind == "release" || kind.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            if line.contains(['|', ';', '>', '<', '`']) || line.contains("&&") || line.contains("$(") {
+                continue;
+            }
+            let words = super::providers::shell_words(line);
+            let argv: Vec<&str> = words.iter().map(String::as_str).collect();
+            let Some(validated) = validate(cx, dependencies, &argv) else { continue };
+            let evidence = cx.evidence(name, Some(i as u32 + 1), "procfile.process");
+            // `$PORT` and friends need a shell to expand them.
+            let command = if line.contains('$') { shell_command(line, evidence) } else { command(&argv, evidence) };
+            out.push(StartCandidate {
+                port: port_in(&argv),
+                command,
+                validated: format!("process `{kind}` of {}; {validated}", cx.path(name)),
+            });
+        }
+    }
+    out
+}
+
 fn package_script(cx: &ProjectContext<'_>, script: &str) -> Option<String> {
     let text = cx.read("package.json")?;
     let json: serde_json::Value = serde_json::from_str(&text.content).ok()?;
@@ -581,6 +619,44 @@ mod tests {
         let found: Vec<&str> =
             detection.projects[0].start_candidates.iter().map(|c| c.command.display.as_str()).collect();
         assert_eq!(found, ["bash scripts/run-server.sh", "npm run server"], "{:?}", detection.projects[0].start);
+    }
+
+    #[test]
+    fn procfile_processes_without_a_web_one_are_the_question() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("hub")).unwrap();
+        for (file, text) in [
+            ("requirements.txt", "gunicorn\nrq\n"),
+            ("hub/__init__.py", ""),
+            ("hub/wsgi.py", "def application(environ, start):\n    pass\n"),
+            ("worker.py", "import rq\n"),
+            (
+                "Procfile",
+                "# the HTTP API\napi: gunicorn hub.wsgi --bind 0.0.0.0:$PORT\nworker: python worker.py\n\
+                 release: python -m hub.migrate\nclock: ./bin/missing-clock\n",
+            ),
+        ] {
+            std::fs::write(dir.path().join(file), text).unwrap();
+        }
+        let repo = crate::repo::RepoView::open(dir.path()).unwrap();
+        let detection = crate::detection::detect(&repo);
+        let project = &detection.projects[0];
+        assert!(project.start.is_none(), "no `web:` process: no rule decides ({:?})", project.start);
+        let found: Vec<(&str, &str)> = project
+            .start_candidates
+            .iter()
+            .map(|c| (c.command.display.as_str(), c.command.evidence.rule.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [("python worker.py", "procfile.process"), ("gunicorn hub.wsgi --bind 0.0.0.0:$PORT", "procfile.process")],
+            "release is a migration and a missing program is no candidate"
+        );
+        assert_eq!(
+            project.start_candidates[1].validated,
+            "process `api` of Procfile; gunicorn is a declared dependency"
+        );
+        assert_eq!(project.start_candidates[1].command.evidence.line, Some(2));
     }
 
     #[test]
