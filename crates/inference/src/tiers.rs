@@ -154,24 +154,30 @@ fn usable(
         }
         seen
     };
-    let missing: Vec<String> = primaries
-        .iter()
-        .filter(|m| matches!(table.locate(m), ModelLocation::File(path) if ModelInfo::read(&path).is_err()))
-        .map(ToString::to_string)
-        .collect();
+    // Each model's header read once: the local ones' infos, the remote ones' URLs.
+    let mut located = Vec::new();
+    let mut missing = Vec::new();
+    for model in primaries {
+        match table.locate(&model) {
+            ModelLocation::Remote(url) => located.push((model, Err(url))),
+            ModelLocation::File(path) => match ModelInfo::read(&path) {
+                Ok(info) => located.push((model, Ok((path, info)))),
+                Err(_) => missing.push(model.to_string()),
+            },
+        }
+    }
     if !missing.is_empty() {
         let verb = if missing.len() == 1 { "is" } else { "are" };
         return Err(format!("{} {verb} not in {}", missing.join(" and "), table.model_dir.display()));
     }
-    for model in primaries {
-        let path = match table.locate(&model) {
-            ModelLocation::Remote(url) => {
+    for (model, location) in located {
+        let (path, info) = match location {
+            Err(url) => {
                 reasons.push(format!("{model} at {url}"));
                 continue;
             }
-            ModelLocation::File(path) => path,
+            Ok(found) => found,
         };
-        let info = ModelInfo::read(&path).map_err(|e| format!("{model}: {e}"))?;
         let spec = table.spec_for(&model);
         let needs = info.estimate_bytes(spec.n_ctx());
         if needs > machine.memory {
