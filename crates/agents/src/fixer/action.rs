@@ -12,6 +12,29 @@ use serde::{Deserialize, Serialize};
 use crate::failure::StepKind;
 use crate::pipeline::Stage;
 
+/// The longest string any field takes: the grammar made from the schema stops a small model
+/// that repeats itself inside a string (a package name of `path_path_path…`) before the answer
+/// runs out of tokens and stops being JSON at all.
+const MAX_STRING: u64 = 256;
+
+/// Gives every free string of `schema` (not an enum or a constant) a `maxLength`.
+fn bound_strings(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(object) => {
+            let free_string = object.get("type").is_some_and(|t| t == "string")
+                && !object.contains_key("enum")
+                && !object.contains_key("const")
+                && !object.contains_key("maxLength");
+            if free_string {
+                object.insert("maxLength".into(), MAX_STRING.into());
+            }
+            object.values_mut().for_each(bound_strings);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(bound_strings),
+        _ => {}
+    }
+}
+
 /// The version of the action schema; `fixes.toml` and the report carry it.
 pub const ACTION_SCHEMA_VERSION: u32 = 1;
 
@@ -254,6 +277,7 @@ impl InstallFlag {
 /// The JSON Schema of [`FixAction`], as written to `docs/fix-action.schema.json`.
 pub fn json_schema() -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(FixAction)).expect("a schema serialises");
+    bound_strings(&mut schema);
     if let Some(object) = schema.as_object_mut() {
         object.insert(
             "$id".into(),
@@ -311,6 +335,28 @@ mod tests {
         assert_eq!(skip.redo_from(), Stage::Db);
         assert_eq!(skip.describe(), "skip the migrate step in api");
         assert_eq!(skip.project(), Some("api"));
+    }
+
+    #[test]
+    fn every_free_string_of_the_schema_is_bounded() {
+        fn strings(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    if o.get("type").is_some_and(|t| t == "string") {
+                        out.push(v.clone());
+                    }
+                    o.values().for_each(|v| strings(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        strings(&json_schema(), &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        for s in &found {
+            assert!(s.get("maxLength").is_some() || s.get("enum").is_some() || s.get("const").is_some(), "{s}");
+        }
     }
 
     /// The committed schema is the generated one: docs, grammar and plugins cannot drift.
