@@ -188,17 +188,20 @@ fn a_requirements_case_labelling_a_variable_rules_decide_is_an_error_naming_it()
     assert!(err.contains("decided.toml: BROKER: `service:redis` is not one of the classes offered"), "{err}");
 }
 
-#[test]
-fn a_health_case_the_rules_already_read_or_without_a_log_is_an_error_naming_it() {
+/// `eval --agent AGENT --baseline-only` on one case written as `NAME.toml`: it must fail
+/// (exit 1), and its error is returned.
+fn refused_case(agent: &str, name: &str, case: &str) -> String {
     let cases = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let run = |case: &str| {
-        std::fs::write(cases.path().join("read.toml"), case).unwrap();
-        let out =
-            eval(&["--agent", "health", "--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
-        assert_eq!(out.status.code(), Some(1));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    std::fs::write(cases.path().join(format!("{name}.toml")), case).unwrap();
+    let out = eval(&["--agent", agent, "--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_health_case_the_rules_already_read_or_without_a_log_is_an_error_naming_it() {
+    let run = |case: &str| refused_case("health", "read", case);
     let err = run(
         "description = \"d\"\nexpected = \"ready\"\ncommand = \"node a.js\"\nlog = \"Server listening on :3000\"\n",
     );
@@ -268,15 +271,7 @@ fn the_small_model_proposes_a_repair_and_its_fields_are_what_is_judged() {
 
 #[test]
 fn a_fixer_case_validation_would_refuse_or_without_evidence_is_an_error_naming_it() {
-    let cases = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let run = |case: &str| {
-        std::fs::write(cases.path().join("bad.toml"), case).unwrap();
-        let out =
-            eval(&["--agent", "fixer", "--cases", cases.path().to_str().unwrap(), "--baseline-only"], data.path());
-        assert_eq!(out.status.code(), Some(1));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let run = |case: &str| refused_case("fixer", "bad", case);
     let files =
         "[files]\n\"requirements.txt\" = \"flask\\n\"\n\"app.py\" = \"import os\\nK = os.environ['SECRET_KEY']\\n\"\n";
     let failure = "[failure]\nstage = \"runner\"\nstep = \"start\"\ncommand = \"python app.py\"\nexit = 1\nlog = \"KeyError: 'SECRET_KEY'\"\n";
