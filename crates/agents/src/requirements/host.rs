@@ -154,11 +154,7 @@ impl Host {
         if matches!(self.source, Source::Stated { .. }) {
             return Some(PathBuf::from("/cache/repo-run/tools"));
         }
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        var("REPO_RUN_CACHE_DIR")
-            .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("repo-run")))
-            .or_else(|| home().map(|h| h.join(".cache/repo-run")))
-            .map(|cache| cache.join("tools"))
+        cache_dir().map(|cache| cache.join("tools"))
     }
 
     /// Interpreters or toolchains of `runtime` installed by version managers, `None` when the
@@ -197,7 +193,7 @@ fn probe_version(runtime: Runtime, timeout: Duration) -> Option<String> {
         Runtime::Java => &[&["java", "-version"]],
         Runtime::Php => &[&["php", "--version"]],
     };
-    attempts.iter().find_map(|argv| run(argv, timeout).and_then(|out| parse_version(runtime, &out)))
+    attempts.iter().find_map(|argv| probe(argv, timeout).and_then(|out| parse_version(runtime, &out)))
 }
 
 fn stated_toolchain(runtime: Runtime, name: &str) -> Toolchain {
@@ -244,7 +240,7 @@ fn probe_toolchains(runtime: Runtime, timeout: Duration) -> Option<Vec<Toolchain
 
 /// rustup's toolchains, each with the version its rustc reports (asked in parallel).
 fn probe_rustup(timeout: Duration) -> Option<Vec<Toolchain>> {
-    let out = run(&["rustup", "toolchain", "list"], timeout)?;
+    let out = probe(&["rustup", "toolchain", "list"], timeout)?;
     let names: Vec<String> = out.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect();
     let versions: Vec<Option<String>> = std::thread::scope(|s| {
         let asks: Vec<_> = names
@@ -252,7 +248,7 @@ fn probe_rustup(timeout: Duration) -> Option<Vec<Toolchain>> {
             .map(|name| {
                 s.spawn(move || {
                     numbered_toolchain(name).or_else(|| {
-                        run(&["rustup", "run", name, "rustc", "--version"], timeout)
+                        probe(&["rustup", "run", name, "rustc", "--version"], timeout)
                             .and_then(|out| parse_version(Runtime::Rust, &out))
                     })
                 })
@@ -278,7 +274,7 @@ fn numbered_toolchain(name: &str) -> Option<String> {
 
 /// pyenv's root: what `pyenv root` says, else `$PYENV_ROOT`, else `~/.pyenv` when it exists.
 fn pyenv_root(timeout: Duration) -> Option<PathBuf> {
-    if let Some(out) = run(&["pyenv", "root"], timeout) {
+    if let Some(out) = probe(&["pyenv", "root"], timeout) {
         return out.lines().next().map(|l| PathBuf::from(l.trim())).filter(|p| p.is_dir());
     }
     let root = std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| home().map(|h| h.join(".pyenv")))?;
@@ -314,7 +310,7 @@ fn is_cpython_version(name: &str) -> bool {
 /// The Pythons uv installed itself (`--python-preference only-managed` leaves out the system
 /// and pyenv ones, which are found on their own).
 fn probe_uv(timeout: Duration) -> Option<Vec<Toolchain>> {
-    let out = run(&["uv", "python", "list", "--only-installed", "--python-preference", "only-managed"], timeout)?;
+    let out = probe(&["uv", "python", "list", "--only-installed", "--python-preference", "only-managed"], timeout)?;
     Some(parse_uv_list(&out))
 }
 
@@ -382,8 +378,22 @@ fn subdirs(dir: &Path) -> Vec<String> {
     entries.flatten().filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().to_str().map(str::to_owned)).collect()
 }
 
+/// repo-run's cache: `$REPO_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/repo-run`, else
+/// `~/.cache/repo-run`.
+pub(crate) fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("REPO_RUN_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("repo-run")))
+        .or_else(|| home().map(|h| h.join(".cache/repo-run")))
+}
+
 fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+/// [`run`], answered from the cache of earlier runs while nothing it depends on changed.
+fn probe(argv: &[&str], timeout: Duration) -> Option<String> {
+    super::probe_cache::cached(argv, || run(argv, timeout))
 }
 
 /// Run `argv` and return stdout and stderr together, or `None` when it cannot start, fails,

@@ -17,6 +17,7 @@ mod compare;
 mod env;
 mod host;
 mod install;
+mod probe_cache;
 mod runtimes;
 mod system_packages;
 pub(crate) mod tools;
