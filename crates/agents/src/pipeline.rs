@@ -671,9 +671,45 @@ impl Agent for RequirementsAgent {
                     );
                 },
             );
+            crate::requirements::choose_install::choose(
+                &mut requirements.projects,
+                &detection.projects,
+                &board.repo,
+                models.as_ref(),
+                &mut |project| {
+                    reporter.step(
+                        Stage::Requirements,
+                        &format!(
+                            "{project}: no rule tells which requirements file runs the app: asking the Setup model"
+                        ),
+                    );
+                },
+            );
             for project in &requirements.projects {
+                let is_env = |d: &&ModelDecision| d.question.starts_with("env ");
+                for d in project.decisions.iter().filter(|d| !is_env(d)) {
+                    reporter.note(
+                        Stage::Requirements,
+                        &match &d.rejected {
+                            None => format!(
+                                "{}: {} chosen by the {} model ({}, {:.1} s): {} ({})",
+                                project.project,
+                                d.question,
+                                d.agent,
+                                d.model,
+                                d.latency_ms as f64 / 1000.0,
+                                d.answer,
+                                d.validated
+                            ),
+                            Some(why) => format!(
+                                "{}: the {} model's answer for {} ({}) was refused: {why}",
+                                project.project, d.agent, d.question, d.answer
+                            ),
+                        },
+                    );
+                }
                 let (kept, refused): (Vec<&ModelDecision>, Vec<&ModelDecision>) =
-                    project.decisions.iter().partition(|d| d.rejected.is_none());
+                    project.decisions.iter().filter(is_env).partition(|d| d.rejected.is_none());
                 let changed: Vec<String> = kept
                     .iter()
                     .filter(|d| d.answer != crate::requirements::classify_env::RULE_ANSWER)

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// Version of the JSON plan document. Bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Where a finding came from: the file (relative to the repository root, `/`-separated), the
 /// 1-based line when one can be named, and the id of the rule that made the finding.
@@ -393,6 +393,11 @@ pub struct ProjectRequirements {
     pub runtimes: Vec<RuntimeRequirement>,
     /// Dependency installation, in order.
     pub install: Vec<InstallStep>,
+    /// Requirements files the rules could not choose among (no `requirements.txt`, several
+    /// that could each run the app), the one `install` uses first: the Setup model's question.
+    /// Omitted when the rules decided.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub install_candidates: Vec<String>,
     pub system_packages: Vec<SystemPackage>,
     pub env: Vec<EnvRequirement>,
     /// Package managers the install needs and the host lacks, which `up` installs first.
@@ -412,6 +417,7 @@ impl ProjectRequirements {
             project: project.to_owned(),
             runtimes: Vec::new(),
             install: Vec::new(),
+            install_candidates: Vec::new(),
             system_packages: Vec::new(),
             env,
             provide: Vec::new(),

@@ -74,6 +74,7 @@ fn hand_made(dir: &Path, argv: &[&str]) -> (Blackboard, Arc<Recorder>) {
     let (mut board, recorder) = board(dir);
     board.requirements = Some(Requirements {
         projects: vec![ProjectRequirements {
+            install_candidates: Vec::new(),
             project: ".".into(),
             runtimes: vec![],
             install: vec![InstallStep {

@@ -107,7 +107,8 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
                 field(out, "you provide", &format!("{YELLOW}{}{YELLOW:#}", user.join(", ")))?;
             }
             // Variables a model classified are marked as such.
-            let by_model: Vec<_> = req.decisions.iter().filter(|d| d.rejected.is_none()).collect();
+            let by_model: Vec<_> =
+                req.decisions.iter().filter(|d| d.rejected.is_none() && d.question.starts_with("env ")).collect();
             if let Some(d) = by_model.first() {
                 let answers: Vec<String> = by_model
                     .iter()
@@ -124,6 +125,35 @@ pub fn plan(out: &mut impl Write, doc: &PlanDocument) -> io::Result<()> {
                         d.latency_ms as f64 / 1000.0
                     ),
                 )?;
+            }
+            // The requirements file: the model's choice, or the rules' pick of an open question.
+            let chosen_file = req.decisions.iter().find(|d| {
+                d.rejected.is_none() && d.question == repo_run_agents::requirements::choose_install::QUESTION
+            });
+            match chosen_file {
+                Some(d) => field(
+                    out,
+                    "install by model",
+                    &format!(
+                        "{}  {DIM}(chosen by the {} model {} in {:.1} s among {} files: {}){DIM:#}",
+                        d.answer,
+                        d.agent,
+                        d.model,
+                        d.latency_ms as f64 / 1000.0,
+                        d.candidates,
+                        d.validated
+                    ),
+                )?,
+                None if req.install_candidates.len() > 1 => field(
+                    out,
+                    "install",
+                    &format!(
+                        "{}  {YELLOW}(the rules' pick; also {}: a model can choose){YELLOW:#}",
+                        req.install_candidates[0],
+                        req.install_candidates[1..].join(", ")
+                    ),
+                )?,
+                None => {}
             }
         }
     }

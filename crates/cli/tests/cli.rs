@@ -50,7 +50,7 @@ fn plan_json_is_a_versioned_document() {
     let out = repo_run(&["plan", "--json", "."], dir.path());
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
-    assert_eq!(plan["schema_version"], 3);
+    assert_eq!(plan["schema_version"], 4);
     assert_eq!(plan["projects"][0]["path"], ".");
     let ports: Vec<_> = plan["projects"][0]["ports"].as_array().unwrap().iter().map(|p| p["port"].clone()).collect();
     assert!(ports.contains(&5000.into()), "ports: {ports:?}");

@@ -530,6 +530,54 @@ fn a_variable_only_its_use_explains_is_classified_by_the_requirements_model_with
 }
 
 #[test]
+fn requirements_files_no_rule_can_choose_among_are_the_setup_models_question() {
+    // No requirements.txt: requirements/web.txt and worker.txt both include base.txt (Flask),
+    // so the rules cannot tell which runs the app; docs.txt is for docs and never offered. The
+    // default Setup model (SmolLM2) chooses under the grammar, and an answer counts only when
+    // the file installs Flask (both do here). Accuracy is `repo-run eval`'s to measure.
+    let p = Project::copy("python-flask-requirements-split");
+    let plan = p.run(&["plan", "--json"]);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let req = &plan["requirements"][0];
+    assert_eq!(req["install_candidates"], serde_json::json!(["requirements/web.txt", "requirements/worker.txt"]));
+    let asked: Vec<&Value> =
+        req["decisions"].as_array().unwrap().iter().filter(|d| d["question"] == "install requirements").collect();
+    assert!(!asked.is_empty(), "{req:#}");
+    for d in &asked {
+        assert_eq!(d["agent"], "setup");
+        assert!(d["model"].as_str().unwrap().ends_with(".gguf"), "{d:#}");
+        assert!(req["install_candidates"].as_array().unwrap().contains(&d["answer"]), "{d:#}");
+        assert_eq!(d["rejected"].is_null(), !d["validated"].as_str().unwrap().is_empty(), "{d:#}");
+    }
+    let installed = req["install"][1]["command"]["display"].as_str().unwrap();
+    match asked.iter().find(|d| d["rejected"].is_null()) {
+        Some(kept) => {
+            assert!(kept["validated"].as_str().unwrap().contains("installs flask"), "{kept:#}");
+            assert_eq!(installed, format!(".venv/bin/pip install -r {}", kept["answer"].as_str().unwrap()));
+        }
+        None => assert_eq!(installed, ".venv/bin/pip install -r requirements/web.txt", "the rules' pick"),
+    }
+    let human = String::from_utf8_lossy(&p.run(&["plan"]).stdout).into_owned();
+    assert!(human.contains("chosen by the setup model"), "{human}");
+
+    // The chosen file is what `up` installs, and the app comes up with it.
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    let (status, body) = http("GET", &format!("{}/", app_url(&report)), None);
+    assert_eq!((status, body.as_str()), (200, "notes: 0\n"));
+    assert!(report["decisions"].as_array().unwrap().iter().any(|d| d["agent"] == "setup"), "{report:#}");
+
+    // Rules only: the rules' pick (first by name of the files that install the most), no decision.
+    let plan = p.run(&["plan", "--json", "--no-model"]);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let req = &plan["requirements"][0];
+    assert!(req.get("decisions").is_none(), "{req:#}");
+    assert_eq!(req["install"][1]["command"]["display"], ".venv/bin/pip install -r requirements/web.txt");
+    let human = String::from_utf8_lossy(&p.run(&["plan", "--no-model"]).stdout).into_owned();
+    assert!(human.contains("the rules' pick; also requirements/worker.txt"), "{human}");
+}
+
+#[test]
 fn a_log_no_rule_reads_is_read_by_the_health_model_and_checked_against_its_lines() {
     // A worker without a port logs an error and idles: the rules call a live worker up once it
     // settles. The default Health model (SmolLM2) reads its log instead; its answer counts only

@@ -39,8 +39,7 @@ pub fn find_project_dirs(repo: &RepoView) -> Vec<String> {
     let mut dirs: BTreeSet<String> = repo
         .files()
         .iter()
-        .filter(|f| MANIFESTS.contains(&f.file_name()))
-        .map(|f| f.dir().to_owned())
+        .filter_map(manifest_dir)
         .filter(|d| !is_excluded(d))
         .collect();
     // Cargo and Gradle workspace members are projects of their own; a Rust crate's `src/`
@@ -53,7 +52,29 @@ pub fn find_project_dirs(repo: &RepoView) -> Vec<String> {
 
 /// Whether any manifest exists (outside excluded directories).
 pub fn has_manifest(repo: &RepoView) -> bool {
-    repo.files().iter().any(|f| MANIFESTS.contains(&f.file_name()) && !is_excluded(f.dir()))
+    repo.files().iter().filter_map(manifest_dir).any(|d| !is_excluded(&d))
+}
+
+/// The project directory `file` makes, when it is a manifest: its own directory, or for a
+/// Python requirements file other than `requirements.txt` (`requirements-prod.txt`,
+/// `requirements/base.txt`), the directory it belongs to.
+fn manifest_dir(file: &crate::repo::FileEntry) -> Option<String> {
+    let name = file.file_name();
+    if MANIFESTS.contains(&name) {
+        return Some(file.dir().to_owned());
+    }
+    if !name.ends_with(".txt") {
+        return None;
+    }
+    let dir = file.dir();
+    if name.starts_with("requirements") || name.ends_with("requirements.txt") {
+        return Some(dir.to_owned());
+    }
+    match dir.rsplit_once('/') {
+        Some((parent, "requirements")) => Some(parent.to_owned()),
+        None if dir == "requirements" => Some(".".to_owned()),
+        _ => None,
+    }
 }
 
 /// The project a file belongs to: the deepest project directory containing it.

@@ -28,7 +28,7 @@ pub fn steps(project: &Project, repo: &RepoView) -> Vec<InstallStep> {
                 }
             }
             Pip | Poetry | Uv | Pipenv | Pdm if Some(pm) != python_pm => {}
-            Pip => out.extend(pip(&at)),
+            Pip => out.extend(pip(&at, project)),
             Poetry => out.push(poetry(&at)),
             Uv if uv_workspace_root(repo, dir).is_some() => {}
             Uv => out.push(if at.has("uv.lock") {
@@ -390,21 +390,25 @@ fn node(at: &Dir<'_>, pm: PackageManager) -> InstallStep {
 }
 
 /// pip has no environment of its own: make `.venv` first, then install into it.
-fn pip(at: &Dir<'_>) -> Vec<InstallStep> {
-    let (install, file, why) = if at.has("requirements.txt") {
+fn pip(at: &Dir<'_>, project: &Project) -> Vec<InstallStep> {
+    let other_files = || super::requirement_files::choose(at.repo, project);
+    let (install, file, why): (Vec<String>, String, String) = if at.has("requirements.txt") {
         (
-            vec![".venv/bin/pip", "install", "-r", "requirements.txt"],
-            "requirements.txt",
-            "requirements.txt lists the dependencies: pip installs them into .venv",
+            owned(&[".venv/bin/pip", "install", "-r", "requirements.txt"]),
+            "requirements.txt".to_owned(),
+            "requirements.txt lists the dependencies: pip installs them into .venv".to_owned(),
         )
+    } else if let Some(choice) = (!installable_project(at)).then(other_files).flatten() {
+        (owned(&[".venv/bin/pip", "install", "-r", &choice.file]), choice.file, choice.reason)
     } else if at.has("pyproject.toml") || at.has("setup.py") || at.has("setup.cfg") {
         let manifest =
             ["pyproject.toml", "setup.py", "setup.cfg"].into_iter().find(|f| at.has(f)).unwrap_or("pyproject.toml");
         (
-            vec![".venv/bin/pip", "install", "-e", "."],
-            manifest,
+            owned(&[".venv/bin/pip", "install", "-e", "."]),
+            manifest.to_owned(),
             "no requirements.txt or lock: pip installs the project itself, editable so that code changes apply \
-             without reinstalling",
+             without reinstalling"
+                .to_owned(),
         )
     } else {
         return Vec::new();
@@ -412,11 +416,36 @@ fn pip(at: &Dir<'_>) -> Vec<InstallStep> {
     vec![
         at.step(
             &["python3", "-m", "venv", ".venv"],
-            file,
+            &file,
             "pip installs into the active interpreter: a project-local .venv keeps the host's Python untouched",
         ),
-        at.step(&install, file, why),
+        at.step(&install.iter().map(String::as_str).collect::<Vec<_>>(), &file, &why),
     ]
+}
+
+fn owned(argv: &[&str]) -> Vec<String> {
+    argv.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// Whether pip can install the project itself: a setup script, or a pyproject.toml that
+/// declares a package (not one that only configures tools, which requirements files beside it
+/// are for).
+fn installable_project(at: &Dir<'_>) -> bool {
+    at.has("setup.py")
+        || at.has("setup.cfg")
+        || read_toml(at.repo, &join(at.dir, "pyproject.toml")).is_some_and(|(_, t)| {
+            t.contains_key("project") || t.contains_key("build-system") || {
+                t.get("tool").and_then(|tool| tool.get("poetry")).is_some()
+            }
+        })
+}
+
+/// The requirements files the rules could not choose among for `project`'s pip step (the
+/// rule's pick first), when that step installs one of them: the Setup model's question.
+pub fn open_requirement_files(project: &Project, repo: &RepoView, steps: &[InstallStep]) -> Vec<String> {
+    let Some(choice) = super::requirement_files::choose(repo, project) else { return Vec::new() };
+    let installs_it = steps.iter().any(|s| s.command.argv.windows(2).any(|w| w[0] == "-r" && w[1] == choice.file));
+    if installs_it { choice.open } else { Vec::new() }
 }
 
 fn poetry(at: &Dir<'_>) -> InstallStep {
@@ -654,6 +683,26 @@ mod tests {
         let pyproject = [("pyproject.toml", "[project]\nname='a'\n")];
         assert_eq!(displays(&pyproject, PackageManager::Pip), ["python3 -m venv .venv", ".venv/bin/pip install -e ."]);
         assert!(displays(&[("app.py", "")], PackageManager::Pip).is_empty());
+    }
+
+    #[test]
+    fn pip_without_requirements_txt_installs_the_file_for_running() {
+        let cookiecutter = [
+            ("manage.py", ""),
+            ("requirements/base.txt", "django\n"),
+            ("requirements/local.txt", "-r base.txt\nwerkzeug\n"),
+            ("requirements/production.txt", "-r base.txt\ngunicorn\n"),
+        ];
+        assert_eq!(
+            run(&cookiecutter, ".", PackageManager::Pip)[1],
+            (".venv/bin/pip install -r requirements/local.txt".to_owned(), "requirements/local.txt".to_owned())
+        );
+        // A pyproject.toml that only configures tools is not a package to install.
+        let tools_only =
+            [("pyproject.toml", "[tool.black]\nline-length = 100\n"), ("requirements-prod.txt", "flask\n")];
+        assert_eq!(displays(&tools_only, PackageManager::Pip)[1], ".venv/bin/pip install -r requirements-prod.txt");
+        let package = [("pyproject.toml", "[project]\nname='a'\n"), ("requirements-prod.txt", "flask\n")];
+        assert_eq!(displays(&package, PackageManager::Pip)[1], ".venv/bin/pip install -e .");
     }
 
     #[test]

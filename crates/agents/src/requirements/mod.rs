@@ -12,12 +12,14 @@
 
 mod cargo_config;
 mod choice;
+pub mod choose_install;
 pub mod classify_env;
 mod compare;
 mod env;
 mod host;
 mod install;
 mod probe_cache;
+pub mod requirement_files;
 mod runtimes;
 mod system_packages;
 pub(crate) mod tools;
@@ -53,8 +55,10 @@ pub fn resolve(detection: &Detection, repo: &RepoView, host: &Host) -> Requireme
             let package_manager = read(repo, &join(&project.path, "package.json"))
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t.content).ok())
                 .and_then(|j| j.get("packageManager").and_then(|v| v.as_str()).map(str::to_owned));
+            let install_candidates = install::open_requirement_files(project, repo, &install);
             ProjectRequirements {
                 project: project.path.clone(),
+                install_candidates,
                 runtimes,
                 provide: tools::to_provide(&install, host, package_manager.as_deref()),
                 install,

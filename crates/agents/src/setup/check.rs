@@ -337,6 +337,7 @@ mod tests {
         };
         let requirements = |packages: Vec<crate::plan::SystemPackage>| Requirements {
             projects: vec![ProjectRequirements {
+                install_candidates: Vec::new(),
                 project: ".".into(),
                 runtimes: vec![],
                 install: vec![],
@@ -390,6 +391,7 @@ mod tests {
             }),
         };
         let project = ProjectRequirements {
+            install_candidates: Vec::new(),
             project: ".".into(),
             runtimes: vec![node],
             install: vec![],

@@ -334,6 +334,7 @@ mod tests {
 
     fn project_with(runtime: Runtime, path: Option<&str>, toolchain: Option<&str>) -> ProjectRequirements {
         ProjectRequirements {
+            install_candidates: Vec::new(),
             project: ".".into(),
             runtimes: vec![RuntimeRequirement {
                 runtime,
