@@ -20,8 +20,8 @@ const AGENT: &str = "detection";
 /// are earlier answers of this run that failed when they were tried, by project: their
 /// commands are not offered again, and each one moves the question one model further down the
 /// agent's chain (escalation); past its end the question stays open (the rule answer).
-/// Projects are asked one after the other: a repository with more than one such project is
-/// rare, and the order of the decisions stays stable.
+/// Projects are asked at once, each on its own thread (the engine decodes concurrent
+/// questions to one model in one batch); decisions and warnings keep the projects' order.
 pub fn choose_starts(
     detection: &mut Detection,
     repo: &RepoView,
@@ -29,6 +29,7 @@ pub fn choose_starts(
     rejected: &[(String, ModelDecision)],
     asking: &mut dyn FnMut(&str),
 ) {
+    let mut questions = Vec::new();
     for project in &mut detection.projects {
         if project.start.is_some() || project.start_candidates.is_empty() {
             continue;
@@ -52,17 +53,30 @@ pub fn choose_starts(
             continue;
         }
         asking(&project.path);
-        match ask(project, repo, models, &offered, earlier.len()) {
-            Ok(decision) => project.decisions.push(decision),
-            Err(why) => detection.warnings.push(Warning {
+        questions.push((project, offered, earlier.len(), file));
+    }
+    let answers: Vec<(String, String, Result<(), String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = questions
+            .into_iter()
+            .map(|(project, offered, escalation, file)| {
+                s.spawn(move || {
+                    let answer = ask(project, repo, models, &offered, escalation).map(|d| project.decisions.push(d));
+                    (project.path.clone(), file, answer)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    for (path, file, answer) in answers {
+        if let Err(why) = answer {
+            detection.warnings.push(Warning {
                 file,
                 line: None,
                 message: format!(
-                    "{}: the Detection model did not choose a start command ({why}); the documented candidates \
-                     are in `repo-run plan`",
-                    project.path
+                    "{path}: the Detection model did not choose a start command ({why}); the documented candidates \
+                     are in `repo-run plan`"
                 ),
-            }),
+            });
         }
     }
 }

@@ -36,12 +36,7 @@ fn is_excluded(dir: &str) -> bool {
 
 /// Sorted project directories (`.` for the root).
 pub fn find_project_dirs(repo: &RepoView) -> Vec<String> {
-    let mut dirs: BTreeSet<String> = repo
-        .files()
-        .iter()
-        .filter_map(manifest_dir)
-        .filter(|d| !is_excluded(d))
-        .collect();
+    let mut dirs: BTreeSet<String> = repo.files().iter().filter_map(manifest_dir).filter(|d| !is_excluded(d)).collect();
     // Cargo and Gradle workspace members are projects of their own; a Rust crate's `src/`
     // never holds a manifest, so nothing else needs merging.
     if dirs.is_empty() {

@@ -50,7 +50,8 @@ pub fn open_variables(requirements: &ProjectRequirements) -> Vec<&str> {
 
 /// Asks the model about each project's open variables and applies the answers that pass
 /// validation, each recorded as a [`ModelDecision`]. `asking` hears of each question before
-/// it is asked (the first one loads a model: seconds).
+/// it is asked (the first one loads a model: seconds). Projects are asked at once, each on its
+/// own thread: the engine decodes concurrent questions to one model in one batch.
 pub fn classify(
     requirements: &mut [ProjectRequirements],
     projects: &[Project],
@@ -58,6 +59,7 @@ pub fn classify(
     models: &dyn Models,
     asking: &mut dyn FnMut(&str, usize),
 ) {
+    let mut open_projects = Vec::new();
     for req in requirements.iter_mut() {
         let Some(project) = projects.iter().find(|p| p.path == req.project) else { continue };
         let mut open: Vec<String> = open_variables(req).into_iter().map(str::to_owned).collect();
@@ -66,46 +68,62 @@ pub fn classify(
         }
         open.truncate(MAX_VARIABLES);
         asking(&req.project, open.len());
-        // The code using each variable, read once: every question and every validation of the
-        // project's answers reads it.
-        let uses: BTreeMap<String, String> = open
-            .iter()
-            .map(|name| {
-                let evidence = evidence_of(req, name);
-                (name.clone(), context(repo, &project.path, name, evidence))
-            })
-            .collect();
-        // A refused answer goes one model further down the chain; a reply without JSON means
-        // the chain is spent (or no model could answer).
-        let mut escalation = 0;
-        while !open.is_empty() {
-            let mut request = request(project, req, repo, &open, &uses);
-            request.escalation = escalation;
-            let reply = models.ask(Stage::Requirements, &request);
-            let Ok(json) = reply.json else { break };
-            let mut refused = Vec::new();
-            for name in &open {
-                let Some(answer) = json.get(name).and_then(|v| v.as_str()) else {
-                    refused.push(name.clone());
-                    continue;
-                };
-                let (validated, rejected) = match validate(project, req, name, answer, &uses[name]) {
-                    Ok((source, validated)) => {
-                        if let Some(e) = req.env.iter_mut().find(|e| &e.name == name) {
-                            e.source = source;
-                        }
-                        (validated, None)
-                    }
-                    Err(why) => {
-                        refused.push(name.clone());
-                        (String::new(), Some(why))
-                    }
-                };
-                req.decisions.push(decision(name, answer, &reply.model, reply.elapsed_ms, validated, rejected));
-            }
-            open = refused;
-            escalation += 1;
+        open_projects.push((req, project, open));
+    }
+    std::thread::scope(|s| {
+        for (req, project, open) in open_projects {
+            s.spawn(move || classify_project(req, project, repo, models, open));
         }
+    });
+}
+
+/// One project's question, and again for the variables whose answers were refused.
+fn classify_project(
+    req: &mut ProjectRequirements,
+    project: &Project,
+    repo: &RepoView,
+    models: &dyn Models,
+    mut open: Vec<String>,
+) {
+    // The code using each variable, read once: every question and every validation of the
+    // project's answers reads it.
+    let uses: BTreeMap<String, String> = open
+        .iter()
+        .map(|name| {
+            let evidence = evidence_of(req, name);
+            (name.clone(), context(repo, &project.path, name, evidence))
+        })
+        .collect();
+    // A refused answer goes one model further down the chain; a reply without JSON means
+    // the chain is spent (or no model could answer).
+    let mut escalation = 0;
+    while !open.is_empty() {
+        let mut request = request(project, req, repo, &open, &uses);
+        request.escalation = escalation;
+        let reply = models.ask(Stage::Requirements, &request);
+        let Ok(json) = reply.json else { break };
+        let mut refused = Vec::new();
+        for name in &open {
+            let Some(answer) = json.get(name).and_then(|v| v.as_str()) else {
+                refused.push(name.clone());
+                continue;
+            };
+            let (validated, rejected) = match validate(project, req, name, answer, &uses[name]) {
+                Ok((source, validated)) => {
+                    if let Some(e) = req.env.iter_mut().find(|e| &e.name == name) {
+                        e.source = source;
+                    }
+                    (validated, None)
+                }
+                Err(why) => {
+                    refused.push(name.clone());
+                    (String::new(), Some(why))
+                }
+            };
+            req.decisions.push(decision(name, answer, &reply.model, reply.elapsed_ms, validated, rejected));
+        }
+        open = refused;
+        escalation += 1;
     }
 }
 
