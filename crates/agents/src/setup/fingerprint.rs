@@ -102,7 +102,7 @@ pub(super) fn compute(step: &InstallStep, root: &Path, runtime_versions: &[Strin
         hash.update(b"\0");
         hash.update(step.command.argv.join("\0").as_bytes());
     } else {
-        for file in inputs(&step.command.evidence.file) {
+        for file in with_includes(root, inputs(&step.command.evidence.file)) {
             hash.update(b"\0file\0");
             hash.update(file.as_bytes());
             hash.update(b"\0");
@@ -128,6 +128,59 @@ fn inputs(evidence: &str) -> Vec<String> {
         Some(group) => group.iter().map(|f| format!("{dir}{f}")).collect(),
         None => vec![evidence.to_owned()],
     }
+}
+
+/// `files` and the requirements files they include (`-r base.txt`, `-c constraints.txt`),
+/// transitively, resolved against the including file's directory: editing an included file
+/// must re-run the install as much as editing the named one.
+fn with_includes(root: &Path, files: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for file in files {
+        if !out.contains(&file) {
+            out.push(file);
+        }
+    }
+    // Breadth first over `out` itself: each file once, in the order they are named.
+    let mut next = 0;
+    while next < out.len() && out.len() < 64 {
+        let file = out[next].clone();
+        next += 1;
+        if !file.ends_with(".txt") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root.join(&file)) else { continue };
+        let dir = file.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        for line in text.lines() {
+            let line = line.trim();
+            let rest = ["-r", "--requirement", "-c", "--constraint"].iter().find_map(|flag| line.strip_prefix(flag));
+            let Some(target) = rest.and_then(|r| r.trim_start_matches(['=', ' ', '\t']).split_whitespace().next())
+            else {
+                continue;
+            };
+            let joined = if dir.is_empty() { target.to_owned() } else { format!("{dir}/{target}") };
+            if let Some(included) = normalise(&joined)
+                && !out.contains(&included)
+            {
+                out.push(included);
+            }
+        }
+    }
+    out
+}
+
+/// `a/./b/../c` → `a/c`; `None` when it leaves the repository.
+fn normalise(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// `.repo-run/setup.json`.
@@ -240,6 +293,24 @@ mod tests {
         let install = step(&["npm", "install"], "package.json");
         let ci = step(&["npm", "ci"], "package-lock.json");
         assert_eq!(compute(&install, dir.path(), &[]), compute(&ci, dir.path(), &[]));
+    }
+
+    #[test]
+    fn an_included_requirements_file_is_part_of_the_install() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("requirements")).unwrap();
+        std::fs::write(dir.path().join("requirements/web.txt"), "-r base.txt\n-c ../constraints.txt\nmarkupsafe\n")
+            .unwrap();
+        std::fs::write(dir.path().join("requirements/base.txt"), "flask==3.0.0\n").unwrap();
+        std::fs::write(dir.path().join("constraints.txt"), "werkzeug<4\n").unwrap();
+        let pip = step(&[".venv/bin/pip", "install", "-r", "requirements/web.txt"], "requirements/web.txt");
+        assert_eq!(
+            with_includes(dir.path(), inputs("requirements/web.txt")),
+            ["requirements/web.txt", "requirements/base.txt", "constraints.txt"]
+        );
+        let before = compute(&pip, dir.path(), &[]);
+        std::fs::write(dir.path().join("requirements/base.txt"), "flask==3.1.0\n").unwrap();
+        assert_ne!(compute(&pip, dir.path(), &[]), before, "editing base.txt re-runs pip");
     }
 
     #[test]
