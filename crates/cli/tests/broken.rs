@@ -212,6 +212,16 @@ fn a_table_only_a_flask_command_creates_is_created_by_it() {
 }
 
 #[test]
+fn two_scripts_that_both_create_the_table_are_tried_in_the_rules_order_without_a_model() {
+    // init_db.py and create_tables.py are named alike and both create `notes`: the rule cannot
+    // order them (its question for the DB model); with no model, its order (by name) stands.
+    let p = broken("python-sqlite-two-table-scripts");
+    let report = fixed_by(&p, &[("run_script", "db.missing-table")], "notes: 0");
+    assert_eq!(report["fixes"][0]["action"]["script"], "create_tables.py");
+    down_clean(&p, &report);
+}
+
+#[test]
 fn a_postgres_table_only_an_npm_script_creates_is_created_by_it() {
     let mut p = broken("node-pg-table-from-script");
     let _registry = npm_registry(&mut p);

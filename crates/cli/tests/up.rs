@@ -578,6 +578,36 @@ fn requirements_files_no_rule_can_choose_among_are_the_setup_models_question() {
 }
 
 #[test]
+fn scripts_the_missing_table_rule_cannot_order_are_the_db_models_question() {
+    // The app stops at start with `no such table: notes`. init_db.py and create_tables.py are
+    // named alike and both create it: the rule cannot order them, so the default DB model
+    // (SmolLM2) chooses under a grammar of their ids, after reading both. Either is right here;
+    // the run must end healthy with the choice's provenance in the Fixer's attempt.
+    let p = Project::copy("broken/python-sqlite-two-table-scripts");
+    let (code, report) = p.up();
+    assert_eq!(code, 0, "{report:#}");
+    let applied: Vec<&Value> =
+        report["fixes"].as_array().unwrap().iter().filter(|f| f["outcome"] == "applied").collect();
+    assert_eq!(applied.len(), 1, "{report:#}");
+    let fix = applied[0];
+    assert_eq!(fix["action"]["action"], "run_script");
+    assert!(["init_db.py", "create_tables.py"].contains(&fix["action"]["script"].as_str().unwrap()), "{fix:#}");
+    let source = fix["source"].as_str().unwrap();
+    assert!(source.starts_with("model:") && source.contains(".gguf"), "{source}");
+    assert!(source.contains("the db model chose among 2 scripts"), "{source}");
+    let decision = report["decisions"].as_array().unwrap().iter().find(|d| d["agent"] == "db").cloned();
+    let decision = decision.unwrap_or_else(|| panic!("the DB model's decision is in the report: {report:#}"));
+    assert_eq!(decision["question"], "script creating table notes");
+    assert_eq!(decision["answer"], format!("python {}", fix["action"]["script"].as_str().unwrap()));
+    assert!(decision["validated"].as_str().unwrap().contains("names the table notes"), "{decision:#}");
+    let (status, body) = http("GET", &format!("{}/", app_url(&report)), None);
+    assert_eq!((status, body.as_str()), (200, "notes: 0\n"));
+    let id = p.project_id();
+    p.down(true);
+    assert_all_gone(&id, &pids(&report));
+}
+
+#[test]
 fn a_log_no_rule_reads_is_read_by_the_health_model_and_checked_against_its_lines() {
     // A worker without a port logs an error and idles: the rules call a live worker up once it
     // settles. The default Health model (SmolLM2) reads its log instead; its answer counts only

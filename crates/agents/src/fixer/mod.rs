@@ -17,6 +17,7 @@
 
 pub mod action;
 mod apply;
+mod choose_script;
 pub mod model;
 mod model_choice;
 mod requirements_txt;
@@ -146,8 +147,11 @@ impl Agent for FixerAgent {
             return Ok(());
         }
         let started = Instant::now();
-        let diagnosis = diagnose(board, &failure);
+        let mut diagnosis = diagnose(board, &failure);
         let elapsed = started.elapsed();
+        for d in std::mem::take(&mut diagnosis.decisions) {
+            board.run_decisions.push((failure.project.clone(), d));
+        }
         let mut attempt = FixAttempt {
             signature: diagnosis.signature.clone(),
             step: failure.step_key(),
@@ -228,6 +232,9 @@ struct Verdict {
     explanation: Option<String>,
     /// A rule recognised the failure (its actions may all have been tried).
     recognised: bool,
+    /// What a model of another agent decided on the way (the DB model's script), recorded
+    /// whether it counted or not.
+    decisions: Vec<crate::plan::ModelDecision>,
 }
 
 fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
@@ -240,6 +247,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
     let facts =
         validate::Facts { root: board.repo.root(), board: Some(board), allow_system: board.options.allow_system };
     let mut rejected = Vec::new();
+    let mut decisions = Vec::new();
     let consider = |action: &FixAction, source: String, rejected: &mut Vec<(FixAction, String, String)>| {
         if already_tried(board, &signature, action) {
             return false;
@@ -253,6 +261,37 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
         }
     };
     for d in &diagnoses {
+        // Candidates the rule could not order: the DB model may choose among those that could
+        // run (the rule's order stands otherwise).
+        if d.tied > 1
+            && let Some(models) = &board.models
+        {
+            let open: Vec<&FixAction> = d.candidates[..d.tied]
+                .iter()
+                .filter(|a| !already_tried(board, &signature, a) && validate::check(a, &facts).is_ok())
+                .collect();
+            if open.len() > 1 {
+                board.reporter.step(
+                    Stage::Fixer,
+                    &format!("{}: {} scripts fit equally: asking the DB model", d.signal.summary, open.len()),
+                );
+                let mut refused = |why: String| board.reporter.note(Stage::Fixer, &why);
+                let dir = board.repo.root().join(if failure.project == "." { "" } else { failure.project.as_str() });
+                let answer = choose_script::ask(&dir, d, &open, models.as_ref(), &mut refused);
+                decisions.extend(answer.decision);
+                if let Some(chosen) = answer.chosen {
+                    return Verdict {
+                        signature,
+                        summary,
+                        chosen: Some(chosen),
+                        rejected,
+                        explanation: None,
+                        recognised,
+                        decisions,
+                    };
+                }
+            }
+        }
         for action in &d.candidates {
             let source = format!("rule:{}", d.signal.rule);
             if consider(action, source.clone(), &mut rejected) {
@@ -263,6 +302,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
                     rejected,
                     explanation: None,
                     recognised,
+                    decisions,
                 };
             }
         }
@@ -270,7 +310,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
     // A rule that explains why nothing can be done decides: the model is not asked.
     let explanation = diagnoses.iter().find_map(|d| d.explanation.clone());
     if explanation.is_some() && diagnoses.iter().all(|d| d.candidates.is_empty()) {
-        return Verdict { signature, summary, chosen: None, rejected, explanation, recognised };
+        return Verdict { signature, summary, chosen: None, rejected, explanation, recognised, decisions };
     }
     if let Some(models) = &board.models {
         let request = model::request(board, failure, &board.fix_attempts);
@@ -287,6 +327,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
                         rejected,
                         explanation,
                         recognised,
+                        decisions,
                     };
                 }
                 if already_tried(board, &signature, &action) {
@@ -298,7 +339,7 @@ fn diagnose(board: &Blackboard, failure: &Failure) -> Verdict {
             }
         }
     }
-    Verdict { signature, summary, chosen: None, rejected, explanation, recognised }
+    Verdict { signature, summary, chosen: None, rejected, explanation, recognised, decisions }
 }
 
 /// What the rules alone make of a failure, as [`diagnose`] would before a model is asked: the

@@ -88,6 +88,87 @@ fn setup_without_seed(name: &str) -> bool {
     SETUP_WORDS.iter().filter(|w| **w != "seed").any(|w| name.contains(w))
 }
 
+/// What `script` does, as text: the package.json command or Makefile recipe with the files it
+/// runs, a Flask command's function, a Python file. For the rule that prefers a script naming
+/// the missing table, and for the DB model's question when scripts tie. At most 4 KB.
+pub fn definition(dir: &Path, script: &Script) -> String {
+    const LIMIT: usize = 4096;
+    let read = |rel: &str| {
+        let path = dir.join(rel);
+        let small = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= 256 * 1024);
+        if small { std::fs::read_to_string(path).ok() } else { None }
+    };
+    let mut text = match script.runner {
+        ScriptRunner::Npm => read("package.json")
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|j| j.get("scripts")?.get(&script.name)?.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        ScriptRunner::Make => read("Makefile").or_else(|| read("makefile")).map_or_else(String::new, |make| {
+            let header = format!("{}:", script.name);
+            make.lines()
+                .skip_while(|l| !l.starts_with(&header))
+                .skip(1)
+                .take_while(|l| l.starts_with('\t') || l.trim().is_empty())
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+        ScriptRunner::DjangoManage => format!("django manage.py {}: creates the tables of every model", script.name),
+        ScriptRunner::Flask => python_files(dir)
+            .iter()
+            .filter_map(|f| read(f))
+            .find_map(|t| {
+                FLASK_COMMAND.captures_iter(&t).find_map(|c| {
+                    let name = c.get(1).map_or_else(|| c[2].replace('_', "-"), |m| m.as_str().to_owned());
+                    if name != script.name {
+                        return None;
+                    }
+                    let start = c.get(0)?.start();
+                    let body = &t[start..];
+                    // To the next top-level definition.
+                    let end = body[1..].find("\n@").or_else(|| body[1..].find("\ndef ")).map_or(body.len(), |e| e + 1);
+                    Some(body[..end].to_owned())
+                })
+            })
+            .unwrap_or_default(),
+        ScriptRunner::PythonFile => read(&script.name).unwrap_or_default(),
+    };
+    // The files a command runs (`node db/setup.js`, `psql -f schema.sql`): what they do is the
+    // script's definition too.
+    if matches!(script.runner, ScriptRunner::Npm | ScriptRunner::Make) {
+        let files: Vec<String> = text
+            .split_whitespace()
+            .filter(|w| w.contains('.') && !w.starts_with('-'))
+            .filter_map(|w| read(w.trim_matches(|c| c == '"' || c == '\'')))
+            .collect();
+        for f in files {
+            text.push('\n');
+            text.push_str(&f);
+        }
+    }
+    if text.len() > LIMIT {
+        let mut end = LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// Whether `definition` names `table` as a word (`notes` in `CREATE TABLE notes (`), any case.
+pub fn names_table(definition: &str, table: &str) -> bool {
+    let lower = definition.to_ascii_lowercase();
+    let table = table.to_ascii_lowercase();
+    lower.match_indices(&table).any(|(i, _)| {
+        let before = lower[..i].chars().next_back();
+        let after = lower[i + table.len()..].chars().next();
+        let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        boundary(before) && boundary(after)
+    })
+}
+
 /// Python files at the top of `dir` and one level down (where Flask apps and their CLI live).
 fn python_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();

@@ -6,7 +6,7 @@
 use super::{Context, Diagnosis, Rule, between};
 use crate::failure::StepKind;
 use crate::fixer::action::FixAction;
-use crate::fixer::scripts::{declared, setup_score};
+use crate::fixer::scripts::{declared, definition, names_table, setup_score};
 
 pub struct MissingTable;
 
@@ -21,27 +21,38 @@ impl Rule for MissingTable {
             return None;
         }
         let table = cx.lines().rev().find_map(table_in)?;
-        let mut scripts: Vec<_> = declared(&cx.project_dir())
-            .into_iter()
-            .map(|s| (setup_score(&s.name), s))
-            .filter(|(n, _)| *n > 0)
-            .collect();
-        // Best named first; a script the README mentions wins a tie.
+        let dir = cx.project_dir();
         let readme = cx.read("README.md").unwrap_or_default();
-        scripts.sort_by_key(|(score, s)| (std::cmp::Reverse(*score), !readme.contains(&s.name), s.name.clone()));
+        // Best named first; then one whose definition names the table; then one the README
+        // mentions. What is still equal after that, the rule cannot order.
+        let mut scripts: Vec<_> = declared(&dir)
+            .into_iter()
+            .map(|s| {
+                let score = setup_score(&s.name);
+                let key =
+                    (std::cmp::Reverse(score), !names_table(&definition(&dir, &s), &table), !readme.contains(&s.name));
+                (score, key, s)
+            })
+            .filter(|(n, _, _)| *n > 0)
+            .collect();
+        scripts.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.name.cmp(&b.2.name)));
+        let first_key = scripts.first().map(|s| s.1);
         let before = if f.step == StepKind::Migrate { StepKind::Migrate } else { StepKind::Start };
         let mut diagnosis = Diagnosis::new(
             self.id(),
             vec![("table", table.clone())],
             format!("the table {table} does not exist: a script of the project creates it"),
         );
-        for (_, script) in scripts {
+        for (_, key, script) in scripts {
             // The script that just failed is no cure for its own failure.
             let runs_it = script.runner.argv(&script.name).first().map(String::as_str)
                 == f.argv.first().map(String::as_str)
                 && f.argv.last() == Some(&script.name);
             if runs_it {
                 continue;
+            }
+            if Some(key) == first_key && diagnosis.candidates.len() == diagnosis.tied {
+                diagnosis.tied += 1;
             }
             diagnosis = diagnosis.with(FixAction::RunScript {
                 project: f.project.clone(),
@@ -119,6 +130,45 @@ mod tests {
             .collect();
         assert_eq!(names, ["db:setup", "db:seed"]);
         assert_eq!(d.signal.keys, [("table", "todos".to_owned())]);
+    }
+
+    #[test]
+    fn a_script_naming_the_table_wins_and_equal_ones_are_tied() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(
+            p.join("init_db.py"),
+            "import sqlite3\nsqlite3.connect('a.db').execute('CREATE TABLE notes (id)')\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("create_tables.py"),
+            "import sqlite3\nsqlite3.connect('a.db').execute('CREATE TABLE users (id)')\n",
+        )
+        .unwrap();
+        let f = failure(
+            Stage::Health,
+            StepKind::Health,
+            &["python", "app.py"],
+            "sqlite3.OperationalError: no such table: notes",
+        );
+        let scripts = |d: &Diagnosis| -> Vec<String> {
+            d.candidates
+                .iter()
+                .map(|a| match a {
+                    FixAction::RunScript { script, .. } => script.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let d = MissingTable.diagnose(&Context::bare(&f, p)).unwrap();
+        assert_eq!(scripts(&d), ["init_db.py", "create_tables.py"], "the one that names notes first");
+        assert_eq!(d.tied, 1, "the rule decided");
+        // Both create notes: the rule cannot tell them apart.
+        std::fs::write(p.join("create_tables.py"), "db.execute('CREATE TABLE notes (id)')\n").unwrap();
+        let d = MissingTable.diagnose(&Context::bare(&f, p)).unwrap();
+        assert_eq!(scripts(&d), ["create_tables.py", "init_db.py"]);
+        assert_eq!(d.tied, 2);
     }
 
     #[test]

@@ -46,11 +46,20 @@ pub struct Diagnosis {
     pub candidates: Vec<FixAction>,
     /// Said instead of (or after) the candidates: "port 3000 is held by pid 42 (node)".
     pub explanation: Option<String>,
+    /// How many of the first candidates the rule could not order (equally good by everything
+    /// it knows): more than one is a question for a model (which of the tied scripts creates
+    /// the missing table is the DB model's).
+    pub tied: usize,
 }
 
 impl Diagnosis {
     pub fn new(rule: &'static str, keys: Vec<(&'static str, String)>, summary: impl Into<String>) -> Self {
-        Diagnosis { signal: Signal { rule, keys, summary: summary.into() }, candidates: Vec::new(), explanation: None }
+        Diagnosis {
+            signal: Signal { rule, keys, summary: summary.into() },
+            candidates: Vec::new(),
+            explanation: None,
+            tied: 0,
+        }
     }
 
     pub fn with(mut self, action: FixAction) -> Self {
