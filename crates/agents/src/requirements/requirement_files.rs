@@ -151,8 +151,7 @@ fn requirement_name(line: &str) -> Option<String> {
     }
     let name: String =
         line.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
-    let normalised = name.to_ascii_lowercase().replace(['_', '.'], "-");
-    (!normalised.is_empty()).then_some(normalised)
+    (!name.is_empty()).then(|| crate::detection::providers::pep503_name(&name))
 }
 
 fn is_requirement(line: &str) -> bool {
@@ -186,24 +185,10 @@ fn includes(repo: &RepoView, dir: &str, file: &str) -> Vec<String> {
                 .or_else(|| line.strip_prefix("--requirement"))?
                 .trim_start_matches(['=', ' ', '\t']);
             let target = rest.split_whitespace().next()?;
-            normalise(&if base.is_empty() { target.to_owned() } else { format!("{base}/{target}") })
+            // Relative to the project: `.` is the project itself, not a file.
+            crate::repo::normalize_join(if base.is_empty() { "." } else { base }, target).filter(|p| p != ".")
         })
         .collect()
-}
-
-/// `a/./b/../c` → `a/c`; `None` when it leaves the project.
-fn normalise(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 fn has_word(file: &str, words: &[&str]) -> bool {

@@ -157,8 +157,8 @@ fn with_includes(root: &Path, files: Vec<String>) -> Vec<String> {
             else {
                 continue;
             };
-            let joined = if dir.is_empty() { target.to_owned() } else { format!("{dir}/{target}") };
-            if let Some(included) = normalise(&joined)
+            let dir = if dir.is_empty() { "." } else { dir };
+            if let Some(included) = crate::repo::normalize_join(dir, target).filter(|p| p != ".")
                 && !out.contains(&included)
             {
                 out.push(included);
@@ -166,21 +166,6 @@ fn with_includes(root: &Path, files: Vec<String>) -> Vec<String> {
         }
     }
     out
-}
-
-/// `a/./b/../c` → `a/c`; `None` when it leaves the repository.
-fn normalise(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// `.repo-run/setup.json`.

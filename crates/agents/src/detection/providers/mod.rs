@@ -15,6 +15,7 @@ pub mod services;
 
 use super::Provider;
 pub(crate) use docker::shell_words;
+pub(crate) use python::normalise as pep503_name;
 
 /// Every provider, in precedence order.
 pub static ALL: &[&dyn Provider] = &[
