@@ -427,12 +427,16 @@ fn owned(argv: &[&str]) -> Vec<String> {
     argv.iter().map(|a| (*a).to_owned()).collect()
 }
 
-/// Whether pip can install the project itself: a setup script, or a pyproject.toml that
-/// declares a package (not one that only configures tools, which requirements files beside it
-/// are for).
+/// Whether pip can install the project itself: a setup script, a setup.cfg with package
+/// metadata, or a pyproject.toml that declares a package; not files that only configure tools
+/// (flake8, isort, black, coverage), which requirements files beside them are for.
 fn installable_project(at: &Dir<'_>) -> bool {
+    let setup_cfg_declares = || {
+        read(at.repo, &join(at.dir, "setup.cfg"))
+            .is_some_and(|t| t.content.lines().any(|l| matches!(l.trim(), "[metadata]" | "[options]")))
+    };
     at.has("setup.py")
-        || at.has("setup.cfg")
+        || setup_cfg_declares()
         || read_toml(at.repo, &join(at.dir, "pyproject.toml")).is_some_and(|(_, t)| {
             t.contains_key("project") || t.contains_key("build-system") || {
                 t.get("tool").and_then(|tool| tool.get("poetry")).is_some()
@@ -701,6 +705,13 @@ mod tests {
         let tools_only =
             [("pyproject.toml", "[tool.black]\nline-length = 100\n"), ("requirements-prod.txt", "flask\n")];
         assert_eq!(displays(&tools_only, PackageManager::Pip)[1], ".venv/bin/pip install -r requirements-prod.txt");
+        // Nor is a setup.cfg of flake8 and isort settings (cookiecutter-django's layout).
+        let lint_only = [
+            ("setup.cfg", "[flake8]\nmax-line-length = 120\n\n[isort]\nline-length = 88\n"),
+            ("requirements/base.txt", "django\n"),
+            ("requirements/local.txt", "-r base.txt\n"),
+        ];
+        assert_eq!(displays(&lint_only, PackageManager::Pip)[1], ".venv/bin/pip install -r requirements/local.txt");
         let package = [("pyproject.toml", "[project]\nname='a'\n"), ("requirements-prod.txt", "flask\n")];
         assert_eq!(displays(&package, PackageManager::Pip)[1], ".venv/bin/pip install -e .");
     }

@@ -16,8 +16,23 @@ use crate::plan::Project;
 use crate::repo::{RepoView, join};
 
 /// Words of a file name that mean tests, linting, docs or CI only: not a way to run the app.
-const NOT_FOR_RUNNING: &[&str] =
-    &["test", "tests", "testing", "lint", "linting", "docs", "doc", "ci", "typing", "mypy", "coverage", "format"];
+const NOT_FOR_RUNNING: &[&str] = &[
+    "test",
+    "tests",
+    "testing",
+    "lint",
+    "linting",
+    "docs",
+    "doc",
+    "readthedocs",
+    "sphinx",
+    "mkdocs",
+    "ci",
+    "typing",
+    "mypy",
+    "coverage",
+    "format",
+];
 
 /// Words of a file name that mean local development: what `up` does.
 const LOCAL: &[&str] = &["local", "dev", "develop", "development"];
@@ -240,6 +255,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.file, "requirements-prod.txt");
         assert!(c.open.is_empty());
+    }
+
+    #[test]
+    fn per_process_files_beside_a_dev_file_take_the_dev_file() {
+        // A layout of a large Django platform: shared packages, dev and prod on top of them,
+        // a docs build and pinned worker stacks per Python version.
+        let c = choice(&[
+            MANAGE,
+            ("requirements/common.txt", "django==4.2\ncelery\n"),
+            ("requirements/dev.txt", "-r common.txt\nautoflake\n"),
+            ("requirements/prod.txt", "-r common.txt\ngunicorn\n"),
+            ("requirements/readthedocs.txt", "sphinx-autobuild\n"),
+            ("requirements/code_upload_worker.txt", "kubernetes\nrequests\n"),
+            ("requirements/worker_py3_9.txt", "numpy\n"),
+        ])
+        .unwrap();
+        assert_eq!(c.file, "requirements/dev.txt");
+        assert!(c.open.is_empty(), "{c:?}");
     }
 
     #[test]
