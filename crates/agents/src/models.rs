@@ -37,6 +37,44 @@ pub trait Models: Send + Sync {
     fn ask(&self, stage: Stage, request: &ModelRequest) -> ModelReply;
 }
 
+/// A question whose answer is one of `count` candidates: ids `<prefix>1`, `<prefix>2`, … forced
+/// by the grammar, and a short reason. Detection's start command, Setup's requirements file and
+/// the DB model's script are all of this shape.
+pub(crate) fn choice_request(system: &str, user: String, prefix: char, count: usize) -> ModelRequest {
+    let ids: Vec<String> = (0..count).map(|i| choice_id(prefix, i)).collect();
+    ModelRequest {
+        system: system.to_owned(),
+        user,
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "choice": {"type": "string", "enum": ids},
+                "reason": {"type": "string", "maxLength": 120}
+            },
+            "required": ["choice", "reason"],
+            "additionalProperties": false
+        }),
+        max_tokens: 80,
+        escalation: 0,
+    }
+}
+
+/// The id of candidate `index` (from 0) in a [`choice_request`]: `c1`, `f2`, `s3`.
+pub(crate) fn choice_id(prefix: char, index: usize) -> String {
+    format!("{prefix}{}", index + 1)
+}
+
+/// The candidate a [`choice_request`]'s answer names, when it is one of the `count` offered.
+pub(crate) fn chosen_index(json: &serde_json::Value, prefix: char, count: usize) -> Option<usize> {
+    let id = json.get("choice")?.as_str()?;
+    id.strip_prefix(prefix)?.parse::<usize>().ok()?.checked_sub(1).filter(|i| *i < count)
+}
+
+/// The model's one-line reason in a [`choice_request`]'s answer, at most 200 characters.
+pub(crate) fn choice_reason(json: &serde_json::Value) -> String {
+    json.get("reason").and_then(|r| r.as_str()).unwrap_or("").chars().take(200).collect()
+}
+
 /// The lines every agent's question starts with: the project's directory, languages and
 /// frameworks.
 pub(crate) fn describe_project(project: &Project) -> String {

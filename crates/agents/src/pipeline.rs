@@ -586,6 +586,19 @@ impl Pipeline {
     }
 }
 
+/// `project: start chosen by the detection model (model, 1.2 s): answer (what was validated)`.
+fn chosen_note(project: &str, d: &ModelDecision) -> String {
+    format!(
+        "{project}: {} chosen by the {} model ({}, {:.1} s): {} ({})",
+        d.question,
+        d.agent,
+        d.model,
+        d.latency_ms as f64 / 1000.0,
+        d.answer,
+        d.validated
+    )
+}
+
 /// The built-in Detection agent: rules over the repository view.
 pub struct DetectionAgent;
 
@@ -615,19 +628,7 @@ impl Agent for DetectionAgent {
             );
             for project in &detection.projects {
                 for d in project.decisions.iter().filter(|d| d.rejected.is_none()) {
-                    reporter.note(
-                        Stage::Detection,
-                        &format!(
-                            "{}: {} chosen by the {} model ({}, {:.1} s): {} ({})",
-                            project.path,
-                            d.question,
-                            d.agent,
-                            d.model,
-                            d.latency_ms as f64 / 1000.0,
-                            d.answer,
-                            d.validated
-                        ),
-                    );
+                    reporter.note(Stage::Detection, &chosen_note(&project.path, d));
                 }
             }
         }
@@ -691,16 +692,7 @@ impl Agent for RequirementsAgent {
                     reporter.note(
                         Stage::Requirements,
                         &match &d.rejected {
-                            None => format!(
-                                "{}: {} chosen by the {} model ({}, {:.1} s): {} ({})",
-                                project.project,
-                                d.question,
-                                d.agent,
-                                d.model,
-                                d.latency_ms as f64 / 1000.0,
-                                d.answer,
-                                d.validated
-                            ),
+                            None => chosen_note(&project.project, d),
                             Some(why) => format!(
                                 "{}: the {} model's answer for {} ({}) was refused: {why}",
                                 project.project, d.agent, d.question, d.answer

@@ -7,7 +7,7 @@
 //! project ([`ModelDecision`]). Without a model the question stays open and `up` reports the
 //! candidates (exit 7).
 
-use crate::models::{ModelRequest, Models};
+use crate::models::{ModelRequest, Models, choice_id, choice_reason, chosen_index};
 use crate::pipeline::Stage;
 use crate::plan::{Detection, ModelDecision, PortFinding, Project, ProjectRole, StartCandidate, Warning};
 use crate::repo::RepoView;
@@ -94,12 +94,10 @@ fn ask(
     request.escalation = escalation;
     let reply = models.ask(Stage::Detection, &request);
     let json = reply.json.map_err(|e| format!("{}: {e}", reply.model))?;
-    let choice = json.get("choice").and_then(|c| c.as_str()).ok_or_else(|| format!("no choice in {json}"))?;
     // The grammar only allows the ids offered; anything else is a broken backend.
-    let index = candidate_index(choice)
-        .filter(|i| *i < offered.len())
-        .ok_or_else(|| format!("{choice:?} is not one of the candidates"))?;
-    let reason = json.get("reason").and_then(|r| r.as_str()).unwrap_or("").chars().take(200).collect();
+    let index = chosen_index(&json, PREFIX, offered.len())
+        .ok_or_else(|| format!("{} is not one of the candidates", json.get("choice").unwrap_or(&json)))?;
+    let reason = choice_reason(&json);
     let chosen = offered[index].clone();
     if project.ports.is_empty() {
         // The port the command gives, else the one the code reads `PORT` with (an app that
@@ -130,13 +128,8 @@ fn ask(
     })
 }
 
-fn candidate_id(index: usize) -> String {
-    format!("c{}", index + 1)
-}
-
-fn candidate_index(id: &str) -> Option<usize> {
-    id.strip_prefix('c')?.parse::<usize>().ok()?.checked_sub(1)
-}
+/// Candidate ids: `c1`, `c2`, … (commands).
+const PREFIX: char = 'c';
 
 /// The question: what the project is, and each candidate with the prose line that
 /// introduces it in the documentation.
@@ -153,32 +146,20 @@ pub fn request(project: &Project, repo: &RepoView, offered: &[StartCandidate]) -
     user.push_str("Commands its documentation gives:\n");
     for (i, c) in offered.iter().enumerate() {
         let intro = introduction(repo, &c.command.evidence.file, c.command.evidence.line);
-        user.push_str(&format!("{}: {}", candidate_id(i), c.command.display));
+        user.push_str(&format!("{}: {}", choice_id(PREFIX, i), c.command.display));
         match intro {
             Some(intro) => user.push_str(&format!("   (after \"{intro}\" in {})\n", c.command.evidence.file)),
             None => user.push_str(&format!("   (in {})\n", c.command.evidence.file)),
         }
     }
     user.push_str("Which command starts the application (a server or a long-running process)?");
-    let ids: Vec<String> = (0..offered.len()).map(candidate_id).collect();
-    ModelRequest {
-        system: "You are the Detection agent of repo-run. You choose, among commands taken from a project's \
-                 documentation, the one that starts its application. Answer JSON: the id of the command and a \
-                 short reason."
-            .into(),
+    crate::models::choice_request(
+        "You are the Detection agent of repo-run. You choose, among commands taken from a project's documentation, \
+         the one that starts its application. Answer JSON: the id of the command and a short reason.",
         user,
-        schema: serde_json::json!({
-            "type": "object",
-            "properties": {
-                "choice": {"type": "string", "enum": ids},
-                "reason": {"type": "string", "maxLength": 120}
-            },
-            "required": ["choice", "reason"],
-            "additionalProperties": false
-        }),
-        max_tokens: 80,
-        escalation: 0,
-    }
+        PREFIX,
+        offered.len(),
+    )
 }
 
 /// The nearest prose line above a documented command (`Run it with:`), trimmed to a

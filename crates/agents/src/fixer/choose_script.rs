@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::fixer::action::FixAction;
 use crate::fixer::rules::Diagnosis;
 use crate::fixer::scripts::{Script, definition, names_table};
-use crate::models::{ModelRequest, Models};
+use crate::models::{ModelRequest, Models, choice_id, choice_reason, chosen_index};
 use crate::pipeline::Stage;
 use crate::plan::ModelDecision;
 
@@ -64,8 +64,7 @@ pub fn ask(
             return none();
         }
     };
-    let Some(index) = json.get("choice").and_then(|c| c.as_str()).and_then(candidate_index).filter(|i| *i < open.len())
-    else {
+    let Some(index) = chosen_index(&json, PREFIX, open.len()) else {
         return none();
     };
     let (script, text) = &scripts[index];
@@ -85,7 +84,7 @@ pub fn ask(
         model: reply.model.clone(),
         latency_ms: reply.elapsed_ms,
         candidates: open.len(),
-        reason: json.get("reason").and_then(|r| r.as_str()).unwrap_or("").chars().take(200).collect(),
+        reason: choice_reason(&json),
         validated: validated.clone(),
         rejected: None,
     };
@@ -104,13 +103,8 @@ pub fn ask(
     Answer { chosen: Some((open[index].clone(), source)), decision: Some(decision) }
 }
 
-fn candidate_id(index: usize) -> String {
-    format!("s{}", index + 1)
-}
-
-fn candidate_index(id: &str) -> Option<usize> {
-    id.strip_prefix('s')?.parse::<usize>().ok()?.checked_sub(1)
-}
+/// Candidate ids: `s1`, `s2`, … (scripts).
+const PREFIX: char = 's';
 
 /// The question: the missing table and each script with its definition.
 fn request(table: &str, scripts: &[(Script, String)]) -> ModelRequest {
@@ -120,30 +114,19 @@ fn request(table: &str, scripts: &[(Script, String)]) -> ModelRequest {
         let shown: Vec<&str> = text.lines().take(DEFINITION_LINES).collect();
         user.push_str(&format!(
             "{}: {}\n{}\n",
-            candidate_id(i),
+            choice_id(PREFIX, i),
             script.runner.display(&script.name),
             shown.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
         ));
     }
     user.push_str(&format!("Which script creates the table `{table}`?"));
-    let ids: Vec<String> = (0..scripts.len()).map(candidate_id).collect();
-    ModelRequest {
-        system: "You are the DB agent of repo-run. You choose which of a project's scripts to run so that a missing \
-                 database table exists. Answer JSON: the id of the script and a short reason."
-            .into(),
+    crate::models::choice_request(
+        "You are the DB agent of repo-run. You choose which of a project's scripts to run so that a missing database \
+         table exists. Answer JSON: the id of the script and a short reason.",
         user,
-        schema: serde_json::json!({
-            "type": "object",
-            "properties": {
-                "choice": {"type": "string", "enum": ids},
-                "reason": {"type": "string", "maxLength": 120}
-            },
-            "required": ["choice", "reason"],
-            "additionalProperties": false
-        }),
-        max_tokens: 80,
-        escalation: 0,
-    }
+        PREFIX,
+        scripts.len(),
+    )
 }
 
 #[cfg(test)]

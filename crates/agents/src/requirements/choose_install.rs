@@ -8,7 +8,7 @@
 //! a refused one goes one model down the chain, and past its end the rules' pick stays. The
 //! answer rewrites the pip step and is recorded in [`ProjectRequirements::decisions`].
 
-use crate::models::{ModelRequest, Models};
+use crate::models::{ModelRequest, Models, choice_id, choice_reason, chosen_index};
 use crate::pipeline::Stage;
 use crate::plan::{ModelDecision, Project, ProjectRequirements};
 use crate::repo::RepoView;
@@ -63,16 +63,10 @@ fn choose_one(req: &mut ProjectRequirements, project: &Project, repo: &RepoView,
         request.escalation = escalation;
         let reply = models.ask(Stage::Setup, &request);
         let Ok(json) = reply.json else { return };
-        let Some(chosen) = json
-            .get("choice")
-            .and_then(|c| c.as_str())
-            .and_then(candidate_index)
-            .and_then(|i| candidates.get(i))
-            .cloned()
-        else {
+        let Some(chosen) = chosen_index(&json, PREFIX, candidates.len()).map(|i| candidates[i].clone()) else {
             return;
         };
-        let reason: String = json.get("reason").and_then(|r| r.as_str()).unwrap_or("").chars().take(200).collect();
+        let reason = choice_reason(&json);
         let mut decision = ModelDecision {
             question: QUESTION.into(),
             answer: chosen.clone(),
@@ -138,13 +132,8 @@ fn rewrite(req: &mut ProjectRequirements, rule_file: &str, chosen: &str) {
     }
 }
 
-fn candidate_id(index: usize) -> String {
-    format!("f{}", index + 1)
-}
-
-fn candidate_index(id: &str) -> Option<usize> {
-    id.strip_prefix('f')?.parse::<usize>().ok()?.checked_sub(1)
-}
+/// Candidate ids: `f1`, `f2`, … (files).
+const PREFIX: char = 'f';
 
 /// The question: the project, and each file's first lines.
 pub fn request(project: &Project, repo: &RepoView, files: &[String]) -> ModelRequest {
@@ -153,7 +142,7 @@ pub fn request(project: &Project, repo: &RepoView, files: &[String]) -> ModelReq
     for (i, file) in files.iter().enumerate() {
         user.push_str(&format!(
             "{}: {file}\n{}\n",
-            candidate_id(i),
+            choice_id(PREFIX, i),
             indent(&head(repo, &project.path, file, HEAD_LINES))
         ));
     }
@@ -161,24 +150,13 @@ pub fn request(project: &Project, repo: &RepoView, files: &[String]) -> ModelReq
         "repo-run installs one of them into a virtualenv and starts the app for local development. Which file \
          installs what the app needs to run?",
     );
-    let ids: Vec<String> = (0..files.len()).map(candidate_id).collect();
-    ModelRequest {
-        system: "You are the Setup agent of repo-run. You choose which of a Python project's requirements files to \
-                 install so that its application runs. Answer JSON: the id of the file and a short reason."
-            .into(),
+    crate::models::choice_request(
+        "You are the Setup agent of repo-run. You choose which of a Python project's requirements files to install \
+         so that its application runs. Answer JSON: the id of the file and a short reason.",
         user,
-        schema: serde_json::json!({
-            "type": "object",
-            "properties": {
-                "choice": {"type": "string", "enum": ids},
-                "reason": {"type": "string", "maxLength": 120}
-            },
-            "required": ["choice", "reason"],
-            "additionalProperties": false
-        }),
-        max_tokens: 80,
-        escalation: 0,
-    }
+        PREFIX,
+        files.len(),
+    )
 }
 
 fn indent(text: &str) -> String {
