@@ -129,12 +129,7 @@ impl Host {
             Source::Stated { programs, .. } => {
                 programs.iter().any(|p| p == program).then(|| Path::new("/usr/bin").join(program))
             }
-            Source::Probe { .. } => {
-                std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|file| {
-                    use std::os::unix::fs::PermissionsExt;
-                    file.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
-            }
+            Source::Probe { .. } => find_on_path(program),
         }
     }
 
@@ -376,6 +371,14 @@ pub(crate) fn node_versions(manager: &'static str, root: &Path) -> Option<Vec<To
 fn subdirs(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     entries.flatten().filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().to_str().map(str::to_owned)).collect()
+}
+
+/// The first executable file named `program` in the directories of `PATH`.
+pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|file| {
+        use std::os::unix::fs::PermissionsExt;
+        file.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// repo-run's cache: `$REPO_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/repo-run`, else

@@ -149,13 +149,7 @@ fn stat(path: &Path) -> String {
 
 /// The first executable named `program` on `PATH` (a path with a slash is itself).
 fn resolve(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Some(PathBuf::from(program));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|file| {
-        use std::os::unix::fs::PermissionsExt;
-        file.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    if program.contains('/') { Some(PathBuf::from(program)) } else { super::host::find_on_path(program) }
 }
 
 /// Where version managers keep their global choice and their installs.

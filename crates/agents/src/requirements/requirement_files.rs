@@ -190,20 +190,8 @@ fn closure(repo: &RepoView, dir: &str, file: &str) -> BTreeSet<String> {
 /// outside it is left out (it is not the project's).
 fn includes(repo: &RepoView, dir: &str, file: &str) -> Vec<String> {
     let Some(text) = repo.read_text(&join(dir, file)) else { return Vec::new() };
-    let base = file.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    text.content
-        .lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            let rest = line
-                .strip_prefix("-r")
-                .or_else(|| line.strip_prefix("--requirement"))?
-                .trim_start_matches(['=', ' ', '\t']);
-            let target = rest.split_whitespace().next()?;
-            // Relative to the project: `.` is the project itself, not a file.
-            crate::repo::normalize_join(if base.is_empty() { "." } else { base }, target).filter(|p| p != ".")
-        })
-        .collect()
+    let base = file.rsplit_once('/').map_or(".", |(d, _)| d);
+    crate::detection::providers::requirement_includes(&text.content, base, false)
 }
 
 fn has_word(file: &str, words: &[&str]) -> bool {

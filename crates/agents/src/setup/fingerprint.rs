@@ -149,18 +149,9 @@ fn with_includes(root: &Path, files: Vec<String>) -> Vec<String> {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(root.join(&file)) else { continue };
-        let dir = file.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        for line in text.lines() {
-            let line = line.trim();
-            let rest = ["-r", "--requirement", "-c", "--constraint"].iter().find_map(|flag| line.strip_prefix(flag));
-            let Some(target) = rest.and_then(|r| r.trim_start_matches(['=', ' ', '\t']).split_whitespace().next())
-            else {
-                continue;
-            };
-            let dir = if dir.is_empty() { "." } else { dir };
-            if let Some(included) = crate::repo::normalize_join(dir, target).filter(|p| p != ".")
-                && !out.contains(&included)
-            {
+        let dir = file.rsplit_once('/').map_or(".", |(d, _)| d);
+        for included in crate::detection::providers::requirement_includes(&text, dir, true) {
+            if !out.contains(&included) {
                 out.push(included);
             }
         }

@@ -15,7 +15,7 @@ pub mod services;
 
 use super::Provider;
 pub(crate) use docker::shell_words;
-pub(crate) use python::normalise as pep503_name;
+pub(crate) use python::{normalise as pep503_name, requirement_includes};
 
 /// Every provider, in precedence order.
 pub static ALL: &[&dyn Provider] = &[

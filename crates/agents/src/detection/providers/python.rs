@@ -351,6 +351,22 @@ fn strip_comment(line: &str) -> &str {
     }
 }
 
+/// The files a requirements file's `text` includes, resolved against its directory `dir` (a
+/// path in whatever frame the caller uses, `.` for its root): `-r`/`--requirement` always,
+/// `-c`/`--constraint` too when `constraints`. An include that climbs out of that frame is
+/// left out.
+pub fn requirement_includes(text: &str, dir: &str, constraints: bool) -> Vec<String> {
+    logical_lines(text)
+        .iter()
+        .filter_map(|(_, line)| {
+            let option = strip_comment(line).trim().strip_prefix('-')?;
+            let (flag, value) = split_option(option);
+            let wanted = matches!(flag, "r" | "-requirement") || (constraints && matches!(flag, "c" | "-constraint"));
+            if wanted { join(dir, value) } else { None }
+        })
+        .collect()
+}
+
 /// `r file`, `rfile`, `-requirement=file`, `-requirement file` → (flag, value).
 fn split_option(option: &str) -> (&str, &str) {
     if let Some(long) = option.strip_prefix('-') {
